@@ -1,0 +1,80 @@
+"""Wiring: settings → store → flows → engine → aiohttp application. Nothing decides here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+from aiohttp import web
+
+from .config import Settings
+from .engine import Engine
+from .engine.loader import FlowSet, load_flows
+from .store.crypto import Cipher
+from .store.store import Store
+
+log = logging.getLogger(__name__)
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    flows: FlowSet
+    engine: Engine
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
+
+
+def build_services(settings: Settings) -> Services:
+    """Everything the channels need; raises FlowError if a flow is broken."""
+    flows = load_flows(settings.flows_dir)
+    store = Store.connect(settings.resolved_database_url(), Cipher(settings.keys()))
+    engine = Engine(
+        store,
+        flows,
+        idle_timeout=timedelta(minutes=settings.session_idle_minutes),
+        timezone=settings.timezone,
+        default_language=settings.default_language,
+    )
+    return Services(settings=settings, store=store, flows=flows, engine=engine)
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    async with services.store.engine.connect() as conn:
+        await conn.exec_driver_sql("SELECT 1")
+    return web.json_response({"status": "ok", "flows": sorted(services.flows.flows)})
+
+
+async def _purge_forever(services: Services) -> None:
+    while True:
+        try:
+            await services.engine.purge()
+        except Exception:  # keep purging on the next tick; the error is logged, not fatal
+            log.exception("purge failed")
+        await asyncio.sleep(services.settings.purge_interval_seconds)
+
+
+def create_app(services: Services) -> web.Application:
+    app = web.Application(client_max_size=64 * 1024)
+    app[SERVICES] = services
+    app.router.add_get("/healthz", _healthz)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        purger = asyncio.create_task(_purge_forever(services), name="purge")
+        yield
+        purger.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purger
+        await services.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app

@@ -1,0 +1,1 @@
+"""The case record: what every journey hands to back-office staff."""

@@ -1,0 +1,69 @@
+"""The case record as a typed model (exported as JSON Schema by the API later on)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+CaseKind = Literal[
+    "voluntary_return", "protection_appointment", "visa_question", "human_callback", "urgent_safety"
+]
+CaseStatus = Literal["submitted", "in_review", "waiting_for_applicant", "closed", "withdrawn"]
+Priority = Literal["normal", "high", "urgent"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Applicant(_Model):
+    name: str | None = None
+    date_of_birth: date | None = None
+    nationality: str | None = Field(default=None, description="ISO 3166-1 alpha-2, or stateless/unknown")
+    phone: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$", description="E.164")
+    email: EmailStr | None = None
+    preferred_contact: str | None = None
+
+
+class Household(_Model):
+    adults: int | None = Field(default=None, ge=0)
+    children: int | None = Field(default=None, ge=0)
+
+
+class Consent(_Model):
+    version: str
+    given_at: datetime
+    scopes: dict[str, Any] = Field(default_factory=dict, description="what was agreed to, per purpose or recipient")
+
+
+class StatusChange(_Model):
+    status: CaseStatus
+    at: datetime
+    actor: str
+    note: str | None = None
+
+
+class Case(_Model):
+    id: str
+    reference: str
+    kind: CaseKind
+    status: CaseStatus
+    priority: Priority = "normal"
+    status_history: list[StatusChange] = []
+    language: str
+    channel: str
+    flow_id: str
+    applicant: Applicant = Applicant()
+    household: Household = Household()
+    answers: dict[str, Any] = Field(default_factory=dict, description="the flow's other typed answers")
+    flags: list[str] = []
+    consent: Consent | None = None
+    appointment: dict[str, Any] | None = None
+    submitted_by: str | None = Field(default=None, description="staff member, in assisted mode")
+    content_version: str | None = None
+    transcript: str | None = Field(default=None, description="link to the conversation's transcript")
+    created_at: datetime
+    updated_at: datetime
+    retention_until: datetime | None = None

@@ -1,0 +1,187 @@
+"""``intake``: serve, chat, flows, db and cases commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from datetime import date
+
+from .config import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    settings = Settings()
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from .content import ContentError
+    from .engine.loader import FlowError
+
+    try:
+        return int(args.handler(settings, args) or 0)
+    except (FlowError, ContentError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="intake", description=__doc__)
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the schema at start")
+    serve.set_defaults(handler=_serve)
+
+    chat = sub.add_parser("chat", help="chat with the bot in this terminal")
+    chat.add_argument("--json", action="store_true", help="one message per line in, one JSON list per line out")
+    chat.add_argument("--lang", help="language hint, e.g. fr")
+    chat.add_argument("--sender", default="local", help="conversation id (default: local)")
+    chat.set_defaults(handler=_chat)
+
+    flows = sub.add_parser("flows", help="flow files").add_subparsers(metavar="ACTION")
+    check = flows.add_parser("check", help="validate every flow and print a summary line each")
+    check.set_defaults(handler=_flows_check)
+
+    db = sub.add_parser("db", help="database").add_subparsers(metavar="ACTION")
+    up = db.add_parser("upgrade", help="apply schema migrations")
+    up.set_defaults(handler=_db_upgrade)
+    purge = db.add_parser("purge", help="delete idle unfinished answers and old records now")
+    purge.set_defaults(handler=_db_purge)
+
+    cases = sub.add_parser("cases", help="cases, for local checking").add_subparsers(metavar="ACTION")
+    listing = cases.add_parser("list", help="list cases")
+    listing.add_argument("--kind")
+    listing.add_argument("--status")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.set_defaults(handler=_cases_list)
+    show = cases.add_parser("show", help="show one case as JSON")
+    show.add_argument("reference")
+    show.set_defaults(handler=_cases_show)
+    return parser
+
+
+def _services(settings: Settings, migrate: bool = True):  # type: ignore[no-untyped-def]
+    from .app import build_services
+    from .store.migrate import upgrade
+
+    if migrate:
+        upgrade(settings.resolved_database_url())
+    return build_services(settings)
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from .app import create_app
+
+    services = _services(settings, migrate=not args.no_migrate)
+    host = args.host or settings.host
+    port = args.port or settings.port
+    logging.getLogger(__name__).info("serving on http://%s:%s/", host, port)
+    web.run_app(create_app(services), host=host, port=port, print=None, access_log=None)
+    return 0
+
+
+def _chat(settings: Settings, args: argparse.Namespace) -> int:
+    from .channels.terminal import run
+
+    services = _services(settings)
+    run(services.engine, sender=args.sender, language=args.lang, as_json=args.json)
+    return 0
+
+
+def _flows_check(settings: Settings, args: argparse.Namespace) -> int:
+    from .engine.flow import AskStep
+    from .engine.loader import load_flows
+
+    flows = load_flows(settings.flows_dir)
+    for flow_id, flow in flows.flows.items():
+        asks = flow.asks()
+        print(
+            f"{flows.files[flow_id].name}: {flow_id} → case {flow.case_kind}: "
+            f"{len(flow.steps)} steps, {len(asks)} questions "
+            f"({', '.join(sorted({a.type for a in asks if isinstance(a, AskStep)}))}), "
+            f"{len(flow.facts())} facts"
+        )
+    stale = flows.content.stale(date.today())
+    for fact in stale:
+        print(f"stale fact: {fact.id} (review by {fact.review_by}, source {fact.source_url})")
+    print(f"{len(flows.flows)} flows OK, {len(flows.content.all())} facts, {len(stale)} past review date")
+    return 0
+
+
+def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    from .store.migrate import upgrade
+
+    upgrade(settings.resolved_database_url())
+    print("database is up to date")
+    return 0
+
+
+def _db_purge(settings: Settings, args: argparse.Namespace) -> int:
+    services = _services(settings)
+
+    async def run() -> dict[str, int]:
+        try:
+            return await services.engine.purge()
+        finally:
+            await services.close()
+
+    print(json.dumps(asyncio.run(run())))
+    return 0
+
+
+def _cases_list(settings: Settings, args: argparse.Namespace) -> int:
+    services = _services(settings)
+
+    async def run() -> None:
+        try:
+            cases = await services.store.cases(kind=args.kind, status=args.status, limit=args.limit)
+        finally:
+            await services.close()
+        print(f"{'REFERENCE':<11} {'KIND':<22} {'STATUS':<12} {'PRIORITY':<8} {'LANG':<5} {'CREATED':<17} FLAGS")
+        for case in cases:
+            created = case.created_at.strftime("%Y-%m-%d %H:%M")
+            print(
+                f"{case.reference:<11} {case.kind:<22} {case.status:<12} {case.priority:<8} "
+                f"{case.language:<5} {created:<17} {','.join(case.flags)}"
+            )
+
+    asyncio.run(run())
+    return 0
+
+
+def _cases_show(settings: Settings, args: argparse.Namespace) -> int:
+    from .cases.references import normalise
+
+    services = _services(settings)
+    reference = normalise(args.reference) or args.reference
+
+    async def run() -> int:
+        try:
+            case = await services.store.case(reference)
+        finally:
+            await services.close()
+        if case is None:
+            print(f"no case {reference}", file=sys.stderr)
+            return 1
+        print(case.model_dump_json(indent=2))
+        return 0
+
+    return asyncio.run(run())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""What happens in one turn: global commands first, then the flow or the menu."""
+
+from __future__ import annotations
+
+from ..i18n import gettext, native_name, negotiate, set_locale, supported_locales, word_set
+from . import commands
+from .commands import Command
+from .flow import AskStep
+from .loader import FlowSet
+from .runner import FlowRunner, TurnContext
+from .state import State
+from .turn import Button, Inbound, Outbound
+from .validators import Rules, Valid, validate
+
+CONTACT_FACTS = ["fedasil_free_number", "fedasil_free_number_hours"]
+"""Content facts the global texts quote; checked at start-up."""
+
+
+class Dialogue:
+    def __init__(self, flows: FlowSet) -> None:
+        missing = [f for f in CONTACT_FACTS if f not in flows.content]
+        if missing:
+            raise ValueError(f"content facts missing: {', '.join(missing)}")
+        clashes = [f.intent for f in flows.flows.values() if f.intent in commands.GLOBAL + commands.INTERNAL]
+        if clashes:
+            raise ValueError(f"flow intent {clashes[0]!r} is a reserved command")
+        self.flows = flows
+        self.runner = FlowRunner(flows)
+
+    async def respond(self, ctx: TurnContext, inbound: Inbound, state: State, first_contact: bool) -> list[Outbound]:
+        text = inbound.content
+        if inbound.attachment_kind and not text:
+            return [Outbound(gettext(
+                "I can only read text and buttons for now. Please write your answer, "
+                "or type /human to reach a person."
+            ))] + self.runner.prompt(ctx, state)
+        if not text:
+            return self.runner.prompt(ctx, state) or self._menu(ctx, greeting=first_contact)
+
+        command = commands.parse(text)
+        side = await self._side_dialogue(ctx, state, text, command)
+        if side is not None:
+            return side
+        if command is not None:
+            handled = await self._command(ctx, state, command)
+            if handled is not None:
+                return handled
+        if state.flow_id and state.pending:
+            replies = await self.runner.answer(ctx, state, text)
+            if state.flow_id is None:  # the journey just ended: offer what comes next
+                replies += self._menu(ctx, greeting=False)
+            return replies
+        return await self._outside_flow(ctx, state, text, first_contact)
+
+    # --- short side-dialogues that wait for one answer ----------------------------
+
+    async def _side_dialogue(
+        self, ctx: TurnContext, state: State, text: str, command: Command | None
+    ) -> list[Outbound] | None:
+        mode = state.mode
+        if mode == "restart":
+            state.mode = None  # the offer to continue or start again was not taken up
+        if mode == "forget" and (command is None or command.typed):
+            state.mode = None
+            answer = validate(Rules(type="yes_no"), text, today=ctx.today)
+            if isinstance(answer, Valid) and answer.value is True:
+                withdrawn = await ctx.erase()
+                state.leave_flow()
+                done = gettext("Your answers and this conversation have been erased.")
+                if withdrawn:
+                    done += " " + gettext(
+                        "Requests you had sent from this chat were withdrawn and their personal data erased."
+                    )
+                return [Outbound(done)] + self._menu(ctx, greeting=False)
+            return [Outbound(gettext("Nothing was erased."))] + self._resume(ctx, state)
+        if mode == "language" and command is None:
+            code = self._language_named(text)
+            state.mode = None
+            if code:
+                return self._switch_language(ctx, state, code)
+        if mode == "edit_pick" and command is None:
+            flow = self.runner.flow(state)
+            labels = {commands.normalise(gettext(flow.step(s).label)): s for s in state.path}
+            step_id = labels.get(commands.normalise(text))
+            if step_id is None and text.strip().isdigit() and 0 < int(text) <= len(state.path):
+                step_id = state.path[int(text) - 1]
+            return self.runner.edit(ctx, state, step_id or "?")
+        return None
+
+    # --- global commands ------------------------------------------------------------
+
+    async def _command(self, ctx: TurnContext, state: State, command: Command) -> list[Outbound] | None:
+        name = command.name
+        in_flow = bool(state.flow_id and state.pending)
+        if state.mode == "edit_pick" and name != "edit":
+            state.mode = None
+        if name == "start":
+            if in_flow:
+                state.mode = "restart"
+                title = gettext(self.runner.flow(state).title)
+                return [Outbound(
+                    gettext("You are in the middle of: {journey}. Do you want to continue or start again?", journey=title),
+                    (Button(gettext("Continue"), "/continue"), Button(gettext("Start again"), "/restart")),
+                )]
+            return self._menu(ctx, greeting=True)
+        if name == "continue":
+            state.mode = None
+            return self._resume(ctx, state) or self._menu(ctx, greeting=False)
+        if name == "restart":
+            state.leave_flow()
+            return self._menu(ctx, greeting=True)
+        if name == "cancel":
+            if not state.flow_id:
+                return [Outbound(gettext("There is nothing to cancel."))] + self._menu(ctx, greeting=False)
+            state.leave_flow()
+            return [Outbound(gettext(
+                "Cancelled. Nothing was sent, and the answers you gave in this conversation were deleted."
+            ))] + self._menu(ctx, greeting=False)
+        if name == "back":
+            if not in_flow:
+                return self._menu(ctx, greeting=False)
+            return self.runner.back(ctx, state)
+        if name == "help":
+            return self._help(ctx, state)
+        if name == "human":
+            return [Outbound(self._contact_text(ctx))] + (
+                self._resume(ctx, state) or self._menu(ctx, greeting=False)
+            )
+        if name == "language":
+            if command.argument:
+                code = negotiate(command.argument)
+                if code:
+                    return self._switch_language(ctx, state, code)
+            return self._language_picker(state)
+        if name == "forget":
+            state.mode = "forget"
+            return [Outbound(
+                gettext(
+                    "Do you want me to erase everything you told me in this chat? Requests you "
+                    "already sent from this chat will be withdrawn. This cannot be undone."
+                ),
+                (Button(gettext("Yes, erase my data"), "yes"), Button(gettext("No, keep it"), "no")),
+            )]
+        if not in_flow:
+            flow = self.flows.by_intent(name)
+            if flow is not None:
+                return await self.runner.start(ctx, state, flow)
+            return None
+        if name == "skip":
+            return await self.runner.skip(ctx, state)
+        if name == "keep":
+            return await self.runner.keep(ctx, state)
+        if name == "edit":
+            return self.runner.edit(ctx, state, command.argument)
+        if name in ("confirm", "done"):
+            return None  # an answer to the current step; the runner reads it
+        if self.flows.by_intent(name) is not None:
+            journey = gettext(self.runner.flow(state).title)
+            return [Outbound(gettext(
+                "Please finish or cancel this first: {journey}.", journey=journey
+            ))] + self._resume(ctx, state)
+        return None
+
+    def _resume(self, ctx: TurnContext, state: State) -> list[Outbound]:
+        return self.runner.prompt(ctx, state)
+
+    def _help(self, ctx: TurnContext, state: State) -> list[Outbound]:
+        out: list[Outbound] = []
+        if state.flow_id and state.pending:
+            step = self.runner.flow(state).step(state.pending)
+            if isinstance(step, AskStep) and step.help:
+                out.append(Outbound(gettext(step.help)))
+        out.append(Outbound(gettext(
+            "You can type these at any time:\n"
+            "/back: go back to the previous question\n"
+            "/language: change the language\n"
+            "/human: how to reach a person\n"
+            "/cancel: stop and delete your answers\n"
+            "/forget: erase all your data\n"
+            "/start: main menu"
+        )))
+        return out + (self._resume(ctx, state) or self._menu(ctx, greeting=False))
+
+    def _contact_text(self, ctx: TurnContext) -> str:
+        params = self.flows.content.params(CONTACT_FACTS, ctx.today)
+        return gettext(
+            "To talk to a person, call Fedasil for free on {fedasil_free_number} "
+            "({fedasil_free_number_hours}), or ask the social worker in your reception centre. "
+            "(Checked on {fedasil_free_number_checked}.)",
+            **params,
+        )
+
+    # --- language -------------------------------------------------------------------
+
+    def _language_picker(self, state: State) -> list[Outbound]:
+        state.mode = "language"
+        buttons = tuple(Button(native_name(code), f"/language {code}") for code in supported_locales())
+        return [Outbound(gettext("Choose your language:"), buttons)]
+
+    def _language_named(self, text: str) -> str | None:
+        said = commands.normalise(text)
+        for code in supported_locales():
+            if said in (commands.normalise(native_name(code)), code):
+                return code
+        return negotiate(text.strip()) if len(text.strip()) <= 5 else None
+
+    def _switch_language(self, ctx: TurnContext, state: State, code: str) -> list[Outbound]:
+        ctx.language = code
+        set_locale(code)
+        state.mode = None if state.mode == "language" else state.mode
+        done = Outbound(gettext("I will write in English from now on."))
+        return [done] + (self._resume(ctx, state) or self._menu(ctx, greeting=False))
+
+    # --- outside a journey ----------------------------------------------------------
+
+    async def _outside_flow(self, ctx: TurnContext, state: State, text: str, first_contact: bool) -> list[Outbound]:
+        said = commands.normalise(text)
+        for flow in self.flows.menu():
+            if flow.keywords and any(word in said for word in _keywords(flow.keywords)):
+                return await self.runner.start(ctx, state, flow)
+        if first_contact:
+            return self._menu(ctx, greeting=True)
+        return [Outbound(gettext("Sorry, I did not understand. Please choose one of these:"))] + self._menu(ctx, greeting=False)
+
+    def _menu(self, ctx: TurnContext, greeting: bool) -> list[Outbound]:
+        buttons = [Button(gettext(f.title), f"/{f.intent}") for f in self.flows.menu()]
+        buttons.append(Button(gettext("Talk to a person"), "/human"))
+        buttons.append(Button("🌐 " + gettext("Language"), "/language"))
+        if greeting:
+            text = gettext(
+                "Hello. I am an automated assistant of the Belgian Immigration Office and its "
+                "partners, not a person. This service is free: nobody may ask you for money for it.\n\n"
+                "What can I help you with?"
+            )
+        else:
+            text = gettext("What can I help you with?")
+        return [Outbound(text, tuple(buttons))]
+
+
+def _keywords(msgid: str) -> list[str]:
+    return [commands.normalise(w) for w in word_set(msgid) if len(w) >= 3]

@@ -1,0 +1,362 @@
+"""The flow runner: one generic engine that walks any flow's steps.
+
+It asks, validates, re-asks, goes back, shows the summary, lets the applicant change one
+answer, and submits. It holds no text of its own beyond the generic prompts; everything a
+journey says is in its YAML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from ..cases.model import Case
+from ..i18n import gettext
+from ..store.store import CaseDraft
+from . import validators
+from .flow import AskStep, BranchStep, EndStep, Flow, GotoStep, SayStep, SubmitStep, SummaryStep
+from .loader import FlowSet
+from .state import State
+from .turn import Button, Expects, Outbound
+
+MAX_TRIES_BEFORE_OFFER = 3
+_PRIORITY = {"normal": 0, "high": 1, "urgent": 2}
+_NAMESPACES = ("applicant", "household", "consent")
+
+
+class FlowRuntimeError(RuntimeError):
+    pass
+
+
+@dataclass
+class TurnContext:
+    """What one turn knows about its surroundings; handed down, never global."""
+
+    channel: str
+    language: str
+    now: datetime
+    today: date
+    create_case: Callable[[CaseDraft], Awaitable[Case]]
+    erase: Callable[[], Awaitable[int]]
+    submitted_by: str | None = None
+
+
+class FlowRunner:
+    def __init__(self, flows: FlowSet) -> None:
+        self.flows = flows
+
+    # --- entry points -------------------------------------------------------------
+
+    async def start(self, ctx: TurnContext, state: State, flow: Flow) -> list[Outbound]:
+        state.leave_flow()
+        state.flow_id = flow.id
+        return await self._advance(ctx, state, flow, 0)
+
+    async def answer(self, ctx: TurnContext, state: State, text: str) -> list[Outbound]:
+        flow = self.flow(state)
+        step = flow.step(state.pending) if state.pending else None
+        if isinstance(step, SummaryStep):
+            return await self._summary_reply(ctx, state, flow, step, text)
+        if not isinstance(step, AskStep):
+            raise FlowRuntimeError(f"{flow.id}: nothing is pending")
+        if step.multiple and text in {c.value for c in step.choices}:
+            return self._toggle(ctx, state, step, text)
+        if step.multiple and text == "/done":
+            if not state.selection:
+                return [Outbound(gettext("Please choose at least one option, then press Done."))] + self.prompt(ctx, state)
+            text = ", ".join(state.selection)
+        result = validators.validate(step.rules(ctx.today), text, today=ctx.today)
+        if isinstance(result, validators.Invalid):
+            return self._retry(ctx, state, step, result.message)
+        return await self._accept(ctx, state, flow, step, result.value)
+
+    async def keep(self, ctx: TurnContext, state: State) -> list[Outbound] | None:
+        """Keep the earlier answer to the question asked again (after back or edit)."""
+        flow = self.flow(state)
+        step = flow.step(state.pending) if state.pending else None
+        if not isinstance(step, AskStep) or step.field not in state.answers:
+            return None
+        return await self._accept(ctx, state, flow, step, state.answers[step.field])
+
+    async def skip(self, ctx: TurnContext, state: State) -> list[Outbound]:
+        flow = self.flow(state)
+        step = flow.step(state.pending) if state.pending else None
+        if not isinstance(step, AskStep) or not step.optional:
+            return [Outbound(gettext("This question cannot be skipped."))] + self.prompt(ctx, state)
+        return await self._accept(ctx, state, flow, step, None)
+
+    def back(self, ctx: TurnContext, state: State) -> list[Outbound]:
+        if not state.path:
+            return [Outbound(gettext("This is the first question."))] + self.prompt(ctx, state)
+        state.pending = state.path.pop()
+        state.attempts = 0
+        state.selection = []
+        state.mode = None
+        return self.prompt(ctx, state)
+
+    def edit(self, ctx: TurnContext, state: State, step_id: str | None) -> list[Outbound]:
+        """From the summary: pick an answer to change, then ask that one question again."""
+        flow = self.flow(state)
+        if step_id is None:
+            state.mode = "edit_pick"
+            buttons = tuple(
+                Button(gettext(flow.step(sid).label), f"/edit {sid}") for sid in state.path
+            )
+            return [Outbound(gettext("Which answer do you want to change?"), buttons=buttons)]
+        if step_id not in state.path:
+            return [Outbound(gettext("Please choose one of the answers shown."))] + self.edit(ctx, state, None)
+        state.mode = "editing"
+        state.pending = step_id
+        state.attempts = 0
+        state.selection = []
+        return self.prompt(ctx, state)
+
+    def prompt(self, ctx: TurnContext, state: State) -> list[Outbound]:
+        """Say again what the applicant is being asked right now."""
+        if not state.flow_id or not state.pending:
+            return []
+        flow = self.flow(state)
+        step = flow.step(state.pending)
+        if isinstance(step, SummaryStep):
+            return [self._summary(ctx, state, flow, step)]
+        return [self._question(ctx, state, step)]
+
+    def flow(self, state: State) -> Flow:
+        if state.flow_id not in self.flows.flows:
+            raise FlowRuntimeError(f"unknown flow {state.flow_id!r}")
+        return self.flows.flows[state.flow_id]
+
+    # --- walking the steps --------------------------------------------------------
+
+    async def _accept(
+        self, ctx: TurnContext, state: State, flow: Flow, step: AskStep, value: Any
+    ) -> list[Outbound]:
+        if step.type == "consent" and value is False:
+            if step.on_decline:
+                state.answers[step.field] = False
+                self._on_path(state, step)
+                state.mode = None
+                return await self._advance(ctx, state, flow, flow.index(step.on_decline))
+            return [Outbound(gettext("We can only continue with your agreement."))] + self.prompt(ctx, state)
+        state.answers[step.field] = value
+        state.answered_at[step.field] = ctx.now.isoformat()
+        self._on_path(state, step)
+        state.attempts = 0
+        state.selection = []
+        editing = state.mode == "editing"
+        state.mode = None
+        return await self._advance(ctx, state, flow, flow.index(step.id) + 1, fast_forward=editing)
+
+    @staticmethod
+    def _on_path(state: State, step: AskStep) -> None:
+        if step.id in state.path:
+            del state.path[state.path.index(step.id):]
+        state.path.append(step.id)
+
+    async def _advance(
+        self, ctx: TurnContext, state: State, flow: Flow, index: int, fast_forward: bool = False
+    ) -> list[Outbound]:
+        """Run steps from ``index`` until one waits for the applicant or the flow ends.
+
+        With ``fast_forward`` (after changing an answer from the summary) questions that
+        still have an answer are not asked again, and ``say`` steps stay quiet, so the
+        applicant goes straight back to the summary unless the change opened a new branch.
+        """
+        out: list[Outbound] = []
+        state.pending = None
+        for _ in range(len(flow.steps) * 4):
+            if index >= len(flow.steps):
+                return out + self._finish(state)
+            step = flow.steps[index]
+            if step.when is not None and not step.when.holds(state.answers):
+                index += 1
+                continue
+            if isinstance(step, SayStep):
+                if not fast_forward:
+                    out.append(Outbound(self._text(ctx, state, step.say, step.facts)))
+                index += 1
+            elif isinstance(step, AskStep):
+                if fast_forward and step.field in state.answers:
+                    if step.id not in state.path:
+                        state.path.append(step.id)
+                    index += 1
+                    continue
+                state.pending = step.id
+                state.attempts = 0
+                return out + [self._question(ctx, state, step)]
+            elif isinstance(step, BranchStep):
+                target = next((b.goto for b in step.branch if b.when.holds(state.answers)), step.otherwise)
+                index = flow.index(target) if target else index + 1
+            elif isinstance(step, GotoStep):
+                index = flow.index(step.goto)
+            elif isinstance(step, SummaryStep):
+                state.pending = step.id
+                return out + [self._summary(ctx, state, flow, step)]
+            elif isinstance(step, SubmitStep):
+                case = await ctx.create_case(self._draft(ctx, state, flow, step))
+                params = {"reference": case.reference}
+                out.append(Outbound(self._text(ctx, state, step.submit, step.facts, params)))
+                index += 1
+            elif isinstance(step, EndStep):
+                out.append(Outbound(self._text(ctx, state, step.end, step.facts)))
+                return out + self._finish(state)
+        raise FlowRuntimeError(f"{flow.id}: steps loop without asking anything (at {step.id!r})")
+
+    def _finish(self, state: State) -> list[Outbound]:
+        state.leave_flow()
+        return []
+
+    def _retry(self, ctx: TurnContext, state: State, step: AskStep, problem: str) -> list[Outbound]:
+        state.attempts += 1
+        question = self._question(ctx, state, step)
+        if state.attempts < MAX_TRIES_BEFORE_OFFER:
+            return [Outbound(problem), question]
+        extra = [Button(gettext("Help"), "/help"), Button(gettext("Talk to a person"), "/human")]
+        if step.optional and not any(b.payload == "/skip" for b in question.buttons):
+            extra.append(Button(gettext("Skip this question"), "/skip"))
+        offer = gettext(
+            "This question seems hard to answer here. You can try again, ask for help, "
+            "or talk to a person."
+        )
+        return [
+            Outbound(problem),
+            Outbound(f"{offer}\n\n{question.text}", question.buttons + tuple(extra), question.expects),
+        ]
+
+    def _toggle(self, ctx: TurnContext, state: State, step: AskStep, value: str) -> list[Outbound]:
+        if value in state.selection:
+            state.selection.remove(value)
+        else:
+            state.selection.append(value)
+        order = [c.value for c in step.choices]
+        state.selection.sort(key=order.index)
+        return self.prompt(ctx, state)
+
+    # --- what the applicant sees ------------------------------------------------
+
+    def _question(self, ctx: TurnContext, state: State, step: AskStep) -> Outbound:
+        text = self._text(ctx, state, step.ask, step.facts)
+        buttons: list[Button] = []
+        if step.type == "choice" and step.multiple:
+            for choice in step.choices:
+                mark = "✓ " if choice.value in state.selection else ""
+                buttons.append(Button(mark + gettext(choice.title), choice.value))
+            buttons.append(Button(gettext("Done"), "/done"))
+            if state.selection:
+                chosen = ", ".join(gettext(c.title) for c in step.choices if c.value in state.selection)
+                text += "\n\n" + gettext("Chosen so far: {choices}", choices=chosen)
+            else:
+                text += "\n\n" + gettext("Choose one or more, then press Done.")
+        elif step.type in ("choice", "country"):
+            buttons += [Button(gettext(c.title), c.value) for c in step.choices]
+        elif step.type == "yes_no":
+            buttons += [Button(gettext("Yes"), "yes"), Button(gettext("No"), "no")]
+        elif step.type == "consent":
+            buttons += [Button(gettext("I agree"), "yes"), Button(gettext("I do not agree"), "no")]
+        if state.answers.get(step.field) is not None:
+            shown = validators.display(step.rules(ctx.today), state.answers[step.field])
+            buttons.append(Button(gettext("Keep: {answer}", answer=_short(shown)), "/keep"))
+        if step.optional:
+            buttons.append(Button(gettext("Skip this question"), "/skip"))
+        choices = None
+        if step.type in ("choice", "country") and step.choices:
+            choices = tuple(c.value for c in step.choices)
+        elif step.type in ("yes_no", "consent"):
+            choices = ("yes", "no")
+        return Outbound(
+            text,
+            tuple(buttons),
+            Expects(field=step.field, type=step.type, choices=choices, optional=step.optional),
+        )
+
+    def _summary(self, ctx: TurnContext, state: State, flow: Flow, step: SummaryStep) -> Outbound:
+        lines = [self._text(ctx, state, step.summary, [])]
+        for step_id in state.path:
+            ask = flow.step(step_id)
+            lines.append(f"• {gettext(ask.label)}: {self._display(ctx, state, ask)}")
+        buttons = (
+            Button(gettext("Confirm and send"), "/confirm"),
+            Button(gettext("Change an answer"), "/edit"),
+        )
+        return Outbound("\n".join(lines), buttons)
+
+    async def _summary_reply(
+        self, ctx: TurnContext, state: State, flow: Flow, step: SummaryStep, text: str
+    ) -> list[Outbound]:
+        result = validators.validate(validators.Rules(type="yes_no"), text, today=ctx.today)
+        if text == "/confirm" or (isinstance(result, validators.Valid) and result.value is True):
+            return await self._advance(ctx, state, flow, flow.index(step.id) + 1)
+        if isinstance(result, validators.Valid):  # "no": they want to change something
+            return self.edit(ctx, state, None)
+        return [Outbound(gettext("Please confirm your answers, or choose one to change."))] + self.prompt(ctx, state)
+
+    def _display(self, ctx: TurnContext, state: State, step: AskStep) -> str:
+        value = state.answers.get(step.field)
+        if value is None:
+            return gettext("(skipped)")
+        return validators.display(step.rules(ctx.today), value)
+
+    def _text(
+        self,
+        ctx: TurnContext,
+        state: State,
+        msgid: str,
+        facts: list[str],
+        extra: dict[str, Any] | None = None,
+    ) -> str:
+        if "{" not in msgid:
+            return gettext(msgid)
+        params: dict[str, Any] = self.flows.content.params(facts, ctx.today) if facts else {}
+        flow = self.flows.flows.get(state.flow_id or "")
+        if flow is not None:
+            for ask in flow.asks():
+                if ask.field in state.answers:
+                    params[ask.field.replace(".", "_")] = self._display(ctx, state, ask)
+        params.update(extra or {})
+        return gettext(msgid, **params)
+
+    # --- the hand-over ------------------------------------------------------------
+
+    def _draft(self, ctx: TurnContext, state: State, flow: Flow, step: SubmitStep) -> CaseDraft:
+        """The answers on the applicant's path only: nothing from abandoned branches."""
+        sections: dict[str, dict[str, Any]] = {name: {} for name in (*_NAMESPACES, "answers")}
+        for step_id in state.path:
+            ask = flow.step(step_id)
+            section, _, name = ask.field.rpartition(".")
+            sections[section or "answers"][name] = state.answers.get(ask.field)
+        flags = [f.name for f in step.flags if f.when.holds(state.answers)]
+        priority = step.priority
+        for flag in step.flags:
+            if flag.name in flags and flag.priority and _PRIORITY[flag.priority] > _PRIORITY[priority]:
+                priority = flag.priority
+        consent = None
+        if sections["consent"]:
+            first = min(
+                (state.answered_at.get(f"consent.{k}", ctx.now.isoformat()) for k in sections["consent"]),
+            )
+            consent = {
+                "version": flow.consent_version or f"{flow.id}@{self.flows.content.version}",
+                "given_at": first,
+                "scopes": sections["consent"],
+            }
+        return CaseDraft(
+            kind=flow.case_kind,
+            flow_id=flow.id,
+            language=ctx.language,
+            channel=ctx.channel,
+            applicant=sections["applicant"],
+            household=sections["household"],
+            answers=sections["answers"],
+            flags=flags,
+            priority=priority,
+            consent=consent,
+            content_version=self.flows.content.version,
+            submitted_by=ctx.submitted_by,
+        )
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+

@@ -1,0 +1,47 @@
+"""A conversation's state, stored (encrypted) after every turn.
+
+Step ids are the stable names of flow steps, never positions, so a flow file can gain or
+reorder steps without breaking conversations that are in progress.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class State:
+    flow_id: str | None = None
+    pending: str | None = None
+    """The step waiting for the applicant: an ``ask`` or a ``summary``."""
+    answers: dict[str, Any] = field(default_factory=dict)
+    path: list[str] = field(default_factory=list)
+    """Ask steps answered on the way here, in order: what ``back`` walks and what is sent."""
+    attempts: int = 0
+    mode: str | None = None
+    """A short side-dialogue: ``language``, ``forget``, ``restart``, ``edit_pick``, ``editing``."""
+    selection: list[str] = field(default_factory=list)
+    """Choices ticked so far on a multiple-choice question."""
+    answered_at: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> State:
+        if not data:
+            return cls()
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def leave_flow(self) -> None:
+        """Forget the journey and every unfinished answer."""
+        self.flow_id = None
+        self.pending = None
+        self.answers = {}
+        self.path = []
+        self.attempts = 0
+        self.mode = None
+        self.selection = []
+        self.answered_at = {}

@@ -1,0 +1,115 @@
+"""The turn contract of DESIGN.md: what a channel hands the engine and what it gets back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+AnswerType = Literal[
+    "text", "choice", "yes_no", "date", "number", "phone", "email", "country", "consent"
+]
+ANSWER_TYPES: tuple[str, ...] = (
+    "text", "choice", "yes_no", "date", "number", "phone", "email", "country", "consent"
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One message from an applicant (or a staff member acting for one)."""
+
+    channel: str
+    sender_id: str
+    message_id: str | None = None
+    text: str | None = None
+    payload: str | None = None
+    contact: dict[str, Any] | None = None
+    location: dict[str, float] | None = None
+    attachment_kind: str | None = None
+    language_hint: str | None = None
+    received_at: datetime = field(default_factory=utcnow)
+
+    @property
+    def content(self) -> str:
+        """What the applicant said or clicked, as one string."""
+        if self.payload is not None:
+            return self.payload
+        if self.contact and self.contact.get("phone_number"):
+            return str(self.contact["phone_number"])
+        return (self.text or "").strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    title: str
+    payload: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"title": self.title, "payload": self.payload}
+
+
+@dataclass(frozen=True, slots=True)
+class Expects:
+    """What the current question wants, so channels can render a fitting input."""
+
+    field: str
+    type: str
+    choices: tuple[str, ...] | None = None
+    optional: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"field": self.field, "type": self.type}
+        if self.choices is not None:
+            data["choices"] = list(self.choices)
+        if self.optional:
+            data["optional"] = True
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    text: str
+    buttons: tuple[Button, ...] = ()
+    expects: Expects | None = None
+    custom: dict[str, Any] | None = None
+    language: str | None = None
+
+    def to_rest(self, recipient_id: str) -> dict[str, Any]:
+        """The Rasa REST channel shape: ``recipient_id``, ``text``, ``buttons``, ``custom``."""
+        message: dict[str, Any] = {"recipient_id": recipient_id, "text": self.text}
+        if self.buttons:
+            message["buttons"] = [b.to_dict() for b in self.buttons]
+        custom: dict[str, Any] = dict(self.custom or {})
+        if self.expects is not None:
+            custom["expects"] = self.expects.to_dict()
+        if self.language:
+            custom["language"] = self.language
+        if custom:
+            message["custom"] = custom
+        return message
+
+    @classmethod
+    def from_rest(cls, data: dict[str, Any]) -> Outbound:
+        custom = dict(data.get("custom") or {})
+        expects_data = custom.pop("expects", None)
+        language = custom.pop("language", None)
+        expects = None
+        if expects_data:
+            choices = expects_data.get("choices")
+            expects = Expects(
+                field=expects_data["field"],
+                type=expects_data["type"],
+                choices=tuple(choices) if choices is not None else None,
+                optional=bool(expects_data.get("optional", False)),
+            )
+        return cls(
+            text=data.get("text", ""),
+            buttons=tuple(Button(b["title"], b["payload"]) for b in data.get("buttons", [])),
+            expects=expects,
+            custom=custom or None,
+            language=language,
+        )

@@ -1,0 +1,93 @@
+"""Engine creation and the per-conversation lock, for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import weakref
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An async engine with the settings this app relies on for each backend."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    # pysqlite's own transaction handling would delay BEGIN until the first write; we
+    # want BEGIN IMMEDIATE so that a turn holds the write lock from the moment it reads
+    # the state (this is what serializes turns across processes on SQLite).
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class ConversationLocks:
+    """One turn at a time per conversation, within this process and across processes.
+
+    In-process, an asyncio lock per key keeps waiting turns from holding database
+    connections. Across processes, PostgreSQL takes a transaction-scoped advisory lock on
+    the key; SQLite's ``BEGIN IMMEDIATE`` already lets one writer in at a time, and a
+    process-wide lock keeps this process's turns from contending for it.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._dialect = engine.dialect.name
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._sqlite_writer = asyncio.Lock() if self._dialect == "sqlite" else None
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        async with lock:
+            if self._sqlite_writer is not None:
+                async with self._sqlite_writer:
+                    yield
+            else:
+                yield
+
+    @contextlib.asynccontextmanager
+    async def writer(self) -> AsyncIterator[None]:
+        """For writes that are not a turn (purges, staff changes) on SQLite."""
+        if self._sqlite_writer is not None:
+            async with self._sqlite_writer:
+                yield
+        else:
+            yield
+
+    async def lock_in_transaction(self, conn: AsyncConnection, key: str) -> None:
+        if self._dialect == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key(key)})
+
+
+def advisory_key(key: str) -> int:
+    """A signed 64-bit lock id from a hex digest."""
+    value = int(key[:16], 16)
+    return value - (1 << 64) if value >= (1 << 63) else value

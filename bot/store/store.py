@@ -1,0 +1,320 @@
+"""The store: conversations, transcripts and cases behind a small async interface.
+
+Everything a turn reads and writes happens in one transaction taken under the
+conversation's lock (see database.py), so a crash loses at most the turn in flight and two
+deliveries of one conversation never interleave.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, exists, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from ..cases.model import Case, StatusChange
+from ..cases.references import new_reference
+from .crypto import Cipher
+from .database import ConversationLocks, create_engine
+from .models import CaseEvent, CaseRow, Conversation, ProcessedMessage, TranscriptEntry
+
+ERASED = "[erased on request]"
+
+
+@dataclass(frozen=True, slots=True)
+class CaseDraft:
+    """What a journey hands over; the store adds id, reference, status and times."""
+
+    kind: str
+    flow_id: str
+    language: str
+    channel: str
+    applicant: dict[str, Any]
+    household: dict[str, Any]
+    answers: dict[str, Any]
+    flags: list[str]
+    priority: str
+    consent: dict[str, Any] | None
+    content_version: str | None
+    submitted_by: str | None = None
+
+
+@dataclass(slots=True)
+class StoredConversation:
+    id: int
+    channel: str
+    language: str | None
+    state: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+    is_new: bool
+
+
+class Turn:
+    """The open transaction of one turn of one conversation."""
+
+    def __init__(self, store: Store, session: AsyncSession, row: Conversation, is_new: bool) -> None:
+        self._store = store
+        self._session = session
+        self._row = row
+        cipher = store.cipher
+        self.conversation = StoredConversation(
+            id=row.id,
+            channel=row.channel,
+            language=row.language,
+            state=cipher.decrypt_json(row.state_enc) if row.state_enc else None,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            is_new=is_new,
+        )
+
+    async def previous_replies(self, message_id: str) -> list[dict[str, Any]] | None:
+        token = await self._session.scalar(
+            select(ProcessedMessage.replies_enc).where(
+                ProcessedMessage.conversation_id == self._row.id,
+                ProcessedMessage.message_id == message_id,
+            )
+        )
+        return None if token is None else self._store.cipher.decrypt_json(token)
+
+    def save_state(self, state: dict[str, Any] | None, language: str | None, now: datetime) -> None:
+        self._row.state_enc = self._store.cipher.encrypt_json(state) if state is not None else None
+        self._row.flow_id = (state or {}).get("flow_id")
+        self._row.language = language
+        self._row.updated_at = now
+
+    def log(self, direction: str, text: str, now: datetime) -> None:
+        self._session.add(
+            TranscriptEntry(
+                conversation_id=self._row.id,
+                at=now,
+                direction=direction,
+                body_enc=self._store.cipher.encrypt(text.encode()),
+            )
+        )
+
+    def remember(self, message_id: str, replies: list[dict[str, Any]], now: datetime) -> None:
+        self._session.add(
+            ProcessedMessage(
+                conversation_id=self._row.id,
+                message_id=message_id,
+                replies_enc=self._store.cipher.encrypt_json(replies),
+                at=now,
+            )
+        )
+
+    async def create_case(self, draft: CaseDraft, now: datetime) -> Case:
+        cipher = self._store.cipher
+        while True:
+            reference = new_reference(draft.kind)
+            taken = await self._session.scalar(select(exists().where(CaseRow.reference == reference)))
+            if not taken:
+                break
+        data = {
+            "applicant": draft.applicant,
+            "household": draft.household,
+            "answers": draft.answers,
+            "consent": draft.consent,
+            "content_version": draft.content_version,
+            "flow_id": draft.flow_id,
+        }
+        row = CaseRow(
+            id=str(uuid.uuid4()),
+            reference=reference,
+            kind=draft.kind,
+            status="submitted",
+            priority=draft.priority,
+            flags=list(draft.flags),
+            language=draft.language,
+            channel=draft.channel,
+            conversation_id=self._row.id,
+            sender_key=self._row.sender_key,
+            submitted_by=draft.submitted_by,
+            data_enc=cipher.encrypt_json(data),
+            created_at=now,
+            updated_at=now,
+            retention_until=None,
+        )
+        row.events.append(CaseEvent(at=now, status="submitted", actor="applicant", note=None))
+        self._session.add(row)
+        await self._session.flush()
+        return self._store.to_case(row)
+
+    async def erase(self, now: datetime) -> int:
+        """The applicant's right to erasure: their conversation data and cases' personal data.
+
+        Cases are kept as withdrawn, with nothing personal left, so that staff who were
+        already working on one see why it disappeared.
+        """
+        session = self._session
+        await session.execute(delete(TranscriptEntry).where(TranscriptEntry.conversation_id == self._row.id))
+        await session.execute(delete(ProcessedMessage).where(ProcessedMessage.conversation_id == self._row.id))
+        rows = (
+            await session.scalars(
+                select(CaseRow).where(CaseRow.sender_key == self._row.sender_key).options(_with_events())
+            )
+        ).all()
+        for row in rows:
+            await self._store._redact(session, row, now, actor="applicant")
+        self._row.state_enc = None
+        self._row.flow_id = None
+        self._row.sender_enc = self._store.cipher.encrypt(ERASED.encode())
+        self._row.updated_at = now
+        return len(rows)
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine, cipher: Cipher) -> None:
+        self.engine = engine
+        self.cipher = cipher
+        self.locks = ConversationLocks(engine)
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def connect(cls, url: str, cipher: Cipher, **engine_kwargs: Any) -> Store:
+        return cls(create_engine(url, **engine_kwargs), cipher)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def sender_key(self, channel: str, sender_id: str) -> str:
+        return self.cipher.lookup_hash(channel, sender_id)
+
+    @contextlib.asynccontextmanager
+    async def turn(self, channel: str, sender_id: str, now: datetime) -> AsyncIterator[Turn]:
+        """Lock the conversation, open its transaction, and commit when the block ends."""
+        key = self.sender_key(channel, sender_id)
+        async with self.locks.hold(key), self._sessions() as session, session.begin():
+            conn = await session.connection()
+            await self.locks.lock_in_transaction(conn, key)
+            row = await session.scalar(select(Conversation).where(Conversation.sender_key == key))
+            is_new = row is None
+            if row is None:
+                row = Conversation(
+                    sender_key=key,
+                    channel=channel,
+                    sender_enc=self.cipher.encrypt(sender_id.encode()),
+                    language=None,
+                    state_enc=None,
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(row)
+                try:
+                    async with session.begin_nested():
+                        await session.flush()
+                except IntegrityError:
+                    # Another process created it between our read and insert (only
+                    # possible without the advisory lock, e.g. an older worker).
+                    row = (await session.scalars(select(Conversation).where(Conversation.sender_key == key))).one()
+                    is_new = False
+            yield Turn(self, session, row, is_new)
+
+    async def cases(self, kind: str | None = None, status: str | None = None, limit: int = 100) -> list[Case]:
+        query = select(CaseRow).order_by(CaseRow.created_at.desc()).limit(limit)
+        if kind:
+            query = query.where(CaseRow.kind == kind)
+        if status:
+            query = query.where(CaseRow.status == status)
+        async with self._sessions() as session:
+            rows = (await session.scalars(query.options(_with_events()))).all()
+            return [self.to_case(r) for r in rows]
+
+    async def case(self, reference: str) -> Case | None:
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(CaseRow).where(CaseRow.reference == reference).options(_with_events())
+            )
+            return self.to_case(row) if row else None
+
+    async def transcript(self, conversation_id: int) -> list[tuple[datetime, str, str]]:
+        async with self._sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(TranscriptEntry)
+                    .where(TranscriptEntry.conversation_id == conversation_id)
+                    .order_by(TranscriptEntry.id)
+                )
+            ).all()
+            return [(r.at, r.direction, self.cipher.decrypt(r.body_enc).decode()) for r in rows]
+
+    async def purge(self, now: datetime, idle: timedelta, replies_kept: timedelta = timedelta(days=1)) -> dict[str, int]:
+        """Drop what is no longer needed: unfinished answers of idle conversations, their
+        transcripts when no case refers to them, and old redelivery records."""
+        cutoff = now - idle
+        async with self.locks.writer(), self._sessions() as session, session.begin():
+            idle_ids = select(Conversation.id).where(
+                Conversation.updated_at < cutoff, Conversation.state_enc.is_not(None)
+            )
+            has_case = exists().where(CaseRow.conversation_id == TranscriptEntry.conversation_id)
+            transcripts = await session.execute(
+                delete(TranscriptEntry).where(
+                    TranscriptEntry.conversation_id.in_(idle_ids), ~has_case
+                )
+            )
+            states = await session.execute(
+                update(Conversation)
+                .where(Conversation.updated_at < cutoff, Conversation.state_enc.is_not(None))
+                .values(state_enc=None, flow_id=None)
+            )
+            replies = await session.execute(
+                delete(ProcessedMessage).where(ProcessedMessage.at < now - replies_kept)
+            )
+        return {
+            "conversations": states.rowcount or 0,
+            "transcript_entries": transcripts.rowcount or 0,
+            "processed_messages": replies.rowcount or 0,
+        }
+
+    async def _redact(self, session: AsyncSession, row: CaseRow, now: datetime, actor: str) -> None:
+        row.data_enc = self.cipher.encrypt_json({"erased": True, "flow_id": None})
+        row.sender_key = None
+        row.conversation_id = None
+        if row.status != "withdrawn":
+            row.status = "withdrawn"
+            row.events.append(CaseEvent(at=now, status="withdrawn", actor=actor, note="personal data erased on request"))
+        row.updated_at = now
+
+    def to_case(self, row: CaseRow) -> Case:
+        data = self.cipher.decrypt_json(row.data_enc)
+        return Case(
+            id=row.id,
+            reference=row.reference,
+            kind=row.kind,  # type: ignore[arg-type]
+            status=row.status,  # type: ignore[arg-type]
+            priority=row.priority,  # type: ignore[arg-type]
+            status_history=[
+                StatusChange(status=e.status, at=e.at, actor=e.actor, note=e.note)  # type: ignore[arg-type]
+                for e in row.events
+            ],
+            language=row.language,
+            channel=row.channel,
+            flow_id=data.get("flow_id") or "",
+            applicant=data.get("applicant") or {},
+            household=data.get("household") or {},
+            answers=data.get("answers") or {},
+            flags=list(row.flags or []),
+            consent=data.get("consent"),
+            submitted_by=row.submitted_by,
+            content_version=data.get("content_version"),
+            transcript=f"conversation:{row.conversation_id}" if row.conversation_id else None,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            retention_until=row.retention_until,
+        )
+
+
+def _with_events() -> Any:
+    from sqlalchemy.orm import selectinload
+
+    return selectinload(CaseRow.events)

@@ -65,6 +65,7 @@ class Dialogue:
             answer = validate(Rules(type="yes_no"), text, today=ctx.today)
             if isinstance(answer, Valid) and answer.value is True:
                 withdrawn = await ctx.erase()
+                ctx.erased = True
                 state.leave_flow()
                 done = gettext("Your answers and this conversation have been erased.")
                 if withdrawn:

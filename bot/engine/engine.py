@@ -78,9 +78,10 @@ class Engine:
                 said = notice + await self.dialogue.respond(ctx, inbound, state, first_contact)
             replies = [replace(r, language=ctx.language) for r in said]
             turn.save_state(state.to_dict(), ctx.language, now)
-            turn.log("in", inbound.content or f"[{inbound.attachment_kind or 'empty'}]", now)
-            for reply in replies:
-                turn.log("out", reply.text, now)
+            if not ctx.erased:
+                turn.log("in", inbound.content or f"[{inbound.attachment_kind or 'empty'}]", now)
+                for reply in replies:
+                    turn.log("out", reply.text, now)
             if inbound.message_id:
                 turn.remember(
                     inbound.message_id,

@@ -41,6 +41,8 @@ class TurnContext:
     create_case: Callable[[CaseDraft], Awaitable[Case]]
     erase: Callable[[], Awaitable[int]]
     submitted_by: str | None = None
+    erased: bool = False
+    """Set when the applicant erased their data this turn: the turn itself is not logged."""
 
 
 class FlowRunner:
@@ -185,6 +187,8 @@ class FlowRunner:
                     continue
                 state.pending = step.id
                 state.attempts = 0
+                if fast_forward:
+                    state.mode = "editing"  # a new question on the way back to the summary
                 return out + [self._question(ctx, state, step)]
             elif isinstance(step, BranchStep):
                 target = next((b.goto for b in step.branch if b.when.holds(state.answers)), step.otherwise)
@@ -193,6 +197,7 @@ class FlowRunner:
                 index = flow.index(step.goto)
             elif isinstance(step, SummaryStep):
                 state.pending = step.id
+                state.mode = None
                 return out + [self._summary(ctx, state, flow, step)]
             elif isinstance(step, SubmitStep):
                 case = await ctx.create_case(self._draft(ctx, state, flow, step))

@@ -1,0 +1,142 @@
+"""Fixtures: a migrated database per test (SQLite always, PostgreSQL when reachable)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from bot.config import PROJECT_ROOT
+from bot.engine import Engine
+from bot.engine.loader import FlowSet, load_flows
+from bot.store.crypto import Cipher, generate_key
+from bot.store.migrate import upgrade
+from bot.store.store import Store
+
+DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+START = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("INTAKE_TEST_POSTGRES_URL", DEFAULT_PG)
+    parsed = make_url(url)
+    try:
+        with socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 5432), timeout=1):
+            return url
+    except OSError:
+        if os.environ.get("INTAKE_REQUIRE_POSTGRES"):
+            raise RuntimeError(f"PostgreSQL is required but not reachable at {url}") from None
+        return None
+
+
+async def _admin(url: str, sql: str) -> None:
+    import asyncpg
+
+    parsed = make_url(url)
+    conn = await asyncpg.connect(
+        host=parsed.host, port=parsed.port or 5432, user=parsed.username or "postgres",
+        password=parsed.password, database=parsed.database or "postgres",
+    )
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str | None]:
+    """A fresh database for this test session, migrated; dropped at the end."""
+    base = _postgres_url()
+    if base is None:
+        yield None
+        return
+    name = f"intake_test_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(base, f'CREATE DATABASE "{name}"'))
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    asyncio.run(_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "intake.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    """A migrated, empty database; the test runs once per backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "intake.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite+aiosqlite:///{path}"
+    url = request.getfixturevalue("postgres_database")
+    if url is None:
+        pytest.skip("PostgreSQL is not reachable (set INTAKE_TEST_POSTGRES_URL)")
+    asyncio.run(_admin(url, "TRUNCATE conversations, transcript, processed_messages, cases, case_events RESTART IDENTITY CASCADE"))
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    path = tmp_path / "intake.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def flows() -> FlowSet:
+    return load_flows(PROJECT_ROOT / "flows")
+
+
+@pytest.fixture(scope="session")
+def cipher() -> Cipher:
+    return Cipher([generate_key()])
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def store(db_url: str, cipher: Cipher) -> AsyncIterator[Store]:
+    store = Store.connect(db_url, cipher)
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+async def sqlite_store(sqlite_url: str, cipher: Cipher) -> AsyncIterator[Store]:
+    store = Store.connect(sqlite_url, cipher)
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+def engine(sqlite_store: Store, flows: FlowSet, clock: Clock) -> Engine:
+    """The engine on SQLite; tests that must run on both backends use ``store``."""
+    return Engine(sqlite_store, flows, clock=clock, idle_timeout=timedelta(hours=24))

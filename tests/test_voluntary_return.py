@@ -1,0 +1,132 @@
+"""The voluntary-return journey, as an applicant lives it."""
+
+from __future__ import annotations
+
+from bot.engine import Engine
+
+from .chat import VOLUNTARY_RETURN, Chat
+
+
+async def start_journey(chat: Chat) -> None:
+    await chat.say("/start")
+    assert "/voluntary_return" in chat.payloads
+    await chat.say("/voluntary_return")
+    assert chat.field == "consent.data_processing"
+
+
+async def test_start_says_it_is_an_automated_assistant_and_offers_journeys(engine: Engine) -> None:
+    chat = Chat(engine)
+    await chat.say("/start")
+    assert "automated assistant" in chat.text
+    assert "not a person" in chat.text
+    assert "free" in chat.text
+    assert chat.payloads[:1] == ["/voluntary_return"]
+    assert "/human" in chat.payloads and "/language" in chat.payloads
+
+
+async def test_whole_journey_produces_a_typed_case(engine: Engine) -> None:
+    chat = Chat(engine)
+    await start_journey(chat)
+    await chat.answer_until(VOLUNTARY_RETURN)
+    summary = chat.text
+    assert "Georgia" in summary and "Nino Beridze" in summary and "+32 470 12 34 56" in summary
+    assert chat.payloads == ["/confirm", "/edit"]
+    await chat.say("/confirm")
+    assert "Your reference is VR-" in chat.text
+    reference = chat.text.split("Your reference is ")[1][:9]
+
+    case = await engine.store.case(reference)
+    assert case is not None
+    assert case.kind == "voluntary_return" and case.status == "submitted"
+    assert case.language == "en" and case.channel == "test"
+    assert case.applicant.name == "Nino Beridze"
+    assert case.applicant.nationality == "GE"
+    assert case.applicant.phone == "+32470123456"
+    assert case.applicant.preferred_contact == "phone"
+    assert case.household.adults == 2 and case.household.children == 1
+    assert case.answers["destination_country"] == "GE"
+    assert case.answers["departure_from"] == "2027-01-15"
+    assert case.answers["reintegration_interest"] == ["housing", "job_training"]
+    assert case.answers["health_details"] == "needs insulin every day"
+    assert case.consent is not None and case.consent.version == "vr-consent-2026-11"
+    assert case.consent.scopes == {
+        "data_processing": True, "health_details": True,
+        "share_fedasil": True, "share_iom": True, "share_caritas": False,
+    }
+    assert set(case.flags) == {"health_needs", "premium_visa_free_country"}
+    assert case.priority == "high"
+    assert [h.status for h in case.status_history] == ["submitted"]
+    # The journey is over: the applicant gets the menu again and nothing unfinished is kept.
+    assert "/voluntary_return" in chat.payloads
+
+
+async def test_answers_of_an_abandoned_branch_are_not_sent(engine: Engine) -> None:
+    chat = Chat(engine)
+    await start_journey(chat)
+    await chat.answer_until(VOLUNTARY_RETURN)
+    await chat.say("/edit")
+    await chat.say("/edit contact_way")
+    assert chat.field == "applicant.preferred_contact"
+    await chat.say("email")
+    assert chat.field == "applicant.email"  # the change opened a new question
+    await chat.say("nino@example.org")
+    assert chat.payloads == ["/confirm", "/edit"]  # straight back to the summary
+    assert "nino@example.org" in chat.text and "+32 470" not in chat.text
+    await chat.say("/confirm")
+    reference = chat.text.split("Your reference is ")[1][:9]
+    case = await engine.store.case(reference)
+    assert case is not None
+    assert case.applicant.email == "nino@example.org"
+    assert case.applicant.phone is None
+
+
+async def test_declining_consent_ends_without_a_case(engine: Engine) -> None:
+    chat = Chat(engine)
+    await start_journey(chat)
+    await chat.say("no")
+    assert "0800 32 745" in chat.text
+    assert chat.field is None
+    assert await engine.store.cases() == []
+
+
+async def test_unaccompanied_minor_is_routed_to_a_person_with_urgent_priority(engine: Engine) -> None:
+    chat = Chat(engine)
+    await start_journey(chat)
+    answers = dict(VOLUNTARY_RETURN, unaccompanied_minor="yes", guardian_contact="Mr Janssens 0470 99 88 77")
+    await chat.answer_until(answers, stop_at="unaccompanied_minor")
+    await chat.say("yes")
+    assert chat.field == "guardian_contact"
+    await chat.say("Mr Janssens 0470 99 88 77")
+    assert "guardian" in chat.text
+    assert chat.field == "travel_document"  # household questions are skipped for a minor
+    await chat.answer_until(answers)
+    await chat.say("/confirm")
+    case = (await engine.store.cases())[0]
+    assert "unaccompanied_minor" in case.flags
+    assert case.priority == "urgent"
+    assert "household" not in case.answers and case.household.adults is None
+
+
+async def test_declining_to_describe_health_keeps_going_and_is_recorded(engine: Engine) -> None:
+    chat = Chat(engine)
+    await start_journey(chat)
+    await chat.answer_until(VOLUNTARY_RETURN, stop_at="consent.health_details")
+    await chat.say("no")
+    assert chat.field == "reintegration_interest"
+    await chat.answer_until(VOLUNTARY_RETURN)
+    await chat.say("/confirm")
+    case = (await engine.store.cases())[0]
+    assert case.consent is not None and case.consent.scopes["health_details"] is False
+    assert "health_details" not in case.answers
+
+
+async def test_eu15_nationals_are_told_and_flagged(engine: Engine) -> None:
+    chat = Chat(engine)
+    await start_journey(chat)
+    await chat.answer_until(VOLUNTARY_RETURN, stop_at="applicant.nationality")
+    await chat.say("Portugal")
+    assert "15 first EU member states" in chat.text
+    await chat.answer_until(VOLUNTARY_RETURN)
+    await chat.say("/confirm")
+    case = (await engine.store.cases())[0]
+    assert "eu15_national" in case.flags

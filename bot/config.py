@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing import Annotated
 
 from .store.crypto import load_or_create_key_file
 
@@ -30,7 +30,6 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Brussels"
     session_idle_minutes: int = Field(default=1440, ge=1)
     purge_interval_seconds: int = Field(default=300, ge=5)
-    case_retention_days: int = Field(default=365, ge=1)
 
     @field_validator("secret_keys", mode="before")
     @classmethod

@@ -172,5 +172,4 @@ __all__ = [
     "supported_locales",
     "use_locale",
     "word_set",
-    "_placeholders",
 ]

@@ -14,7 +14,7 @@ from bot.engine.loader import FlowError, load_flows
 
 GOOD = {
     "id": "demo",
-    "intent": "demo",
+    "intent": "visa_info",
     "case_kind": "human_callback",
     "title": "Demo",
     "steps": [
@@ -69,6 +69,7 @@ def test_a_good_flow_loads(tmp_path: Path) -> None:
         (["steps", 3], {"id": "odd", "say": "x", "end": "y"}, "demo.yml: step 'odd': a step needs exactly one of"),
         (["steps", 0, "facts"], ["no_such_fact"], "demo.yml: step 'ask_name': unknown fact 'no_such_fact'"),
         (["steps", 0, "colour"], "blue", "demo.yml: step 'ask_name': colour: Extra inputs are not permitted"),
+        (["intent"], "go_home", "demo.yml: intent: Input should be 'greet'"),
     ],
 )
 def test_a_broken_flow_is_refused_with_file_step_and_reason(tmp_path: Path, path: list, value: object, expected: str) -> None:

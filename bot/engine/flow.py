@@ -24,6 +24,12 @@ from .turn import ANSWER_TYPES
 from .validators import Choice, Rules
 
 STEP_KINDS = ("say", "ask", "branch", "goto", "summary", "submit", "end")
+INTENTS = (
+    "greet", "goodbye", "affirm", "deny", "visa_info", "protection_registration",
+    "voluntary_return", "appointment_manage", "case_status", "human_handoff",
+    "change_language", "help", "privacy", "urgent_help", "out_of_scope",
+)
+"""The fixed intent names of DESIGN.md; a flow is started by one of them."""
 _ID = r"^[a-z][a-z0-9_]*$"
 _FIELD = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$"
 _RELATIVE_DATE = re.compile(r"^today(?:([+-])(\d+)([dwmy]))?$")
@@ -283,7 +289,7 @@ Step = Annotated[
 
 class Flow(_Model):
     id: str = Field(pattern=_ID)
-    intent: str = Field(pattern=_ID, description="the NLU intent / button payload that starts it")
+    intent: Literal[INTENTS] = Field(description="the NLU intent / button payload that starts it")  # type: ignore[valid-type]
     case_kind: str = Field(pattern=_ID)
     title: str = Field(min_length=1, description="the journey's button in the menu")
     keywords: str | None = Field(default=None, description="'|'-separated words that start it")

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): printed figures, compared as ratios within one run."""

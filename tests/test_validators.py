@@ -177,7 +177,9 @@ def test_yes_no_payloads_and_english_in_french() -> None:
         assert ok(Rules("yes_no"), "yes").value is True
         assert ok(Rules("yes_no"), "no").value is False
         assert ok(Rules("yes_no"), "OK").value is True
-        assert display(Rules("yes_no"), True) == "Yes"  # until a French catalog exists
+        assert ok(Rules("yes_no"), "oui").value is True
+        assert ok(Rules("yes_no"), "Non").value is False
+        assert display(Rules("yes_no"), True) == "Oui"
 
 
 def test_consent_needs_a_clear_answer() -> None:
@@ -245,9 +247,9 @@ def test_date_bounds() -> None:
 def test_date_single_bounds_in_french() -> None:
     with use_locale("fr"):
         after = Rules("date", min_date=date(2026, 3, 10))
-        assert bad(after, "2026-03-09") == "Please give a date on or after 10 mars 2026."
+        assert bad(after, "2026-03-09") == "Veuillez donner une date à partir du 10 mars 2026."
         before = Rules("date", max_date=date(2026, 3, 10))
-        assert bad(before, "demain") == "Please give a date on or before 10 mars 2026."
+        assert bad(before, "demain") == "Veuillez donner une date au plus tard le 10 mars 2026."
 
 
 def test_date_display_follows_current_locale() -> None:
@@ -317,7 +319,7 @@ def test_number_single_bounds() -> None:
     )
     with use_locale("nl"):
         assert bad(Rules("number", max_value=1500), "2000") == (
-            "Please type a number that is 1.500 or less."
+            "Typ een getal van 1.500 of minder."
         )
 
 
@@ -462,7 +464,7 @@ def test_country_in_french() -> None:
         assert ok(COUNTRY, "Germany") == Valid("DE", "Allemagne")
         assert ok(COUNTRY, "Etats-Unis").value == "US"
         assert display(COUNTRY, "BE") == "Belgique"
-        assert bad(COUNTRY, "Atlantis").startswith("I could not find that country")
+        assert bad(COUNTRY, "Atlantis").startswith("Je n'ai pas trouvé ce pays")
         assert "Belgique" in bad(COUNTRY, "Atlantis")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.engine import Engine
 
 from .chat import VOLUNTARY_RETURN, Chat
@@ -130,3 +132,51 @@ async def test_eu15_nationals_are_told_and_flagged(engine: Engine) -> None:
     await chat.say("/confirm")
     case = (await engine.store.cases())[0]
     assert "eu15_national" in case.flags
+
+
+# Typed the way people write in each language: words, country names and dates in that
+# language, choices by their translated title or number.
+TYPED = {
+    "fr": dict(
+        VOLUNTARY_RETURN,
+        **{
+            "consent.data_processing": "oui", "destination_country": "Géorgie",
+            "applicant.nationality": "géorgie", "in_reception": "oui", "unaccompanied_minor": "non",
+            "assisted_return_last_5y": "non", "health_needs": "oui", "consent.health_details": "oui",
+            "departure_from": "15 janvier 2027", "consent.share_fedasil": "oui",
+            "consent.share_iom": "oui", "consent.share_caritas": "non", "travel_document": "1",
+        },
+    ),
+    "nl": dict(
+        VOLUNTARY_RETURN,
+        **{
+            "consent.data_processing": "ja", "destination_country": "Georgië",
+            "applicant.nationality": "Georgie", "in_reception": "ja", "unaccompanied_minor": "nee",
+            "assisted_return_last_5y": "nee", "health_needs": "ja", "consent.health_details": "ja",
+            "departure_from": "15 januari 2027", "consent.share_fedasil": "ja",
+            "consent.share_iom": "ja", "consent.share_caritas": "nee", "travel_document": "1",
+        },
+    ),
+}
+ENGLISH_ONLY = (" the ", " your ", "Please", " you ", "Yes", "What ")
+
+
+@pytest.mark.parametrize("lang", ["fr", "nl"])
+async def test_whole_journey_in_french_and_dutch(engine: Engine, lang: str) -> None:
+    chat = Chat(engine, lang=lang)
+    await chat.say("/start")
+    await chat.say("/voluntary_return")
+    await chat.answer_until(TYPED[lang])
+    await chat.say("/confirm")
+    shown = [text for direction, text in chat.transcript if direction == "out"]
+    shown += chat.button_titles
+    for text in shown:
+        leaks = [w for w in ENGLISH_ONLY if w in f" {text} "]
+        assert not leaks, f"English in the {lang} journey: {text!r}"
+    case = (await engine.store.cases())[0]
+    assert case.language == lang
+    assert case.answers["destination_country"] == "GE" and case.applicant.nationality == "GE"
+    assert case.answers["departure_from"] == "2027-01-15"
+    assert case.answers["travel_document"] == "valid"
+    assert case.consent is not None and case.consent.scopes["share_caritas"] is False
+    assert case.reference in chat.text

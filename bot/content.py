@@ -30,7 +30,8 @@ class Fact(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    value: str | Money | list[str]
+    value: str | Money | list[str] | dict[str, str]
+    """Text, an amount, a list (of codes, for conditions), or a text per language."""
     source_url: HttpUrl
     source_title: str
     confidence: Literal["V", "V2", "G"]
@@ -43,6 +44,8 @@ class Fact(BaseModel):
     def _dates(self) -> Fact:
         if self.review_by < self.last_verified:
             raise ValueError("review_by is before last_verified")
+        if isinstance(self.value, dict) and "en" not in self.value:
+            raise ValueError("a text per language needs at least 'en'")
         return self
 
     def stale(self, today: date) -> bool:
@@ -54,6 +57,8 @@ class Fact(BaseModel):
             return format_currency(self.value.amount, self.value.currency, locale=locale)
         if isinstance(self.value, list):
             return ", ".join(self.value)
+        if isinstance(self.value, dict):
+            return self.value.get(locale) or self.value.get(locale.split("_")[0]) or self.value["en"]
         return self.value
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
 from bot.engine import Engine
 
 from .chat import VOLUNTARY_RETURN, Chat
+from .conftest import Clock
 
 
 async def start_journey(chat: Chat) -> None:
@@ -180,3 +183,23 @@ async def test_whole_journey_in_french_and_dutch(engine: Engine, lang: str) -> N
     assert case.answers["travel_document"] == "valid"
     assert case.consent is not None and case.consent.scopes["share_caritas"] is False
     assert case.reference in chat.text
+
+
+async def test_premium_is_quoted_from_content_with_its_date(engine: Engine) -> None:
+    chat = Chat(engine)
+    await start_journey(chat)
+    await chat.answer_until(VOLUNTARY_RETURN, stop_at="household.children")
+    await chat.say("1")
+    assert "€50.00 per adult and €25.00 per child" in chat.text  # Georgia: no visa needed
+    assert "last checked on November 1, 2026" in chat.text
+
+
+async def test_a_figure_past_its_review_date_is_not_stated(engine: Engine, clock: Clock) -> None:
+    clock.now = datetime(2027, 3, 1, 10, 0, tzinfo=timezone.utc)  # past review_by
+    chat = Chat(engine)
+    await start_journey(chat)
+    answers = dict(VOLUNTARY_RETURN, departure_from="15/04/2027")
+    await chat.answer_until(answers, stop_at="household.children")
+    await chat.say("1")
+    assert "€" not in chat.text
+    assert "https://www.fedasil.be/en/voluntary-return/return-journey" in chat.text

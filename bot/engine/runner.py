@@ -177,7 +177,7 @@ class FlowRunner:
                 continue
             if isinstance(step, SayStep):
                 if not fast_forward:
-                    out.append(Outbound(self._text(ctx, state, step.say, step.facts)))
+                    out.append(Outbound(self._say(ctx, state, step)))
                 index += 1
             elif isinstance(step, AskStep):
                 if fast_forward and step.field in state.answers:
@@ -296,6 +296,18 @@ class FlowRunner:
         if isinstance(result, validators.Valid):  # "no": they want to change something
             return self.edit(ctx, state, None)
         return [Outbound(gettext("Please confirm your answers, or choose one to change."))] + self.prompt(ctx, state)
+
+    def _say(self, ctx: TurnContext, state: State, step: SayStep) -> str:
+        """A say step quoting figures past their review date is not stated at all: a half
+        sentence around a missing amount helps nobody. The applicant gets the source."""
+        stale = [f for f in step.facts if self.flows.content.get(f).stale(ctx.today)]
+        if stale:
+            return gettext(
+                "This information changes often and I cannot confirm it today. "
+                "Please check the official page: {url}",
+                url=str(self.flows.content.get(stale[0]).source_url),
+            )
+        return self._text(ctx, state, step.say, step.facts)
 
     def _display(self, ctx: TurnContext, state: State, step: AskStep) -> str:
         value = state.answers.get(step.field)

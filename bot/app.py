@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 from aiohttp import web
 
+from .channels.base import Channel
 from .config import Settings
 from .engine import Engine
 from .engine.loader import FlowSet, load_flows
@@ -63,14 +64,20 @@ async def _purge_forever(services: Services) -> None:
         await asyncio.sleep(services.settings.purge_interval_seconds)
 
 
-def create_app(services: Services) -> web.Application:
+def create_app(services: Services, channels: Sequence[Channel] = ()) -> web.Application:
     app = web.Application(client_max_size=64 * 1024)
     app[SERVICES] = services
     app.router.add_get("/healthz", _healthz)
+    for channel in channels:
+        channel.mount(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         purger = asyncio.create_task(_purge_forever(services), name="purge")
+        for channel in channels:
+            await channel.start()
         yield
+        for channel in reversed(channels):
+            await channel.stop()
         purger.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await purger

@@ -256,3 +256,14 @@ async def test_language_hint_is_used_from_the_first_message(engine: Engine) -> N
     assert chat.replies[0].language == "nl"
     with use_locale("nl"):
         assert gettext("What can I help you with?") in chat.text
+
+
+async def test_a_state_left_by_an_older_flow_version_starts_afresh(engine: Engine) -> None:
+    chat = await at_question(engine, "travel_document")
+    async with engine.store.turn(chat.channel, chat.sender, engine.clock()) as turn:
+        state = dict(turn.conversation.state or {})
+        state["pending"] = "a_step_that_was_removed"
+        turn.save_state(state, "en", engine.clock())
+    await chat.say("valid")
+    assert "updated" in chat.text and "/voluntary_return" in chat.payloads
+    assert await answers_of(engine, chat) == {}

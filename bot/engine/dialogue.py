@@ -28,6 +28,12 @@ class Dialogue:
         self.runner = FlowRunner(flows)
 
     async def respond(self, ctx: TurnContext, inbound: Inbound, state: State, first_contact: bool) -> list[Outbound]:
+        if not self.runner.fits(state):
+            state.leave_flow()
+            return [Outbound(gettext(
+                "This service was updated since your last message, so I have to start again. "
+                "Sorry for the trouble."
+            ))] + self._menu(ctx, greeting=False)
         text = inbound.content
         if inbound.attachment_kind and not text:
             return [Outbound(gettext(

@@ -125,6 +125,16 @@ class FlowRunner:
             return [self._summary(ctx, state, flow, step)]
         return [self._question(ctx, state, step)]
 
+    def fits(self, state: State) -> bool:
+        """Whether a stored state still matches the flows (a flow file may have changed)."""
+        if not state.flow_id:
+            return True
+        flow = self.flows.flows.get(state.flow_id)
+        if flow is None:
+            return False
+        ids = {s.id for s in flow.steps}
+        return (state.pending is None or state.pending in ids) and all(s in ids for s in state.path)
+
     def flow(self, state: State) -> Flow:
         if state.flow_id not in self.flows.flows:
             raise FlowRuntimeError(f"unknown flow {state.flow_id!r}")

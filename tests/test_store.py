@@ -48,7 +48,7 @@ async def test_state_survives_a_new_store_on_the_same_database(db_url: str, ciph
 async def test_personal_data_is_encrypted_at_rest(store: Store) -> None:
     async with store.turn("telegram", "123456789", START) as turn:
         turn.save_state({"answers": {"applicant.name": "Amina Haddad"}}, "en", START)
-        turn.log("in", "Amina Haddad", START)
+        turn.log("Amina Haddad", ["Thank you"], START)
         turn.remember("m1", [{"text": "Thank you Amina Haddad"}], START)
         await turn.create_case(draft(), START)
     async with store.engine.connect() as conn:
@@ -147,11 +147,11 @@ async def test_concurrent_turns_through_two_engines(store: Store, db_url: str, c
 async def test_purge_keeps_transcripts_that_a_case_refers_to(store: Store) -> None:
     async with store.turn("test", "with-case", START) as turn:
         turn.save_state({"flow_id": "x"}, "en", START)
-        turn.log("in", "hello", START)
+        turn.log("hello", ["Hello"], START)
         await turn.create_case(draft(), START)
     async with store.turn("test", "no-case", START) as turn:
         turn.save_state({"flow_id": "x"}, "en", START)
-        turn.log("in", "hello", START)
+        turn.log("hello", ["Hello"], START)
         turn.remember("m1", [], START)
     counts = await store.purge(START + timedelta(days=2), idle=timedelta(hours=24))
     assert counts == {"conversations": 2, "transcript_entries": 1, "processed_messages": 1}

@@ -79,9 +79,8 @@ class Engine:
             replies = [replace(r, language=ctx.language) for r in said]
             turn.save_state(state.to_dict(), ctx.language, now)
             if not ctx.erased:
-                turn.log("in", inbound.content or f"[{inbound.attachment_kind or 'empty'}]", now)
-                for reply in replies:
-                    turn.log("out", reply.text, now)
+                incoming = inbound.content or f"[{inbound.attachment_kind or 'empty'}]"
+                turn.log(incoming, [r.text for r in replies], now)
             if inbound.message_id:
                 turn.remember(
                     inbound.message_id,

@@ -67,6 +67,8 @@ class Conversation(Base):
 
 
 class TranscriptEntry(Base):
+    """One row per turn rather than per message: a turn is one write, not several."""
+
     __tablename__ = "transcript"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -74,8 +76,8 @@ class TranscriptEntry(Base):
         ForeignKey("conversations.id", ondelete="CASCADE"), index=True
     )
     at: Mapped[datetime] = mapped_column(UTCDateTime)
-    direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
     body_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    """One turn: ``{"in": what the applicant sent, "out": [the replies]}``, encrypted."""
 
 
 class ProcessedMessage(Base):

@@ -89,13 +89,12 @@ class Turn:
         self._row.language = language
         self._row.updated_at = now
 
-    def log(self, direction: str, text: str, now: datetime) -> None:
+    def log(self, incoming: str, replies: list[str], now: datetime) -> None:
         self._session.add(
             TranscriptEntry(
                 conversation_id=self._row.id,
                 at=now,
-                direction=direction,
-                body_enc=self._store.cipher.encrypt(text.encode()),
+                body_enc=self._store.cipher.encrypt_json({"in": incoming, "out": replies}),
             )
         )
 
@@ -238,6 +237,7 @@ class Store:
             return self.to_case(row) if row else None
 
     async def transcript(self, conversation_id: int) -> list[tuple[datetime, str, str]]:
+        """The conversation as (time, "in" | "out", text) lines, oldest first."""
         async with self._sessions() as session:
             rows = (
                 await session.scalars(
@@ -246,7 +246,12 @@ class Store:
                     .order_by(TranscriptEntry.id)
                 )
             ).all()
-            return [(r.at, r.direction, self.cipher.decrypt(r.body_enc).decode()) for r in rows]
+            lines: list[tuple[datetime, str, str]] = []
+            for row in rows:
+                turn = self.cipher.decrypt_json(row.body_enc)
+                lines.append((row.at, "in", turn["in"]))
+                lines += [(row.at, "out", text) for text in turn["out"]]
+            return lines
 
     async def purge(self, now: datetime, idle: timedelta, replies_kept: timedelta = timedelta(days=1)) -> dict[str, int]:
         """Drop what is no longer needed: unfinished answers of idle conversations, their

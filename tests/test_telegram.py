@@ -1,0 +1,374 @@
+"""The Telegram channel, with python-telegram-bot running for real against a local fake API."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.app import Services, create_app
+from bot.channels.telegram import (
+    SECRET_HEADER,
+    TelegramChannel,
+    create_channel,
+    derive_secret,
+    keyboard_rows,
+    split_text,
+)
+from bot.config import Settings
+from bot.engine import Engine
+from bot.engine.loader import FlowSet
+from bot.engine.turn import Button, Expects, Outbound
+
+from .chat import VOLUNTARY_RETURN, Chat
+from .fake_telegram import (
+    FakeTelegram,
+    callback_update,
+    contact_update,
+    edited_update,
+    text_update,
+    voice_update,
+)
+
+TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvwxyz"
+CHAT = 424242
+
+
+@pytest.fixture(autouse=True)
+def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
+    # PTB 22 warns (an error here) when durations are read as ints; opt in to timedeltas.
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    server = FakeTelegram()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def make_channel(engine: Engine, fake: FakeTelegram, **kwargs: Any) -> TelegramChannel:
+    return TelegramChannel(
+        engine, TOKEN, base_url=fake.base_url, base_file_url=fake.base_file_url,
+        poll_timeout=1, retry_base_delay=0.01, **kwargs,
+    )
+
+
+@pytest.fixture
+async def channel(engine: Engine, fake: FakeTelegram) -> AsyncIterator[TelegramChannel]:
+    ch = make_channel(engine, fake)
+    await ch.start()
+    yield ch
+    await ch.stop()
+
+
+async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("timed out waiting")
+        await asyncio.sleep(0.01)
+
+
+class TelegramUser:
+    """An applicant in the Telegram app: sends updates, reads what the bot sent."""
+
+    def __init__(self, fake: FakeTelegram, channel: TelegramChannel, chat_id: int = CHAT) -> None:
+        self.fake, self.channel, self.chat_id = fake, channel, chat_id
+        self.replies: list[dict[str, Any]] = []
+
+    async def send(self, update: dict[str, Any]) -> list[dict[str, Any]]:
+        before = len(self.fake.sent(self.chat_id))
+        turns = self.channel.stats["turns"]
+        self.fake.inject(update)
+        await wait_for(lambda: self.channel.stats["turns"] > turns)
+        self.replies = self.fake.sent(self.chat_id)[before:]
+        return self.replies
+
+    async def say(self, text: str) -> list[dict[str, Any]]:
+        return await self.send(text_update(self.chat_id, text))
+
+    @property
+    def text(self) -> str:
+        return "\n".join(r["text"] for r in self.replies)
+
+    def keyboard(self) -> tuple[int, list[dict[str, str]]] | None:
+        """The message id and buttons of the last inline keyboard the bot sent."""
+        for reply in reversed(self.fake.sent(self.chat_id)):
+            markup = reply.get("reply_markup")
+            if isinstance(markup, dict) and "inline_keyboard" in markup:
+                return reply["_message_id"], [b for row in markup["inline_keyboard"] for b in row]
+        return None
+
+    async def click(self, payload: str) -> list[dict[str, Any]]:
+        found = self.keyboard()
+        assert found is not None, "no keyboard to click"
+        message_id, buttons = found
+        data = next(b["callback_data"] for b in buttons if b["callback_data"] == payload)
+        return await self.send(callback_update(self.chat_id, data, message_id))
+
+    def payloads(self) -> list[str]:
+        found = self.keyboard()
+        return [b["callback_data"] for b in found[1]] if found else []
+
+    async def answer(self, value: str) -> None:
+        """Click the button with this payload if the last keyboard has one, else type it."""
+        if value in self.payloads():
+            await self.click(value)
+        else:
+            await self.say(value)
+
+
+async def scripted_answers(engine: Engine) -> list[str]:
+    """What an applicant sends, in order, for the whole journey (found with another sender)."""
+    chat = Chat(engine, sender="script", channel="script")
+    sent: list[str] = ["/start", "/voluntary_return"]
+    for message in sent:
+        await chat.say(message)
+    for _ in range(60):
+        field = chat.field
+        if field is None:
+            break
+        value = VOLUNTARY_RETURN[field]
+        for item in ([*value, "/done"] if isinstance(value, list) else [value]):
+            sent.append(item)
+            await chat.say(item)
+    return [*sent, "/confirm"]
+
+
+# --- 1. the whole journey by polling -------------------------------------------------------
+
+
+async def test_whole_journey_by_polling(engine: Engine, fake: FakeTelegram, channel: TelegramChannel) -> None:
+    script = await scripted_answers(engine)
+    user = TelegramUser(fake, channel)
+    await user.say(script[0])
+    assert "automated assistant" in user.text
+    for value in script[1:]:
+        await user.answer(value)
+    assert "Your reference is VR-" in user.text
+    cases = [c for c in await engine.store.cases() if c.channel == "telegram"]
+    assert len(cases) == 1 and cases[0].applicant.name == "Nino Beridze"
+    # Every click was answered and its keyboard removed.
+    clicks = [c for c in fake.calls if c.method == "answerCallbackQuery"]
+    edits = fake.calls_to("editMessageReplyMarkup")
+    assert len(clicks) >= 10 and len(edits) == len(clicks)
+    assert all("reply_markup" not in e for e in edits)  # None: the keyboard is gone
+    # Plain text only: no parse_mode anywhere.
+    assert all("parse_mode" not in m for m in fake.calls_to("sendMessage"))
+
+
+# --- 2. phone by contact sharing --------------------------------------------------------------
+
+
+async def test_phone_question_offers_contact_button_and_contact_answers_it(
+    engine: Engine, fake: FakeTelegram, channel: TelegramChannel
+) -> None:
+    script = await scripted_answers(engine)
+    user = TelegramUser(fake, channel)
+    phone_at = script.index(VOLUNTARY_RETURN["applicant.phone"])
+    await user.say(script[0])
+    for value in script[1:phone_at]:
+        await user.answer(value)
+    markup = user.replies[-1]["reply_markup"]
+    assert markup["one_time_keyboard"] is True
+    [[button]] = markup["keyboard"]
+    assert button == {"text": "Share my phone number", "request_contact": True}
+
+    sent_before = len(fake.sent(CHAT))
+    await user.send(contact_update(CHAT, "+32470123456"))
+    for value in script[phone_at + 1:]:
+        await user.answer(value)
+    assert "Your reference is VR-" in user.text
+    # The phone keyboard is taken away by the first later message without inline buttons
+    # (a message carries one keyboard only), once.
+    later = fake.sent(CHAT)[sent_before:]
+    removals = [m for m in later if m.get("reply_markup") == {"remove_keyboard": True}]
+    assert len(removals) == 1
+    first_plain = next(m for m in later if "inline_keyboard" not in (m.get("reply_markup") or {}))
+    assert first_plain is removals[0]
+    [case] = [c for c in await engine.store.cases() if c.channel == "telegram"]
+    assert case.applicant.phone == "+32470123456"
+
+
+# --- 3. attachments --------------------------------------------------------------------------
+
+
+async def test_voice_message_gets_a_polite_answer(engine: Engine, fake: FakeTelegram, channel: TelegramChannel) -> None:
+    user = TelegramUser(fake, channel)
+    await user.say("/start")
+    await user.send(voice_update(CHAT))
+    assert "I can only read text and buttons" in user.text
+    assert "wrong" not in user.text.lower()
+
+
+async def test_edited_messages_are_ignored(engine: Engine, fake: FakeTelegram, channel: TelegramChannel) -> None:
+    user = TelegramUser(fake, channel)
+    await user.say("/start")
+    before = len(fake.sent())
+    fake.inject(edited_update(CHAT, "/start"))
+    await user.say("/start")  # processed after the edit, in order
+    assert channel.stats["turns"] == 2
+    assert len(fake.sent()) > before
+
+
+# --- 4. duplicates -----------------------------------------------------------------------------
+
+
+async def test_a_redelivered_update_is_processed_once(engine: Engine, fake: FakeTelegram, channel: TelegramChannel) -> None:
+    update = text_update(CHAT, "/start")
+    fake.inject(update, update)
+    await wait_for(lambda: channel.stats["turns"] == 1 and channel.stats["duplicates"] == 1)
+    await asyncio.sleep(0.05)
+    assert channel.stats["turns"] == 1
+    texts = [m["text"] for m in fake.sent(CHAT)]
+    assert sum("automated assistant" in t for t in texts) == 1
+
+
+# --- 5. flood control ---------------------------------------------------------------------------
+
+
+async def test_flood_control_is_waited_out_and_the_message_arrives(
+    engine: Engine, fake: FakeTelegram, channel: TelegramChannel
+) -> None:
+    fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+    user = TelegramUser(fake, channel)
+    started = asyncio.get_running_loop().time()
+    await user.say("/start")
+    assert asyncio.get_running_loop().time() - started >= 0.9
+    assert "automated assistant" in user.text
+    attempts = fake.calls_to("sendMessage")
+    assert attempts[0]["text"] == attempts[1]["text"]
+
+
+# --- 7. blocked ----------------------------------------------------------------------------------
+
+
+async def test_a_blocked_bot_stops_sending_to_that_chat(engine: Engine, fake: FakeTelegram, channel: TelegramChannel) -> None:
+    for _ in range(10):
+        fake.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    fake.inject(text_update(CHAT, "/start"))
+    await wait_for(lambda: channel.stats["turns"] == 1)
+    assert CHAT in channel.blocked_chats
+    assert len(fake.calls_to("sendMessage")) == 1  # no retry, no further messages of the turn
+
+
+async def test_network_errors_are_retried_a_few_times(engine: Engine, fake: FakeTelegram, channel: TelegramChannel) -> None:
+    for _ in range(10):
+        fake.fail_next("sendMessage", 502, "Bad Gateway")
+    sent = await channel._send(CHAT, "hello", None)
+    assert sent is False
+    assert len(fake.calls_to("sendMessage")) == 4
+    fake.failures.clear()
+    fake.fail_next("sendMessage", 502, "Bad Gateway")
+    assert await channel._send(CHAT, "hello", None) is True
+
+
+# --- 6. webhook ---------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_webhook_mode_checks_the_secret(engine: Engine, flows: FlowSet, fake: FakeTelegram) -> None:
+    port = _free_port()
+    public = f"http://127.0.0.1:{port}"
+    channel = make_channel(engine, fake, public_url=public)
+    assert channel.secret_token == derive_secret(TOKEN)
+    services = Services(settings=Settings(), store=engine.store, flows=flows, engine=engine)
+    app = create_app(services, [channel])
+    runner = web.AppRunner(app, shutdown_timeout=1.0)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        [hook] = fake.calls_to("setWebhook")
+        assert hook["url"] == f"{public}/webhooks/telegram"
+        assert hook["secret_token"] == channel.secret_token
+        assert not fake.calls_to("getUpdates")
+
+        url = f"{public}/webhooks/telegram"
+        async with aiohttp.ClientSession() as http:
+            for headers in ({}, {SECRET_HEADER: "wrong"}):
+                async with http.post(url, json=text_update(CHAT, "/start"), headers=headers) as resp:
+                    assert resp.status == 403
+            update = text_update(CHAT, "/start")
+            for _ in range(2):  # Telegram may deliver twice: processed once
+                async with http.post(url, json=update, headers={SECRET_HEADER: channel.secret_token}) as resp:
+                    assert resp.status == 200
+        await wait_for(lambda: channel.stats["turns"] == 1 and channel.stats["duplicates"] == 1)
+        texts = [m["text"] for m in fake.sent(CHAT)]
+        assert sum("automated assistant" in t for t in texts) == 1
+    finally:
+        await runner.cleanup()  # stops the channel; closes the store (engine fixture closes it again)
+
+
+# --- 8. rendering units -------------------------------------------------------------------------
+
+
+def test_long_text_is_split_on_paragraphs_then_lines_then_spaces() -> None:
+    para = "a" * 3000
+    text = f"{para}\n\n{'b' * 2000}\n\nend"
+    assert split_text(text) == [para, f"{'b' * 2000}\n\nend"]
+    lines = "\n".join(["x" * 100] * 50)  # 5049 characters, no paragraph break
+    pieces = split_text(lines)
+    assert all(len(p) <= 4096 for p in pieces) and len(pieces) == 2
+    assert pieces[0].endswith("x") and "".join(p + "\n" for p in pieces).rstrip() == lines
+    words = " ".join(["word"] * 2000)
+    assert all(len(p) <= 4096 and not p.startswith(" ") for p in split_text(words))
+    assert split_text("z" * 5000) == ["z" * 4096, "z" * 904]
+    assert split_text("short") == ["short"]
+
+
+def test_button_rows_are_mirrored_for_right_to_left_languages() -> None:
+    short = [Button("Yes", "yes"), Button("No", "no"), Button("Maybe", "maybe")]
+    assert [[b.payload for b in r] for r in keyboard_rows(short, "en")] == [["yes", "no"], ["maybe"]]
+    assert [[b.payload for b in r] for r in keyboard_rows(short, "ar")] == [["no", "yes"], ["maybe"]]
+    assert [[b.payload for b in r] for r in keyboard_rows(short, "fa")] == [["no", "yes"], ["maybe"]]
+    long = [Button("My asylum application is still open", "a"), Button("No", "b")]
+    assert [[b.payload for b in r] for r in keyboard_rows(long, "ps")] == [["a"], ["b"]]
+
+
+async def test_long_payloads_get_short_callback_data(engine: Engine, fake: FakeTelegram) -> None:
+    channel = make_channel(engine, fake)
+    payload = "/edit " + "x" * 100
+    data = channel._callback_data(payload)
+    assert data.startswith("k:") and len(data.encode()) <= 64
+    assert channel._long_payloads[data] == payload
+    assert channel._callback_data("/confirm") == "/confirm"
+    await channel.application.shutdown()
+
+
+async def test_outbound_rendering_sends_phone_keyboard_then_removes_it(engine: Engine, fake: FakeTelegram, channel: TelegramChannel) -> None:
+    ask = Outbound("Your phone number?", expects=Expects("applicant.phone", "phone"), language="en")
+    await channel.send_replies(CHAT, [ask])
+    await channel.send_replies(CHAT, [Outbound("Thanks", language="en"), Outbound("Next", language="en")])
+    sent = fake.sent(CHAT)
+    assert sent[0]["reply_markup"]["keyboard"][0][0]["request_contact"] is True
+    assert sent[1]["reply_markup"] == {"remove_keyboard": True}
+    assert "reply_markup" not in sent[2]
+
+
+def test_create_channel_reads_the_environment(engine: Engine, flows: FlowSet, monkeypatch: pytest.MonkeyPatch) -> None:
+    services = Services(settings=Settings(), store=engine.store, flows=flows, engine=engine)
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    assert create_channel(services) is None
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("INTAKE_PUBLIC_URL", "https://intake.example.org/")
+    monkeypatch.delenv("INTAKE_TELEGRAM_SECRET", raising=False)
+    monkeypatch.setenv("INTAKE_TELEGRAM_API_URL", "http://127.0.0.1:9/bot")
+    channel = create_channel(services)
+    assert channel is not None
+    assert channel.public_url == "https://intake.example.org"
+    assert channel.secret_token == derive_secret(TOKEN)
+    assert channel.application.bot.base_url.startswith("http://127.0.0.1:9/bot")
+    monkeypatch.setenv("INTAKE_TELEGRAM_SECRET", "s3cret")
+    assert create_channel(services).secret_token == "s3cret"  # type: ignore[union-attr]

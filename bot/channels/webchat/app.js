@@ -1,0 +1,296 @@
+/* Web chat for the intake assistant: Rasa's REST protocol, no framework, nothing external.
+ * The conversation (sender id, rendered log, current question) lives in localStorage, so a
+ * reload shows the same conversation and continues it. */
+(function () {
+  "use strict";
+
+  var ENDPOINT = "/webhooks/rest/webhook";
+  var STORE_KEY = "intake-webchat-v1";
+  var MAX_LOG = 300;
+  var RTL = ["ar", "fa", "ps", "he", "ur"];
+  var FALLBACK = {
+    title: "Immigration Office assistant", language: "Language", placeholder: "Type your message",
+    send: "Send", you: "You", bot: "Assistant", restart: "Start over",
+    offline: "We could not reach the service. Please check your connection and try again.",
+    rate_limited: "You are sending messages too fast. Please wait {seconds} seconds and try again.",
+    too_long: "Your message is too long. Please make it shorter.",
+    failed: "Sorry, something went wrong on our side. Please try again in a moment."
+  };
+
+  var el = {
+    title: document.getElementById("title"),
+    chat: document.getElementById("chat"),
+    log: document.getElementById("log"),
+    choices: document.getElementById("choices"),
+    status: document.getElementById("status"),
+    form: document.getElementById("composer"),
+    input: document.getElementById("input"),
+    send: document.getElementById("send"),
+    language: document.getElementById("language"),
+    languageLabel: document.getElementById("language-label"),
+    inputLabel: document.getElementById("input-label"),
+    restart: document.getElementById("restart")
+  };
+
+  var languages = [];          // [{code, name, dir, strings}]
+  var busy = false;
+  var pending = null;          // {message, id}: reused when the same message is retried
+  var state = load() || fresh();
+
+  function fresh() {
+    return { sender: newId(), log: [], buttons: [], expects: null, language: null };
+  }
+
+  function newId() {
+    if (window.crypto && typeof window.crypto.randomUUID === "function") {
+      return window.crypto.randomUUID();
+    }
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  function load() {
+    try {
+      var data = JSON.parse(window.localStorage.getItem(STORE_KEY) || "null");
+      if (data && typeof data.sender === "string" && Array.isArray(data.log)) {
+        data.buttons = Array.isArray(data.buttons) ? data.buttons : [];
+        return data;
+      }
+    } catch (e) { /* storage unavailable or corrupt: start afresh */ }
+    return null;
+  }
+
+  function save() {
+    state.log = state.log.slice(-MAX_LOG);
+    try { window.localStorage.setItem(STORE_KEY, JSON.stringify(state)); } catch (e) { /* private mode */ }
+  }
+
+  // --- language ------------------------------------------------------------------
+
+  function baseCode(code) { return String(code || "").toLowerCase().replace("_", "-").split("-")[0]; }
+
+  function entryFor(code) {
+    var base = baseCode(code);
+    for (var i = 0; i < languages.length; i++) {
+      if (languages[i].code === code || baseCode(languages[i].code) === base) { return languages[i]; }
+    }
+    return null;
+  }
+
+  function currentCode() {
+    var entry = entryFor(state.language) || entryFor(navigator.language);
+    return entry ? entry.code : (state.language || "en");
+  }
+
+  function t(key, params) {
+    var entry = entryFor(currentCode());
+    var text = (entry && entry.strings && entry.strings[key]) || FALLBACK[key] || key;
+    return text.replace(/\{(\w+)\}/g, function (all, name) {
+      return params && params[name] !== undefined ? String(params[name]) : all;
+    });
+  }
+
+  function applyLanguage() {
+    var code = currentCode();
+    var rtl = RTL.indexOf(baseCode(code)) >= 0;
+    document.documentElement.lang = code;
+    document.documentElement.dir = rtl ? "rtl" : "ltr";
+    el.chat.dir = rtl ? "rtl" : "ltr";
+    document.title = t("title");
+    el.title.textContent = t("title");
+    el.languageLabel.textContent = t("language");
+    el.language.setAttribute("aria-label", t("language"));
+    el.inputLabel.textContent = t("placeholder");
+    el.input.placeholder = t("placeholder");
+    el.send.textContent = t("send");
+    el.restart.textContent = t("restart");
+    if (el.language.options.length) { el.language.value = code; }
+    renderLog();
+  }
+
+  function loadLanguages() {
+    return fetch("/webchat/languages.json", { headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : { languages: [] }; })
+      .then(function (data) {
+        languages = (data && data.languages) || [];
+        el.language.textContent = "";
+        languages.forEach(function (lang) {
+          var option = document.createElement("option");
+          option.value = lang.code;
+          option.textContent = lang.name;
+          option.lang = lang.code;
+          option.dir = lang.dir || "auto";
+          el.language.appendChild(option);
+        });
+        el.language.disabled = languages.length === 0;
+      })
+      .catch(function () { languages = []; });
+  }
+
+  // --- rendering -----------------------------------------------------------------
+
+  function renderLog() {
+    el.log.textContent = "";
+    state.log.forEach(function (item) { el.log.appendChild(bubble(item)); });
+    renderChoices();
+    renderInput();
+    el.log.scrollTop = el.log.scrollHeight;
+  }
+
+  function bubble(item) {
+    var li = document.createElement("li");
+    li.className = "msg " + (item.who === "me" ? "me" : "bot");
+    li.dir = "auto";
+    var who = document.createElement("span");
+    who.className = "who";
+    who.textContent = (item.who === "me" ? t("you") : t("bot")) + ": ";
+    li.appendChild(who);
+    li.appendChild(document.createTextNode(item.text));
+    return li;
+  }
+
+  function append(item) {
+    state.log.push(item);
+    el.log.appendChild(bubble(item));
+    el.log.scrollTop = el.log.scrollHeight;
+  }
+
+  function renderChoices() {
+    el.choices.textContent = "";
+    state.buttons.forEach(function (b) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.textContent = b.title;
+      button.dir = "auto";
+      button.addEventListener("click", function () { send(b.payload, b.title, false); });
+      el.choices.appendChild(button);
+    });
+  }
+
+  function renderInput() {
+    var type = state.expects && state.expects.type;
+    var input = el.input;
+    input.removeAttribute("inputmode");
+    input.removeAttribute("pattern");
+    input.removeAttribute("autocomplete");
+    input.dir = "auto";
+    if (type === "date") {
+      input.type = "date";
+      input.dir = "ltr";
+    } else if (type === "phone") {
+      input.type = "tel";
+      input.setAttribute("inputmode", "tel");
+      input.setAttribute("autocomplete", "tel");
+      input.dir = "ltr";
+    } else if (type === "number") {
+      input.type = "text";
+      input.setAttribute("inputmode", "numeric");
+      input.dir = "ltr";
+    } else if (type === "email") {
+      input.type = "email";
+      input.setAttribute("autocomplete", "email");
+      input.dir = "ltr";
+    } else {
+      input.type = "text";
+      input.setAttribute("autocomplete", "off");
+    }
+  }
+
+  function showStatus(text) {
+    el.status.textContent = text;
+    el.status.hidden = !text;
+  }
+
+  function setBusy(value) {
+    busy = value;
+    el.send.disabled = value;
+    el.language.disabled = value || languages.length === 0;
+    Array.prototype.forEach.call(el.choices.querySelectorAll("button"), function (b) { b.disabled = value; });
+  }
+
+  // --- talking to the server -------------------------------------------------------
+
+  function send(message, shown, fromInput, extra) {
+    if (busy || !message) { return Promise.resolve(false); }
+    if (!pending || pending.message !== message) { pending = { message: message, id: newId() }; }
+    var metadata = { message_id: pending.id };
+    if (extra && extra.language) { metadata.language = extra.language; }
+    setBusy(true);
+    showStatus("");
+    return fetch(ENDPOINT, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ sender: state.sender, message: message, metadata: metadata })
+    }).then(function (response) {
+      if (response.status === 429) {
+        var wait = parseInt(response.headers.get("Retry-After") || "", 10);
+        throw { status: 429, seconds: isNaN(wait) ? 60 : wait };
+      }
+      if (response.status === 413) { throw { status: 413 }; }
+      if (!response.ok) { throw { status: response.status }; }
+      return response.json();
+    }).then(function (replies) {
+      pending = null;
+      if (shown) { append({ who: "me", text: shown }); }
+      if (fromInput) { el.input.value = ""; }
+      var buttons = [];
+      var expects = null;
+      (Array.isArray(replies) ? replies : []).forEach(function (r) {
+        if (r.text) { append({ who: "bot", text: String(r.text) }); }
+        if (Array.isArray(r.buttons) && r.buttons.length) { buttons = r.buttons; }
+        if (r.custom && r.custom.expects) { expects = r.custom.expects; }
+        if (r.custom && r.custom.language) { state.language = r.custom.language; }
+      });
+      state.buttons = buttons;
+      state.expects = expects;
+      save();
+      setBusy(false);
+      applyLanguage();
+      el.input.focus();
+      return true;
+    }).catch(function (err) {
+      setBusy(false);
+      if (err && err.status === 429) {
+        showStatus(t("rate_limited", { seconds: err.seconds }));
+      } else if (err && err.status === 413) {
+        showStatus(t("too_long"));
+      } else if (err && err.status) {
+        showStatus(t("failed"));
+      } else {
+        showStatus(t("offline"));
+      }
+      return false;
+    });
+  }
+
+  el.form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = el.input.value.trim();
+    if (!text) { el.input.focus(); return; }
+    send(text, text, true);
+  });
+
+  el.language.addEventListener("change", function () {
+    var code = el.language.value;
+    var entry = entryFor(code);
+    send("/language " + code, entry ? entry.name : code, false);
+  });
+
+  el.restart.addEventListener("click", function () {
+    var code = currentCode();
+    state = fresh();
+    state.language = code;
+    pending = null;
+    save();
+    renderLog();
+    send("/start", null, false, { language: code });
+  });
+
+  loadLanguages().then(function () {
+    applyLanguage();
+    if (state.log.length === 0) {
+      send("/start", null, false, { language: navigator.language || "en" });
+    }
+  });
+}());

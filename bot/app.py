@@ -64,6 +64,17 @@ async def _purge_forever(services: Services) -> None:
         await asyncio.sleep(services.settings.purge_interval_seconds)
 
 
+def default_channels(services: Services) -> list[Channel]:
+    """The web chat (REST) always; Telegram when ``TELEGRAM_BOT_TOKEN`` is set."""
+    from .channels import rest, telegram
+
+    channels: list[Channel] = [rest.create_channel(services)]
+    bot = telegram.create_channel(services)
+    if bot is not None:
+        channels.append(bot)
+    return channels
+
+
 def create_app(services: Services, channels: Sequence[Channel] = ()) -> web.Application:
     app = web.Application(client_max_size=64 * 1024)
     app[SERVICES] = services

@@ -84,13 +84,15 @@ def _services(settings: Settings, migrate: bool = True):  # type: ignore[no-unty
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from .app import create_app
+    from .app import create_app, default_channels
 
     services = _services(settings, migrate=not args.no_migrate)
     host = args.host or settings.host
     port = args.port or settings.port
     logging.getLogger(__name__).info("serving on http://%s:%s/", host, port)
-    web.run_app(create_app(services), host=host, port=port, print=None, access_log=None)
+    channels = default_channels(services)
+    logging.getLogger(__name__).info("channels: %s", ", ".join(c.name for c in channels))
+    web.run_app(create_app(services, channels), host=host, port=port, print=None, access_log=None)
     return 0
 
 

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 DEFAULT_LOCALE = "en"
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 
+RTL_LANGUAGES = frozenset({"ar", "fa", "ps", "he", "ur"})
+"""Languages written right to left (by their base code: ``fa_AF`` is ``fa``)."""
+
 _current: ContextVar[str] = ContextVar("intake_locale", default=DEFAULT_LOCALE)
 _reported_missing: set[tuple[str, str]] = set()
 
@@ -73,6 +76,10 @@ def use_locale(code: str) -> Iterator[None]:
 
 def set_locale(code: str) -> None:
     _current.set(code)
+
+
+def is_rtl(code: str | None) -> bool:
+    return bool(code) and code.replace("-", "_").split("_")[0].lower() in RTL_LANGUAGES  # type: ignore[union-attr]
 
 
 def native_name(code: str) -> str:
@@ -165,6 +172,7 @@ __all__ = [
     "N_",
     "current_locale",
     "gettext",
+    "is_rtl",
     "native_name",
     "negotiate",
     "ngettext",

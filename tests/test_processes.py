@@ -123,6 +123,15 @@ def test_serve_answers_healthz_and_stops_cleanly_on_sigterm(intake: Callable[...
                 pytest.fail(server.stderr.read() if server.stderr else "server exited")
             time.sleep(0.2)
     assert body == {"status": "ok", "flows": ["voluntary_return"]}
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+        assert b"<html" in response.read()  # the web chat is served
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/webhooks/rest/webhook",
+        data=json.dumps({"sender": "process-test", "message": "/voluntary_return"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert field(json.loads(response.read())) == "consent.data_processing"
     server.send_signal(signal.SIGTERM)
     assert server.wait(timeout=20) == 0, server.stderr.read() if server.stderr else ""
 

@@ -1,8 +1,10 @@
-"""``make bench``: turns per second and latency through the engine and store.
+"""``make bench``: turns per second and latency through the engine, the store and HTTP.
 
-Scripted voluntary-return conversations (the whole journey, ~27 turns each) run
-concurrently against a fresh database. Next to them, a bare store turn (lock, read and
-write the encrypted state, commit) shows the floor the engine is compared with.
+Scripted voluntary-return conversations (the whole journey, ~22 turns each) run
+concurrently against a fresh database: in-process through the engine, next to a bare
+store turn (lock, read and write the encrypted state, commit), and over loopback HTTP
+through the REST channel, next to a bare aiohttp handler that commits one row. Compare
+the ratios within one run; absolute times on a shared machine are noisy.
 """
 
 from __future__ import annotations
@@ -24,15 +26,8 @@ from bot.store.crypto import Cipher, generate_key
 from bot.store.migrate import upgrade
 from bot.store.store import Store
 
-ANSWERS = {
-    "consent.data_processing": "yes", "destination_country": "Georgia", "applicant.nationality": "GE",
-    "admin_status": "asylum_rejected", "in_reception": "yes", "reception_centre": "Petit-Château",
-    "unaccompanied_minor": "no", "household.adults": "2", "household.children": "1",
-    "travel_document": "valid", "assisted_return_last_5y": "no", "health_needs": "no",
-    "reintegration_interest": "2, 3", "departure_from": "15/01/2027", "applicant.name": "Nino Beridze",
-    "applicant.preferred_contact": "phone", "applicant.phone": "0470 12 34 56",
-    "consent.share_fedasil": "yes", "consent.share_iom": "yes", "consent.share_caritas": "no",
-}
+from . import http
+from .answers import ANSWERS
 
 
 async def journey(engine: Engine, sender: str, latencies: list[float]) -> int:
@@ -135,12 +130,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--conversations", type=int, default=100)
+    parser.add_argument("--http-concurrency", type=int, default=50)
     args = parser.parse_args()
     print(f"intake bench: {args.conversations} voluntary-return journeys, {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         upgrade(url)
         asyncio.run(run_backend("sqlite", url, args))
+        http.run("sqlite: bare aiohttp + 1 row (floor)", "floor", f"sqlite+aiosqlite:///{Path(tmp) / 'floor.db'}",
+                 20, args.conversations)
+        for concurrency in (20, args.http_concurrency):
+            fresh = f"sqlite+aiosqlite:///{Path(tmp) / f'http{concurrency}.db'}"
+            upgrade(fresh)
+            http.run("sqlite: REST channel over HTTP", "rest", fresh, concurrency, args.conversations)
     pg = postgres_url()
     if pg is None:
         print("postgresql: not reachable, skipped")
@@ -153,6 +155,7 @@ def main() -> None:
         bench_url = make_url(pg).set(database=name).render_as_string(hide_password=False)
         upgrade(bench_url)
         asyncio.run(run_backend("postgresql", bench_url, args))
+        http.run("postgresql: REST channel over HTTP", "rest", bench_url, args.http_concurrency, args.conversations)
     finally:
         asyncio.run(_admin(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 

@@ -1,0 +1,106 @@
+"""Helpers for the web chat browser tests (headless Chromium driven by Playwright).
+
+Also a tiny pytest plugin, registered by the ``page`` fixture: it keeps each phase's
+report on the test item, so the fixture can tell in its teardown whether the test failed
+(and save a screenshot then).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+VIEWPORT = {"width": 360, "height": 740}  # a cheap phone
+WEBHOOK = "/webhooks/rest/webhook"
+STORE_KEY = "intake-webchat-v1"  # app.js keeps the conversation there
+TIMEOUT_MS = 10_000
+
+REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+TRACKER = "intake-browser-failures"
+
+
+class _FailureTracker:
+    """Keeps each phase's report on the test item (pytest's "result in fixtures" recipe)."""
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        item.stash.setdefault(REPORTS, {})[report.when] = report
+        return report
+
+
+def track_failures(config: pytest.Config) -> None:
+    """Register the tracker once (from a fixture: the conftest is not ours to edit)."""
+    if not config.pluginmanager.has_plugin(TRACKER):
+        config.pluginmanager.register(_FailureTracker(), TRACKER)
+
+
+def failed(item: pytest.Item) -> bool:
+    """Whether the test failed (asked from a fixture's teardown, after the call phase)."""
+    reports = item.stash.get(REPORTS, {})
+    return any(r.failed for when, r in reports.items() if when in ("setup", "call"))
+
+
+# --- driving the page ----------------------------------------------------------------
+
+
+def is_webhook(response: Any) -> bool:
+    return response.url.endswith(WEBHOOK) and response.request.method == "POST"
+
+
+async def turn(page: Any, action: Callable[[], Awaitable[Any]]) -> None:
+    """Do ``action`` (a click, Enter, a page load) and wait until the page has shown the reply.
+
+    app.js disables Send while a message is on its way and enables it again only after
+    it has rendered the replies, so: wait for the webhook's response, then for Send.
+    """
+    async with page.expect_response(is_webhook) as info:
+        await action()
+    response = await info.value
+    assert response.ok, f"webhook answered {response.status}"
+    await page.wait_for_function("() => !document.getElementById('send').disabled")
+
+
+async def state(page: Any) -> dict[str, Any]:
+    """The page's saved conversation: sender, log, current buttons and ``expects``."""
+    raw = await page.evaluate(f"() => localStorage.getItem({json.dumps(STORE_KEY)})")
+    assert raw, "the page saved no conversation"
+    return json.loads(raw)
+
+
+async def log_texts(page: Any) -> list[str]:
+    return [t.strip() for t in await page.locator("#log li").all_inner_texts()]
+
+
+async def click_choice(page: Any, value: str) -> None:
+    """Click the reply button whose payload or title is ``value``."""
+    buttons = (await state(page))["buttons"]
+    titles = [b["title"] for b in buttons if value in (b["payload"], b["title"])]
+    assert titles, f"no reply button for {value!r} among {buttons}"
+    button = page.locator("#choices button").filter(has_text=titles[0]).first
+    await turn(page, button.click)
+
+
+async def type_answer(page: Any, text: str) -> None:
+    """Type ``text`` in the message box and send it with the Send button."""
+    await page.locator("#input").fill(text)
+    await turn(page, page.locator("#send").click)
+
+
+async def answer(page: Any, value: str) -> None:
+    """Click the reply button for ``value`` when there is one, else type it."""
+    buttons = (await state(page))["buttons"]
+    if any(value in (b["payload"], b["title"]) for b in buttons):
+        await click_choice(page, value)
+    else:
+        await type_answer(page, value)

@@ -1,0 +1,240 @@
+"""The web chat page in a real browser: headless Chromium (Debian's) driven by Playwright.
+
+The app is served on 127.0.0.1 as in test_rest.py; the page talks to it over real HTTP.
+Skipped when /usr/bin/chromium is missing, unless CI=true (CI installs it: .ci/run).
+A failing test leaves a screenshot in tests/artifacts/<test name>.png.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from bot.app import Services, create_app
+from bot.channels.rest import RestChannel
+from bot.config import Settings
+from bot.engine import Engine
+from bot.engine.loader import FlowSet
+
+from .browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    TIMEOUT_MS,
+    VIEWPORT,
+    WEBHOOK,
+    answer,
+    click_choice,
+    failed,
+    log_texts,
+    track_failures,
+    state,
+    turn,
+    type_answer,
+)
+from .chat import VOLUNTARY_RETURN
+
+IN_CI = os.environ.get("CI") == "true"
+if not IN_CI and not os.path.exists(CHROMIUM):
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); CI=true makes this a failure",
+                allow_module_level=True)
+if not IN_CI:
+    pytest.importorskip("playwright", reason="playwright is not installed (pip install -e '.[test]')")
+
+from playwright.async_api import Browser, Page, async_playwright, expect  # noqa: E402
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+DEPARTURE = "2027-01-15"  # what <input type=date> sends: an ISO date
+
+
+@pytest.fixture
+async def base_url(engine: Engine, flows: FlowSet) -> AsyncIterator[str]:
+    """The app with the web chat, served on a free port of 127.0.0.1."""
+    services = Services(settings=Settings(), store=engine.store, flows=flows, engine=engine)
+    app = create_app(services, [RestChannel(engine)])
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: CI must install Debian's chromium"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@pytest.fixture
+async def page(browser: Browser, base_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
+    """A fresh phone-sized page (empty localStorage); a screenshot is kept if the test fails."""
+    track_failures(request.config)
+    context = await browser.new_context(viewport=VIEWPORT, locale="en-US", base_url=base_url)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = await context.new_page()
+    try:
+        yield page
+    finally:
+        if failed(request.node):
+            ARTIFACTS.mkdir(exist_ok=True)
+            name = re.sub(r"[^\w.-]+", "_", request.node.name)
+            try:
+                await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+            except Exception as error:  # a screenshot must not hide the real failure
+                print(f"no screenshot: {error!r}")
+        await context.close()
+
+
+async def open_chat(page: Page) -> None:
+    """Open the page; it says /start by itself and shows the greeting with its buttons."""
+    await turn(page, lambda: page.goto("/"))
+    await expect(page.locator("#choices button").first).to_be_visible()
+
+
+async def test_whole_voluntary_return_journey_in_the_page_ends_in_a_case(page: Page, engine: Engine) -> None:
+    await open_chat(page)
+    await click_choice(page, "/voluntary_return")
+    for _ in range(60):
+        expects = (await state(page))["expects"]
+        if not expects:
+            break
+        field = expects["field"]
+        value = VOLUNTARY_RETURN[field]
+        if field == "departure_from":
+            # The page offers a date picker for a date question.
+            assert expects["type"] == "date"
+            date_input = page.locator("#input")
+            await expect(date_input).to_have_attribute("type", "date")
+            await date_input.fill(DEPARTURE)
+            await turn(page, page.locator("#send").click)
+        elif isinstance(value, list):
+            for item in value:
+                await answer(page, item)
+            await click_choice(page, "/done")
+        else:
+            await answer(page, value)
+    else:
+        raise AssertionError("the journey did not end")
+
+    await expect(page.locator("#choices button")).to_have_count(2)
+    await click_choice(page, "/confirm")
+    done = page.locator("#log li.bot").filter(has_text="Your reference is VR-")
+    await expect(done).to_have_count(1)
+    reference = re.search(r"Your reference is (VR-[A-Z0-9]+)", await done.inner_text())
+    assert reference is not None
+
+    cases = await engine.store.cases()
+    assert [c.reference for c in cases] == [reference.group(1)]
+    assert cases[0].channel == "rest"
+
+
+async def test_the_conversation_survives_a_reload(page: Page, engine: Engine) -> None:
+    await open_chat(page)
+    await click_choice(page, "/voluntary_return")
+    await answer(page, VOLUNTARY_RETURN["consent.data_processing"])
+    before = await state(page)
+    assert before["expects"]["field"] == "destination_country"
+    shown = await log_texts(page)
+    assert len(shown) >= 4
+
+    # A reload sends nothing: the page shows what it saved.
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url) if r.url.endswith(WEBHOOK) else None)
+    await page.reload()
+    await expect(page.locator("#log li")).to_have_count(len(shown))
+    assert await log_texts(page) == shown
+    assert requests == []
+
+    # ... and the next answer continues the same conversation on the server.
+    await type_answer(page, VOLUNTARY_RETURN["destination_country"])
+    after = await state(page)
+    assert after["sender"] == before["sender"]
+    assert after["expects"]["field"] == "applicant.nationality"
+    assert (await log_texts(page))[: len(shown)] == shown
+    await expect(page.locator("#log li.me").last).to_contain_text("Georgia")
+
+
+async def test_keyboard_only_the_input_is_focused_and_enter_sends(page: Page) -> None:
+    await open_chat(page)
+    message = page.locator("#input")
+    # Focused after each reply (app.js); if not, Tab must reach it.
+    for _ in range(15):
+        if await message.evaluate("el => el === document.activeElement"):
+            break
+        await page.keyboard.press("Tab")
+    await expect(message).to_be_focused()
+
+    # Tab also reaches the reply buttons; Enter on one clicks it.
+    first_choice = page.locator("#choices button").first
+    title = (await first_choice.inner_text()).strip()
+    for _ in range(20):
+        if await first_choice.evaluate("el => el === document.activeElement"):
+            break
+        await page.keyboard.press("Tab")
+    await expect(first_choice).to_be_focused()
+    await turn(page, lambda: page.keyboard.press("Enter"))
+    await expect(page.locator("#log li.me").last).to_contain_text(title)
+
+    # Typing and Enter sends the message, clears the box and keeps the focus there.
+    await expect(message).to_be_focused()
+    assert (await state(page))["expects"]["field"] == "consent.data_processing"
+    await page.keyboard.type("yes")
+    await turn(page, lambda: page.keyboard.press("Enter"))
+    await expect(page.locator("#log li.me").last).to_contain_text("yes")
+    await expect(message).to_have_value("")
+    await expect(message).to_be_focused()
+    assert (await state(page))["expects"]["field"] == "destination_country"
+
+
+ARABIC_GREETING = "مرحبا، أنا المساعد الآلي لمكتب الأجانب."
+ARABIC_TITLE = "مساعد مكتب الأجانب"
+
+
+async def test_a_right_to_left_language_turns_the_page_rtl(page: Page) -> None:
+    """No Arabic catalog yet: fake one in languages.json and a reply whose language is ar."""
+
+    async def languages(route: Any) -> None:
+        response = await route.fetch()
+        data = await response.json()
+        data["languages"] = [x for x in data["languages"] if x["code"] != "ar"] + [{
+            "code": "ar", "name": "العربية", "dir": "rtl",
+            "strings": {"title": ARABIC_TITLE, "you": "أنت", "bot": "المساعد"},
+        }]
+        await route.fulfill(response=response, json=data)
+
+    async def webhook(route: Any) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        await route.fulfill(json=[{
+            "recipient_id": body.get("sender"),
+            "text": ARABIC_GREETING,
+            "buttons": [{"title": "نعم", "payload": "/yes"}, {"title": "لا", "payload": "/no"}],
+            "custom": {"language": "ar"},
+        }])
+
+    await page.route("**/webchat/languages.json", languages)
+    await page.route("**" + WEBHOOK, webhook)
+    await open_chat(page)
+
+    html = page.locator("html")
+    await expect(html).to_have_attribute("dir", "rtl")
+    await expect(html).to_have_attribute("lang", "ar")
+    await expect(page.locator("#chat")).to_have_attribute("dir", "rtl")
+    await expect(page.locator("#title")).to_have_text(ARABIC_TITLE)
+    await expect(page.locator("#log li.bot").last).to_contain_text(ARABIC_GREETING)
+    await expect(page.locator("#choices button")).to_have_text(["نعم", "لا"])
+    # Text inputs and bubbles take their direction from their content.
+    await expect(page.locator("#input")).to_have_attribute("dir", "auto")

@@ -65,10 +65,10 @@ async def _purge_forever(services: Services) -> None:
 
 
 def default_channels(services: Services) -> list[Channel]:
-    """The web chat (REST) always; Telegram when ``TELEGRAM_BOT_TOKEN`` is set."""
-    from .channels import rest, telegram
+    """The web chat (REST and socket.io) always; Telegram when ``TELEGRAM_BOT_TOKEN`` is set."""
+    from .channels import rest, socketio, telegram
 
-    channels: list[Channel] = [rest.create_channel(services)]
+    channels: list[Channel] = [rest.create_channel(services), socketio.create_channel(services)]
     bot = telegram.create_channel(services)
     if bot is not None:
         channels.append(bot)

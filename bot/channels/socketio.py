@@ -1,0 +1,303 @@
+"""Web chat over Socket.IO: Rasa's ``socketio`` channel protocol in front of the engine.
+
+Existing Rasa chat widgets (``rasa-webchat`` and the like) connect unchanged:
+
+* ``session_request`` ``{"session_id": ...}`` is answered with ``session_confirm`` and the
+  session id as a bare string: the one given, or a new ``uuid4().hex``.
+* ``user_uttered`` ``{"message", "session_id", "metadata" | "customData"}`` runs one turn
+  with the session id as the sender (the socket id when ``session_persistence`` is off,
+  as in Rasa); ``language`` in the metadata is the language hint (else the handshake's
+  ``Accept-Language``), ``message_id`` makes a retried message get the same answer.
+* Every ``Outbound`` becomes one ``bot_uttered`` to the client's socket: ``{"text"}``, or
+  ``{"text", "quick_replies": [{"content_type": "text", "title", "payload"}]}`` when it has
+  buttons, the shape Rasa sends. Nothing else is added by default, because rasa-webchat
+  renders a message as text only when ``text`` is its only key (as buttons only when it has
+  exactly ``text`` and ``quick_replies``/``buttons``); ``send_custom=True`` adds our
+  ``custom`` (``expects``, ``language``) for clients of our own.
+
+A malformed message is dropped; a message that is too long or comes too fast is refused
+with a ``bot_uttered`` that says so, in the applicant's language. Either way nothing is
+processed, and the event's acknowledgement (for clients that ask for one) carries
+``{"error": ...}``. Messages of one socket are handled one at a time, in order.
+
+Privacy: message texts, session ids and socket ids are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import uuid
+from typing import Any
+
+import engineio.packet
+import socketio
+from aiohttp import web
+
+from ..engine import Engine, Inbound, Outbound
+from ..i18n import gettext, negotiate, use_locale
+from .rest import (
+    MAX_LANGUAGE_CHARS,
+    MAX_MESSAGE_ID_CHARS,
+    MAX_SENDER_CHARS,
+    RateLimiter,
+    accept_language_tags,
+)
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "socketio"
+USER_MESSAGE_EVENT = "user_uttered"
+BOT_MESSAGE_EVENT = "bot_uttered"
+MAX_PACKET_BYTES = 64 * 1024
+"""The largest Socket.IO packet accepted, like the app's ``client_max_size``."""
+METADATA_KEYS = ("metadata", "customData")
+"""Where clients put metadata: Rasa's default key, and rasa-webchat's."""
+
+# python-engineio logs every packet with its data at INFO; only warnings and up, here.
+_transport_log = logging.getLogger(f"{__name__}.transport")
+if _transport_log.level == logging.NOTSET:
+    _transport_log.setLevel(logging.WARNING)
+
+
+class Refused(Exception):
+    """A message that is not processed; ``reply`` is what the applicant is told, if anything."""
+
+    def __init__(self, error: str, reply: str | None = None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.reply = reply
+
+
+def valid_session_id(value: Any) -> str | None:
+    """``value`` if it can be a sender id: a non-blank string of at most 128 characters."""
+    if isinstance(value, str) and value.strip() and len(value) <= MAX_SENDER_CHARS:
+        return value
+    return None
+
+
+def to_socketio(reply: Outbound, sender_id: str, *, send_custom: bool = False) -> dict[str, Any]:
+    """One ``bot_uttered`` payload, in the shape of Rasa's ``SocketIOOutput``."""
+    message: dict[str, Any] = {"text": reply.text}
+    if reply.buttons:
+        message["quick_replies"] = [
+            {"content_type": "text", "title": b.title, "payload": b.payload} for b in reply.buttons
+        ]
+    if send_custom:
+        custom = reply.to_rest(sender_id).get("custom")
+        if custom:
+            message["custom"] = custom
+    return message
+
+
+class SocketIOChannel:
+    name = CHANNEL
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        socketio_path: str = "/socket.io",
+        session_persistence: bool = True,
+        rate_limit_per_minute: int = 60,
+        max_message_chars: int = 2000,
+        send_custom: bool = False,
+        cors_allowed_origins: str | list[str] | None = None,
+    ) -> None:
+        """``cors_allowed_origins``: None allows the same origin only; list the sites that
+        embed the widget (Rasa itself allows every origin)."""
+        self.engine = engine
+        self.socketio_path = socketio_path
+        self.session_persistence = session_persistence
+        self.max_message_chars = max_message_chars
+        self.send_custom = send_custom
+        self.limiter = RateLimiter(rate_limit_per_minute)
+        self.sio = socketio.AsyncServer(
+            async_mode="aiohttp",
+            # One socket's events one after the other, so replies keep the order of messages.
+            async_handlers=False,
+            cors_allowed_origins=cors_allowed_origins,
+            max_http_buffer_size=MAX_PACKET_BYTES,
+            logger=_transport_log,
+            engineio_logger=_transport_log,
+        )
+        self.sio.on("connect", self._connect)
+        self.sio.on("disconnect", self._disconnect)
+        self.sio.on("session_request", self._session_request)
+        self.sio.on(USER_MESSAGE_EVENT, self._user_uttered)
+        self._turns: set[asyncio.Task[Any]] = set()
+        self._closing = False
+        self._closed = False
+
+    # --- Channel ------------------------------------------------------------------
+
+    def mount(self, app: web.Application) -> None:
+        self.sio.attach(app, socketio_path=self.socketio_path)
+        # Open sockets are requests in flight: they must be closed before aiohttp waits for
+        # its handlers to finish, which comes before the cleanup that calls stop().
+        app.on_shutdown.append(self._on_shutdown)
+
+    async def start(self) -> None:
+        self._closing = False
+        self._closed = False
+
+    async def stop(self) -> None:
+        """Refuse new messages, let the turns in flight finish, then close every socket."""
+        self._closing = True
+        if self._turns:
+            _, pending = await asyncio.wait(set(self._turns), timeout=30)
+            if pending:
+                log.warning("socketio: %d turns still in flight at shutdown", len(pending))
+        if not self._closed:
+            self._closed = True
+            await self._close_sockets()
+            await self.sio.shutdown()
+
+    async def _close_sockets(self) -> None:
+        """Tell every client the server is closing, without waiting for their queues.
+
+        ``eio.disconnect()`` would wait for each socket's send queue to drain, and hangs on
+        a socket whose client is hanging up at that moment (its writer is already gone).
+        The clients close their end on the CLOSE packet; aiohttp waits for that.
+        """
+        eio = self.sio.eio
+        for socket in list(eio.sockets.values()):
+            with contextlib.suppress(Exception):
+                await socket.close(wait=False, reason=eio.reason.SERVER_DISCONNECT)
+
+    async def _on_shutdown(self, app: web.Application) -> None:
+        await self.stop()
+
+    # --- Rasa's socket.io protocol ----------------------------------------------------
+
+    async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
+        if self._closing:
+            return False
+        tags = accept_language_tags(environ.get("HTTP_ACCEPT_LANGUAGE"))
+        await self.sio.save_session(sid, {"accept_language": tags[:5]})
+        return True
+
+    async def _disconnect(self, sid: str, reason: Any = None) -> None:
+        # A long-polling client that says goodbye still has a GET waiting for packets,
+        # which engine.io would hold until the next ping; a no-op packet releases it.
+        with contextlib.suppress(Exception):
+            eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
+            if eio_sid is not None:
+                await self.sio.eio.send_packet(eio_sid, engineio.packet.Packet(engineio.packet.NOOP))
+
+    async def _session_request(self, sid: str, data: Any = None) -> None:
+        given = data.get("session_id") if isinstance(data, dict) else None
+        session_id = valid_session_id(given) or uuid.uuid4().hex
+        async with self.sio.session(sid) as session:
+            session["session_id"] = session_id
+        await self.sio.emit("session_confirm", session_id, to=sid)
+
+    async def _user_uttered(self, sid: str, data: Any = None) -> dict[str, str] | None:
+        session = await self.sio.get_session(sid)
+        try:
+            inbound = self._parse(sid, session, data)
+            self._admit(inbound)
+        except Refused as refused:
+            log.info("socketio: message refused: %s", refused.error)
+            if refused.reply:
+                await self.sio.emit(BOT_MESSAGE_EVENT, {"text": refused.reply}, to=sid)
+            return {"error": refused.error}
+
+        # A task of its own, shielded: a client that hangs up mid-turn does not cut the turn
+        # short, and stop() waits for it.
+        turn = asyncio.create_task(self.engine.handle(inbound), name="socketio-turn")
+        self._turns.add(turn)
+        turn.add_done_callback(self._turn_done)
+        try:
+            replies = await asyncio.shield(turn)
+        except Exception:
+            with use_locale(self._locale(inbound.language_hint)):
+                text = gettext("Sorry, something went wrong on our side. Please try again in a moment.")
+            await self.sio.emit(BOT_MESSAGE_EVENT, {"text": text}, to=sid)
+            return {"error": "internal error"}
+        for reply in replies:
+            await self.sio.emit(
+                BOT_MESSAGE_EVENT,
+                to_socketio(reply, inbound.sender_id, send_custom=self.send_custom),
+                to=sid,
+            )
+        return None
+
+    def _turn_done(self, turn: asyncio.Task[Any]) -> None:
+        self._turns.discard(turn)
+        if not turn.cancelled() and turn.exception() is not None:
+            log.error("socketio: the turn failed", exc_info=turn.exception())
+
+    def _locale(self, hint: str | None) -> str:
+        return hint or self.engine.default_language
+
+    def _parse(self, sid: str, session: dict[str, Any], data: Any) -> Inbound:
+        if not isinstance(data, dict):
+            raise Refused("the message must be an object")
+
+        metadata: dict[str, Any] = {}
+        for key in METADATA_KEYS:
+            value = data.get(key)
+            if isinstance(value, dict):
+                metadata = value
+                break
+        language = metadata.get("language")
+        if not isinstance(language, str) or len(language) > MAX_LANGUAGE_CHARS:
+            language = None
+        hint = negotiate(language, *session.get("accept_language", ()))
+
+        if self.session_persistence:
+            # As in Rasa, the message names its session; a socket that asked for one
+            # with session_request falls back to it.
+            sender = valid_session_id(data.get("session_id")) or session.get("session_id")
+            if sender is None:
+                raise Refused("session_id must be a non-empty string of at most "
+                              f"{MAX_SENDER_CHARS} characters; send session_request first")
+        else:
+            sender = sid
+
+        message = data.get("message")
+        if not isinstance(message, str):
+            raise Refused("message must be a string")
+        if len(message) > self.max_message_chars:
+            with use_locale(self._locale(hint)):
+                reply = gettext("Your message is too long. Please make it shorter.")
+            raise Refused(f"message must be at most {self.max_message_chars} characters", reply)
+
+        message_id = metadata.get("message_id")
+        if message_id is not None:
+            if isinstance(message_id, bool) or not isinstance(message_id, (str, int)):
+                raise Refused("metadata.message_id must be a string")
+            message_id = str(message_id)
+            if not message_id or len(message_id) > MAX_MESSAGE_ID_CHARS:
+                raise Refused(f"metadata.message_id must be 1 to {MAX_MESSAGE_ID_CHARS} characters")
+
+        return Inbound(
+            channel=CHANNEL,
+            sender_id=sender,
+            message_id=message_id,
+            text=message,
+            language_hint=hint,
+        )
+
+    def _admit(self, inbound: Inbound) -> None:
+        if self._closing:
+            with use_locale(self._locale(inbound.language_hint)):
+                reply = gettext("Sorry, something went wrong on our side. Please try again in a moment.")
+            raise Refused("the service is shutting down", reply)
+        wait = self.limiter.take(inbound.sender_id)
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            with use_locale(self._locale(inbound.language_hint)):
+                reply = gettext(
+                    "You are sending messages too fast. Please wait {seconds} seconds and try again.",
+                    seconds=seconds,
+                )
+            raise Refused(f"too many messages; retry after {seconds} seconds", reply)
+
+
+def create_channel(services: Any) -> SocketIOChannel:
+    """The Socket.IO channel for Rasa chat widgets, on ``/socket.io``."""
+    return SocketIOChannel(services.engine)

@@ -1,0 +1,388 @@
+"""The Socket.IO channel, over real sockets on 127.0.0.1 (Rasa's socketio protocol)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+import socketio
+from aiohttp import web
+
+from bot.app import Services, create_app
+from bot.channels.rest import RestChannel
+from bot.channels.socketio import SocketIOChannel, create_channel, to_socketio
+from bot.config import Settings
+from bot.engine import Engine, Outbound
+from bot.engine.loader import FlowSet
+from bot.engine.turn import Button, Expects
+
+from .chat import VOLUNTARY_RETURN
+from .test_rest import counts
+
+TIMEOUT = 5
+
+
+class Widget:
+    """A chat widget on a real socket: ``say`` emits ``user_uttered`` and keeps the replies.
+
+    The server acknowledges an event after its last ``bot_uttered``, so waiting for the
+    acknowledgement is waiting for all the replies.
+    """
+
+    def __init__(self, base: str, transports: list[str] | None = None) -> None:
+        self.base = base
+        self.transports = transports or ["websocket"]
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.session_id: str | None = None
+        self.confirmed: asyncio.Queue[Any] = asyncio.Queue()
+        self.received: list[dict[str, Any]] = []
+        self.replies: list[dict[str, Any]] = []
+        self.ack: Any = None
+        self.client.on("session_confirm", self.confirmed.put_nowait)
+        self.client.on("bot_uttered", self.received.append)
+
+    async def connect(self, headers: dict[str, str] | None = None) -> None:
+        await self.client.connect(self.base, transports=self.transports, headers=headers or {},
+                                  wait_timeout=TIMEOUT)
+
+    async def request_session(self, session_id: str | None = None) -> str:
+        await self.client.emit("session_request", {"session_id": session_id})
+        self.session_id = await asyncio.wait_for(self.confirmed.get(), TIMEOUT)
+        return self.session_id
+
+    async def send(self, data: Any) -> list[dict[str, Any]]:
+        """Emit ``data`` as it is; the replies it got."""
+        start = len(self.received)
+        self.ack = await self.client.call("user_uttered", data, timeout=TIMEOUT)
+        self.replies = self.received[start:]
+        return self.replies
+
+    async def say(self, message: str, **metadata: Any) -> list[dict[str, Any]]:
+        replies = await self.send({"message": message, "session_id": self.session_id,
+                                   "customData": metadata})
+        assert self.ack is None, self.ack
+        return replies
+
+    @property
+    def text(self) -> str:
+        return "\n".join(r["text"] for r in self.replies)
+
+    @property
+    def quick_replies(self) -> list[dict[str, str]]:
+        return [q for r in self.replies for q in r.get("quick_replies", [])]
+
+    @property
+    def field(self) -> str | None:
+        for reply in reversed(self.replies):
+            if "expects" in reply.get("custom", {}):
+                return reply["custom"]["expects"]["field"]
+        return None
+
+    async def click(self, value: str) -> None:
+        """Click the quick reply whose payload (or title) is ``value``; type it when there is none."""
+        for button in self.quick_replies:
+            if value in (button["payload"], button["title"]):
+                await self.say(button["payload"])
+                return
+        await self.say(value)
+
+    async def close(self) -> None:
+        await self.client.disconnect()
+
+
+Serve = Callable[..., contextlib.AbstractAsyncContextManager[str]]
+
+
+@pytest.fixture
+def serve(engine: Engine, flows: FlowSet) -> Serve:
+    @contextlib.asynccontextmanager
+    async def run(*, with_rest: bool = False, **options: Any) -> AsyncIterator[str]:
+        services = Services(settings=Settings(), store=engine.store, flows=flows, engine=engine)
+        channels: list[Any] = [SocketIOChannel(engine, **options)]
+        if with_rest:
+            channels.insert(0, RestChannel(engine))
+        runner = web.AppRunner(create_app(services, channels), access_log=None, shutdown_timeout=2)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        try:
+            yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+        finally:
+            await runner.cleanup()
+
+    return run
+
+
+@contextlib.asynccontextmanager
+async def widget(base: str, transports: list[str] | None = None,
+                 headers: dict[str, str] | None = None) -> AsyncIterator[Widget]:
+    client = Widget(base, transports)
+    try:
+        await client.connect(headers)
+        yield client
+    finally:
+        await client.close()
+
+
+async def test_session_request_confirms_the_given_id_or_a_new_one(serve: Serve) -> None:
+    async with serve() as base, widget(base) as client:
+        assert await client.request_session("abc-123") == "abc-123"
+        new = await client.request_session(None)
+        assert isinstance(new, str) and len(new) == 32 and new != "abc-123"
+        await client.client.emit("session_request")  # no data at all, as old clients do
+        assert len(await asyncio.wait_for(client.confirmed.get(), TIMEOUT)) == 32
+        for bad in ("x" * 129, 42, "   "):  # not a usable sender id: a new one instead
+            got = await client.request_session(bad)  # type: ignore[arg-type]
+            assert isinstance(got, str) and len(got) == 32
+
+
+async def test_start_gets_bot_uttered_with_text_and_quick_replies_in_rasas_shape(serve: Serve) -> None:
+    async with serve() as base, widget(base) as client:
+        await client.request_session()
+        replies = await client.say("/start")
+        assert replies and "automated assistant" in client.text
+        for reply in replies:
+            # What rasa-webchat renders: {text} alone, or {text, quick_replies}.
+            assert set(reply) in ({"text"}, {"text", "quick_replies"}), reply
+            assert isinstance(reply["text"], str) and reply["text"]
+        payloads = [q["payload"] for q in client.quick_replies]
+        assert payloads[0] == "/voluntary_return" and "/language" in payloads
+        assert all(set(q) == {"content_type", "title", "payload"} and q["content_type"] == "text"
+                   for q in client.quick_replies)
+
+
+async def test_whole_voluntary_return_journey_ends_in_a_case(serve: Serve, engine: Engine) -> None:
+    async with serve(send_custom=True) as base, widget(base) as client:
+        session_id = await client.request_session()
+        await client.say("/start")
+        assert client.replies[0]["custom"]["language"] == "en"
+        await client.click("/voluntary_return")
+        for _ in range(60):
+            field = client.field
+            if field is None:
+                break
+            value = VOLUNTARY_RETURN[field]
+            if isinstance(value, list):
+                for item in value:
+                    await client.click(item)
+                await client.click("/done")
+            else:
+                await client.click(value)
+        else:
+            raise AssertionError("the journey did not end")
+        assert [q["payload"] for q in client.quick_replies] == ["/confirm", "/edit"]
+        await client.click("/confirm")
+        assert "Your reference is VR-" in client.text
+        reference = client.text.split("Your reference is ")[1][:9]
+
+    cases = await engine.store.cases()
+    assert [c.reference for c in cases] == [reference]
+    case = cases[0]
+    assert case.kind == "voluntary_return" and case.channel == "socketio" and case.language == "en"
+    assert case.applicant.name == "Nino Beridze"
+    assert case.answers["reintegration_interest"] == ["housing", "job_training"]
+    assert await sender_ids(engine) == [key(engine, session_id)]
+
+
+async def sender_ids(engine: Engine) -> list[tuple[str, str]]:
+    """The conversations' (channel, sender key): the store keeps only a keyed hash of ids."""
+    async with engine.store.engine.connect() as conn:
+        rows = await conn.exec_driver_sql("SELECT channel, sender_key FROM conversations")
+        return [(row[0], row[1]) for row in rows]
+
+
+def key(engine: Engine, sender_id: str) -> tuple[str, str]:
+    return ("socketio", engine.store.sender_key("socketio", sender_id))
+
+
+async def test_a_reconnect_with_the_same_session_id_continues_the_conversation(serve: Serve) -> None:
+    async with serve(send_custom=True) as base:
+        async with widget(base) as first:
+            session_id = await first.request_session()
+            await first.say("/start")
+            await first.click("/voluntary_return")
+            assert first.field == "consent.data_processing"
+            await first.click("yes")
+            asked = first.field
+            assert asked not in (None, "consent.data_processing")
+        async with widget(base) as second:
+            assert await second.request_session(session_id) == session_id
+            await second.say("/help")  # asks the open question again
+            assert second.field == asked
+        async with widget(base) as other:
+            await other.request_session()  # a new session starts afresh
+            await other.say("/help")
+            assert other.field is None
+
+
+async def test_the_default_polling_transport_works_too(serve: Serve) -> None:
+    async with serve() as base, widget(base, transports=["polling"]) as client:
+        assert client.client.transport() == "polling"
+        await client.request_session()
+        await client.say("/start")
+        assert "automated assistant" in client.text
+
+
+async def test_the_language_comes_from_custom_data_metadata_or_accept_language(serve: Serve) -> None:
+    async with serve(send_custom=True) as base:
+        async with widget(base) as client:
+            await client.request_session()
+            await client.say("/start", language="fr-BE")  # rasa-webchat's customData
+            assert "Bonjour" in client.text and "automated assistant" not in client.text
+        async with widget(base) as client:
+            await client.request_session()
+            await client.send({"message": "/start", "session_id": client.session_id,
+                               "metadata": {"language": "fr"}})  # Rasa's metadata key
+            assert client.replies[0]["custom"]["language"] == "fr" and "Bonjour" in client.text
+        async with widget(base, headers={"Accept-Language": "nl-BE, en;q=0.5"}) as client:
+            await client.request_session()
+            await client.say("/start")
+            assert client.replies[0]["custom"]["language"] == "nl"
+
+
+INVALID = [
+    pytest.param("yes", id="not-an-object"),
+    pytest.param({"session_id": "S"}, id="missing-message"),
+    pytest.param({"message": 1, "session_id": "S"}, id="non-string-message"),
+    pytest.param({"message": {"text": "yes"}, "session_id": "S"}, id="object-message"),
+    pytest.param({"message": "y" * 2001, "session_id": "S"}, id="message-too-long"),
+    pytest.param({"message": "yes", "session_id": "S", "metadata": {"message_id": ["a"]}},
+                 id="message-id-not-string"),
+]
+
+
+@pytest.mark.parametrize("data", INVALID)
+async def test_an_invalid_message_is_refused_and_nothing_is_processed(
+    serve: Serve, engine: Engine, data: Any
+) -> None:
+    async with serve(send_custom=True) as base, widget(base) as client:
+        session_id = await client.request_session()
+        await client.say("/start")
+        await client.say("/voluntary_return")
+        assert client.field == "consent.data_processing"
+        before = await counts(engine)
+
+        if isinstance(data, dict):
+            data = {**data, "session_id": session_id}
+        replies = await client.send(data)
+        assert isinstance(client.ack, dict) and client.ack["error"]
+        if isinstance(data, dict) and isinstance(data.get("message"), str) and len(data["message"]) > 2000:
+            assert [r["text"] for r in replies] == ["Your message is too long. Please make it shorter."]
+        else:
+            assert replies == []
+
+        assert await counts(engine) == before
+        await client.say("/help")  # the socket still works, and the question is the same
+        assert client.field == "consent.data_processing"
+
+
+async def test_a_message_without_a_session_is_ignored(serve: Serve, engine: Engine) -> None:
+    async with serve() as base, widget(base) as client:
+        for session_id in (None, "", "x" * 129, 7):
+            assert await client.send({"message": "/start", "session_id": session_id}) == []
+            assert "session_id" in client.ack["error"]
+        assert await counts(engine) == (0, 0, 0)
+        # Once the socket has a session, a message that names none uses it.
+        session_id = await client.request_session()
+        await client.send({"message": "/start"})
+        assert "automated assistant" in client.text
+        assert await sender_ids(engine) == [key(engine, session_id)]
+
+
+async def test_without_session_persistence_the_socket_is_the_sender(serve: Serve, engine: Engine) -> None:
+    async with serve(session_persistence=False) as base, widget(base) as client:
+        await client.send({"message": "/start"})
+        assert "automated assistant" in client.text
+        assert await sender_ids(engine) == [key(engine, client.client.get_sid())]
+
+
+async def test_a_session_that_sends_too_fast_is_told_to_wait(serve: Serve, engine: Engine) -> None:
+    async with serve(rate_limit_per_minute=3) as base, widget(base) as client:
+        await client.request_session()
+        for _ in range(3):
+            await client.say("/start")
+        before = await counts(engine)
+        replies = await client.send({"message": "/start", "session_id": client.session_id})
+        assert "too many messages" in client.ack["error"]
+        assert len(replies) == 1 and "too fast" in replies[0]["text"]
+        assert await counts(engine) == before
+        await client.request_session()  # another session has a bucket of its own
+        await client.say("/start")
+        assert "automated assistant" in client.text
+
+
+async def test_a_failing_turn_is_answered_and_the_socket_lives_on(
+    serve: Serve, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with serve() as base, widget(base) as client:
+        await client.request_session()
+        real = engine.handle
+
+        async def broken(*args: Any, **kwargs: Any) -> list[Outbound]:
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr(engine, "handle", broken)
+        replies = await client.send({"message": "/start", "session_id": client.session_id})
+        assert client.ack == {"error": "internal error"}
+        assert [r["text"] for r in replies] == [
+            "Sorry, something went wrong on our side. Please try again in a moment."
+        ]
+        monkeypatch.setattr(engine, "handle", real)
+        await client.say("/start")
+        assert "automated assistant" in client.text
+
+
+async def test_it_shares_the_app_with_the_other_routes(serve: Serve) -> None:
+    async with serve(with_rest=True) as base, widget(base) as client:
+        await client.request_session()
+        await client.say("/start")
+        async with aiohttp.ClientSession() as session:
+            for path in ("/", "/healthz", "/webhooks/rest/"):
+                async with session.get(base + path) as response:
+                    assert response.status == 200, path
+            async with session.post(base + "/webhooks/rest/webhook",
+                                    json={"sender": "web-1", "message": "/start"}) as response:
+                assert response.status == 200
+                assert "automated assistant" in (await response.json())[0]["text"]
+
+
+async def test_stopping_the_server_closes_connected_sockets(serve: Serve) -> None:
+    disconnected = asyncio.Event()
+    client: Widget | None = None
+    try:
+        async with serve() as base:
+            client = Widget(base)
+            client.client.on("disconnect", lambda *args: disconnected.set())
+            await client.connect()
+            await client.request_session()
+            await client.say("/start")
+            # Started before the server stops; it must see the disconnect long before
+            # aiohttp's shutdown timeout would cut the socket.
+            seen = asyncio.create_task(asyncio.wait_for(disconnected.wait(), 1))
+        await seen
+    finally:
+        if client is not None:
+            await client.close()
+
+
+def test_to_socketio_keeps_rasa_webchat_shapes() -> None:
+    plain = Outbound("Hello", language="en")
+    assert to_socketio(plain, "s") == {"text": "Hello"}
+    asking = Outbound("Pick", buttons=(Button("Yes", "/yes"),), expects=Expects("f", "yes_no"), language="en")
+    assert to_socketio(asking, "s") == {
+        "text": "Pick", "quick_replies": [{"content_type": "text", "title": "Yes", "payload": "/yes"}],
+    }
+    assert to_socketio(asking, "s", send_custom=True)["custom"] == {
+        "expects": {"field": "f", "type": "yes_no"}, "language": "en",
+    }
+
+
+async def test_create_channel_builds_the_socketio_channel(engine: Engine, flows: FlowSet) -> None:
+    services = Services(settings=Settings(), store=engine.store, flows=flows, engine=engine)
+    channel = create_channel(services)
+    assert isinstance(channel, SocketIOChannel) and channel.name == "socketio" and channel.engine is engine
+    assert channel.socketio_path == "/socket.io" and channel.session_persistence

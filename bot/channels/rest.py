@@ -15,7 +15,6 @@ Privacy: message texts and sender ids are never logged.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import math
@@ -29,6 +28,7 @@ from aiohttp import web
 
 from ..engine import Engine, Inbound
 from ..i18n import gettext, is_rtl, native_name, negotiate, supported_locales, use_locale
+from .base import TurnsInFlight
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ class RestChannel:
         self.max_message_chars = max_message_chars
         self.limiter = RateLimiter(rate_limit_per_minute)
         self.webchat_dir = webchat_dir
-        self._turns: set[asyncio.Task[Any]] = set()
+        self._turns = TurnsInFlight("rest")
         self._closing = False
         self._languages: bytes | None = None
 
@@ -195,10 +195,7 @@ class RestChannel:
     async def stop(self) -> None:
         """Refuse new messages and wait for the turns in flight to finish."""
         self._closing = True
-        if self._turns:
-            _, pending = await asyncio.wait(set(self._turns), timeout=30)
-            if pending:
-                log.warning("rest: %d turns still in flight at shutdown", len(pending))
+        await self._turns.drain()
 
     # --- REST protocol --------------------------------------------------------------
 
@@ -217,21 +214,11 @@ class RestChannel:
             seconds = max(1, math.ceil(wait))
             return _error(429, f"too many messages; retry after {seconds} seconds",
                           {"Retry-After": str(seconds)})
-        # A task of its own, shielded: a client that hangs up mid-turn does not cut the
-        # turn short, and stop() waits for it.
-        turn = asyncio.create_task(self.engine.handle(inbound), name="rest-turn")
-        self._turns.add(turn)
-        turn.add_done_callback(self._turn_done)
         try:
-            replies = await asyncio.shield(turn)
+            replies = await self._turns.run(self.engine.handle(inbound))
         except Exception:
             return _error(500, "internal error")
         return web.json_response([r.to_rest(inbound.sender_id) for r in replies])
-
-    def _turn_done(self, turn: asyncio.Task[Any]) -> None:
-        self._turns.discard(turn)
-        if not turn.cancelled() and turn.exception() is not None:
-            log.error("rest: the turn failed", exc_info=turn.exception())
 
     async def _parse(self, request: web.Request) -> Inbound:
         if request.content_type != "application/json":

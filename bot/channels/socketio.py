@@ -25,7 +25,6 @@ Privacy: message texts, session ids and socket ids are never logged.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import math
@@ -38,6 +37,7 @@ from aiohttp import web
 
 from ..engine import Engine, Inbound, Outbound
 from ..i18n import gettext, negotiate, use_locale
+from .base import TurnsInFlight
 from .rest import (
     MAX_LANGUAGE_CHARS,
     MAX_MESSAGE_ID_CHARS,
@@ -127,7 +127,7 @@ class SocketIOChannel:
         self.sio.on("disconnect", self._disconnect)
         self.sio.on("session_request", self._session_request)
         self.sio.on(USER_MESSAGE_EVENT, self._user_uttered)
-        self._turns: set[asyncio.Task[Any]] = set()
+        self._turns = TurnsInFlight("socketio")
         self._closing = False
         self._closed = False
 
@@ -146,10 +146,7 @@ class SocketIOChannel:
     async def stop(self) -> None:
         """Refuse new messages, let the turns in flight finish, then close every socket."""
         self._closing = True
-        if self._turns:
-            _, pending = await asyncio.wait(set(self._turns), timeout=30)
-            if pending:
-                log.warning("socketio: %d turns still in flight at shutdown", len(pending))
+        await self._turns.drain()
         if not self._closed:
             self._closed = True
             await self._close_sockets()
@@ -205,13 +202,8 @@ class SocketIOChannel:
                 await self.sio.emit(BOT_MESSAGE_EVENT, {"text": refused.reply}, to=sid)
             return {"error": refused.error}
 
-        # A task of its own, shielded: a client that hangs up mid-turn does not cut the turn
-        # short, and stop() waits for it.
-        turn = asyncio.create_task(self.engine.handle(inbound), name="socketio-turn")
-        self._turns.add(turn)
-        turn.add_done_callback(self._turn_done)
         try:
-            replies = await asyncio.shield(turn)
+            replies = await self._turns.run(self.engine.handle(inbound))
         except Exception:
             with use_locale(self._locale(inbound.language_hint)):
                 text = gettext("Sorry, something went wrong on our side. Please try again in a moment.")
@@ -224,11 +216,6 @@ class SocketIOChannel:
                 to=sid,
             )
         return None
-
-    def _turn_done(self, turn: asyncio.Task[Any]) -> None:
-        self._turns.discard(turn)
-        if not turn.cancelled() and turn.exception() is not None:
-            log.error("socketio: the turn failed", exc_info=turn.exception())
 
     def _locale(self, hint: str | None) -> str:
         return hint or self.engine.default_language

@@ -55,13 +55,21 @@ async def _healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "flows": sorted(services.flows.flows)})
 
 
-async def _purge_forever(services: Services) -> None:
-    while True:
+async def _purge_until(stop: asyncio.Event, services: Services) -> None:
+    """Purge idle conversations every interval until ``stop`` is set.
+
+    Shutdown sets ``stop`` and waits, rather than cancelling: a purge cut off in the middle
+    of a query would leave the database driver's thread answering a closed event loop.
+    """
+    while not stop.is_set():
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=services.settings.purge_interval_seconds)
+        if stop.is_set():
+            return
         try:
             await services.engine.purge()
         except Exception:  # keep purging on the next tick; the error is logged, not fatal
             log.exception("purge failed")
-        await asyncio.sleep(services.settings.purge_interval_seconds)
 
 
 def default_channels(services: Services) -> list[Channel]:
@@ -83,15 +91,15 @@ def create_app(services: Services, channels: Sequence[Channel] = ()) -> web.Appl
         channel.mount(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        purger = asyncio.create_task(_purge_forever(services), name="purge")
+        stop = asyncio.Event()
+        purger = asyncio.create_task(_purge_until(stop, services), name="purge")
         for channel in channels:
             await channel.start()
         yield
         for channel in reversed(channels):
             await channel.stop()
-        purger.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await purger
+        stop.set()
+        await purger
         await services.close()
 
     app.cleanup_ctx.append(lifecycle)

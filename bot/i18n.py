@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
-from string import Formatter
 from typing import Any
 
 from babel import Locale, UnknownLocaleError, negotiate_locale
@@ -109,10 +108,6 @@ def translations(code: str) -> NullTranslations:
     write_mo(buf, catalog)
     buf.seek(0)
     return Translations(fp=buf)
-
-
-def _placeholders(text: str) -> set[str]:
-    return {name for _, name, _, _ in Formatter().parse(text) if name}
 
 
 def _render(source: str, translated: str, params: dict[str, Any]) -> str:

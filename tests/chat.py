@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.engine import Engine, Inbound, Outbound
@@ -75,17 +76,30 @@ class Chat:
     def button_titles(self) -> list[str]:
         return [b.title for r in self.replies for b in r.buttons]
 
-    async def answer_until(self, answers: dict[str, Any], stop_at: str | None = None, limit: int = 60) -> None:
+    async def answer_until(self, answers: dict[str, Any], stop_at: str | None = None) -> None:
         """Answer each question from ``answers`` by its field until the summary (or ``stop_at``)."""
-        for _ in range(limit):
-            field = self.field
-            if field is None or field == stop_at:
-                return
-            value = answers[field]
-            if isinstance(value, list):
-                for item in value:
-                    await self.say(item)
-                await self.say("/done")
-            else:
-                await self.say(value)
-        raise AssertionError("the journey did not end")
+        await answer_by_field(lambda: self.field, self.say, answers, stop_at)
+
+
+async def answer_by_field(
+    field_of: Callable[[], str | None],
+    send: Callable[[str], Awaitable[Any]],
+    answers: dict[str, Any],
+    stop_at: str | None = None,
+    limit: int = 60,
+) -> None:
+    """Answer the question being asked (``field_of()``) from ``answers`` until none is asked
+    (the summary) or ``stop_at``; a list is clicked item by item, then Done. Any channel's
+    test client can drive a journey with it."""
+    for _ in range(limit):
+        field = field_of()
+        if field is None or field == stop_at:
+            return
+        value = answers[field]
+        if isinstance(value, list):
+            for item in value:
+                await send(item)
+            await send("/done")
+        else:
+            await send(value)
+    raise AssertionError("the journey did not end")

@@ -18,7 +18,7 @@ from bot.engine import Engine
 from bot.engine.loader import FlowSet
 from bot.i18n import native_name, supported_locales
 
-from .chat import VOLUNTARY_RETURN
+from .chat import VOLUNTARY_RETURN, answer_by_field
 
 WEBHOOK = "/webhooks/rest/webhook"
 
@@ -134,23 +134,15 @@ async def test_whole_voluntary_return_journey_over_http_ends_in_a_case(serve: Se
     async with serve() as client:
         await client.say("/start")
         await client.click("/voluntary_return")
-        for _ in range(60):
-            field = client.field
-            if field is None:
-                break
-            value = VOLUNTARY_RETURN[field]
-            if field == "departure_from":
-                # What the page's <input type=date> sends.
+
+        async def send(value: str) -> None:
+            if client.field == "departure_from":
                 assert client.expects["type"] == "date"
-                value = "2027-01-15"
-            if isinstance(value, list):
-                for item in value:
-                    await client.click(item)
-                await client.click("/done")
-            else:
-                await client.click(value)
-        else:
-            raise AssertionError("the journey did not end")
+            await client.click(value)
+
+        # The date as the page's <input type=date> sends it.
+        answers = dict(VOLUNTARY_RETURN, departure_from="2027-01-15")
+        await answer_by_field(lambda: client.field, send, answers)
         assert [b["payload"] for b in client.buttons] == ["/confirm", "/edit"]
         await client.click("/confirm")
         assert "Your reference is VR-" in client.text

@@ -20,7 +20,7 @@ from bot.engine import Engine, Outbound
 from bot.engine.loader import FlowSet
 from bot.engine.turn import Button, Expects
 
-from .chat import VOLUNTARY_RETURN
+from .chat import VOLUNTARY_RETURN, answer_by_field
 from .test_rest import counts
 
 TIMEOUT = 5
@@ -161,19 +161,7 @@ async def test_whole_voluntary_return_journey_ends_in_a_case(serve: Serve, engin
         await client.say("/start")
         assert client.replies[0]["custom"]["language"] == "en"
         await client.click("/voluntary_return")
-        for _ in range(60):
-            field = client.field
-            if field is None:
-                break
-            value = VOLUNTARY_RETURN[field]
-            if isinstance(value, list):
-                for item in value:
-                    await client.click(item)
-                await client.click("/done")
-            else:
-                await client.click(value)
-        else:
-            raise AssertionError("the journey did not end")
+        await answer_by_field(lambda: client.field, client.click, VOLUNTARY_RETURN)
         assert [q["payload"] for q in client.quick_replies] == ["/confirm", "/edit"]
         await client.click("/confirm")
         assert "Your reference is VR-" in client.text

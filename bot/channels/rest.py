@@ -97,6 +97,21 @@ class RateLimiter:
         return wait
 
 
+def message_id_of(metadata: dict[str, Any]) -> str | None:
+    """``metadata.message_id`` as a string, or None; ValueError says what is wrong.
+
+    Shared by the channels that take Rasa's metadata (REST and socket.io)."""
+    message_id = metadata.get("message_id")
+    if message_id is None:
+        return None
+    if isinstance(message_id, bool) or not isinstance(message_id, (str, int)):
+        raise ValueError("metadata.message_id must be a string")
+    message_id = str(message_id)
+    if not message_id or len(message_id) > MAX_MESSAGE_ID_CHARS:
+        raise ValueError(f"metadata.message_id must be 1 to {MAX_MESSAGE_ID_CHARS} characters")
+    return message_id
+
+
 class BadRequest(Exception):
     def __init__(self, status: int, error: str) -> None:
         super().__init__(error)
@@ -257,13 +272,10 @@ class RestChannel:
             raise BadRequest(400, f"metadata.language must be a language tag of at most {MAX_LANGUAGE_CHARS} characters")
         hint = negotiate(language, *accept_language_tags(request.headers.get("Accept-Language")))
 
-        message_id = metadata.get("message_id")
-        if message_id is not None:
-            if isinstance(message_id, bool) or not isinstance(message_id, (str, int)):
-                raise BadRequest(400, "metadata.message_id must be a string")
-            message_id = str(message_id)
-            if not message_id or len(message_id) > MAX_MESSAGE_ID_CHARS:
-                raise BadRequest(400, f"metadata.message_id must be 1 to {MAX_MESSAGE_ID_CHARS} characters")
+        try:
+            message_id = message_id_of(metadata)
+        except ValueError as exc:
+            raise BadRequest(400, str(exc)) from None
 
         return Inbound(
             channel=CHANNEL,

@@ -40,10 +40,10 @@ from ..i18n import gettext, negotiate, use_locale
 from .base import TurnsInFlight
 from .rest import (
     MAX_LANGUAGE_CHARS,
-    MAX_MESSAGE_ID_CHARS,
     MAX_SENDER_CHARS,
     RateLimiter,
     accept_language_tags,
+    message_id_of,
 )
 
 log = logging.getLogger(__name__)
@@ -253,13 +253,10 @@ class SocketIOChannel:
                 reply = gettext("Your message is too long. Please make it shorter.")
             raise Refused(f"message must be at most {self.max_message_chars} characters", reply)
 
-        message_id = metadata.get("message_id")
-        if message_id is not None:
-            if isinstance(message_id, bool) or not isinstance(message_id, (str, int)):
-                raise Refused("metadata.message_id must be a string")
-            message_id = str(message_id)
-            if not message_id or len(message_id) > MAX_MESSAGE_ID_CHARS:
-                raise Refused(f"metadata.message_id must be 1 to {MAX_MESSAGE_ID_CHARS} characters")
+        try:
+            message_id = message_id_of(metadata)
+        except ValueError as exc:
+            raise Refused(str(exc)) from None
 
         return Inbound(
             channel=CHANNEL,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from string import Formatter
 from typing import Any
 
 from ..cases.model import Case
@@ -336,12 +337,14 @@ class FlowRunner:
         if "{" not in msgid:
             return gettext(msgid)
         params: dict[str, Any] = self.flows.content.params(facts, ctx.today) if facts else {}
-        flow = self.flows.flows.get(state.flow_id or "")
-        if flow is not None:
-            for ask in flow.asks():
-                if ask.field in state.answers:
-                    params[ask.field.replace(".", "_")] = self._display(ctx, state, ask)
         params.update(extra or {})
+        flow = self.flows.flows.get(state.flow_id or "")
+        if flow is not None:  # only the answers this text names: displaying one costs a lookup
+            named = {name for _, name, _, _ in Formatter().parse(msgid) if name} - params.keys()
+            for ask in flow.asks():
+                key = ask.field.replace(".", "_")
+                if key in named and ask.field in state.answers:
+                    params[key] = self._display(ctx, state, ask)
         return gettext(msgid, **params)
 
     # --- the hand-over ------------------------------------------------------------

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, exists, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
 
 from ..cases.model import Case, StatusChange
 from ..cases.references import new_reference
@@ -208,15 +208,9 @@ class Store:
                     created_at=now,
                     updated_at=now,
                 )
+                # No race to catch here: the conversation lock is already held.
                 session.add(row)
-                try:
-                    async with session.begin_nested():
-                        await session.flush()
-                except IntegrityError:
-                    # Another process created it between our read and insert (only
-                    # possible without the advisory lock, e.g. an older worker).
-                    row = (await session.scalars(select(Conversation).where(Conversation.sender_key == key))).one()
-                    is_new = False
+                await session.flush()
             yield Turn(self, session, row, is_new)
 
     async def cases(self, kind: str | None = None, status: str | None = None, limit: int = 100) -> list[Case]:
@@ -320,6 +314,4 @@ class Store:
 
 
 def _with_events() -> Any:
-    from sqlalchemy.orm import selectinload
-
     return selectinload(CaseRow.events)

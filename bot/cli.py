@@ -69,6 +69,14 @@ def _parser() -> argparse.ArgumentParser:
     show = cases.add_parser("show", help="show one case as JSON")
     show.add_argument("reference")
     show.set_defaults(handler=_cases_show)
+
+    i18n = sub.add_parser("i18n", help="translations").add_subparsers(metavar="ACTION")
+    i18n_check = i18n.add_parser(
+        "check", help="a table per locale; exit 1 on a missing translation or a placeholder mismatch"
+    )
+    i18n_check.add_argument("--locale", action="append", help="only these locales (repeatable)")
+    i18n_check.add_argument("--quiet", action="store_true", help="the table only, not each problem")
+    i18n_check.set_defaults(handler=_i18n_check)
     return parser
 
 
@@ -122,6 +130,22 @@ def _flows_check(settings: Settings, args: argparse.Namespace) -> int:
         print(f"stale fact: {fact.id} (review by {fact.review_by}, source {fact.source_url})")
     print(f"{len(flows.flows)} flows OK, {len(flows.content.all())} facts, {len(stale)} past review date")
     return 0
+
+
+def _i18n_check(settings: Settings, args: argparse.Namespace) -> int:
+    from .i18n_check import catalog_codes, check_locale, table
+
+    codes = args.locale or catalog_codes()
+    reports = [check_locale(code) for code in codes]
+    print(table(reports))
+    if not args.quiet:
+        for report in reports:
+            for problem in report.problems():
+                print(problem)
+    failed = [r.code for r in reports if not r.ok]
+    print(f"{len(reports) - len(failed)} of {len(reports)} catalogs complete and consistent"
+          + (f"; failing: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
 
 
 def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:

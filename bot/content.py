@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import yaml
 from babel.dates import format_date
+from babel.lists import format_list
 from babel.numbers import format_currency
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
@@ -56,7 +57,7 @@ class Fact(BaseModel):
         if isinstance(self.value, Money):
             return format_currency(self.value.amount, self.value.currency, locale=locale)
         if isinstance(self.value, list):
-            return ", ".join(self.value)
+            return format_list(self.value, locale=locale)
         if isinstance(self.value, dict):
             return self.value.get(locale) or self.value.get(locale.split("_")[0]) or self.value["en"]
         return self.value

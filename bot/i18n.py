@@ -15,11 +15,14 @@ import io
 import logging
 from collections.abc import Iterator
 from contextvars import ContextVar
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError, negotiate_locale
+from babel.dates import format_date, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -29,35 +32,83 @@ log = logging.getLogger(__name__)
 DEFAULT_LOCALE = "en"
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 
+TARGET_LOCALES = (
+    "en", "fr", "nl", "de", "ar", "fa", "fa_AF", "ps", "ti", "tr",
+    "ku", "ru", "uk", "ka", "ro", "pt_BR", "es", "so", "sq",
+)
+"""The languages we serve (DOMAIN.md §6), in the picker's order.
+
+``fa_AF`` is Dari: it reads the ``fa`` catalog (written Dari and Farsi are one language)
+but takes Afghan conventions from CLDR, e.g. country names.
+"""
+
+VARIANTS = {"fa_AF": "fa"}
+"""Locales without a catalog of their own, and the catalog they read."""
+
+ALIASES = {"prs": "fa_AF", "kmr": "ku", "pt": "pt_BR", "fa_IR": "fa"}
+"""Language tags that CLDR does not map to one of ours (ISO 639-3 codes, bare ``pt``)."""
+
+NATIVE_NAMES = {"fa": "فارسی", "fa_AF": "دری"}
+"""Picker names where CLDR's own name is not what speakers call their language."""
+
 RTL_LANGUAGES = frozenset({"ar", "fa", "ps", "he", "ur"})
 """Languages written right to left (by their base code: ``fa_AF`` is ``fa``)."""
+
+FSI, PDI = "\u2068", "\u2069"
+"""Unicode first-strong and pop directional isolates (UAX #9)."""
 
 _current: ContextVar[str] = ContextVar("intake_locale", default=DEFAULT_LOCALE)
 _reported_missing: set[tuple[str, str]] = set()
 
 
 def supported_locales() -> tuple[str, ...]:
-    """English plus every locale that has a catalog, in a stable order."""
+    """The target locales that have a catalog (English always), in the picker's order."""
     return _supported(LOCALES_DIR)
 
 
 @lru_cache(maxsize=4)
 def _supported(root: Path) -> tuple[str, ...]:
-    found = sorted(p.parent.parent.name for p in root.glob("*/LC_MESSAGES/messages.po"))
-    return (DEFAULT_LOCALE, *[code for code in found if code != DEFAULT_LOCALE])
+    def has_catalog(code: str) -> bool:
+        folder = root / VARIANTS.get(code, code) / "LC_MESSAGES"
+        return (folder / "messages.po").exists() or (folder / "messages.mo").exists()
+
+    return tuple(code for code in TARGET_LOCALES if code == DEFAULT_LOCALE or has_catalog(code))
 
 
 def negotiate(*hints: str | None) -> str | None:
-    """The supported locale that best fits the hints (``fr-BE``, ``pt_BR``, ``nl``…)."""
+    """The supported locale that best fits the first usable hint.
+
+    Hints are language tags as channels give them (``fr-BE``, ``pt``, ``fa-AF``, ``prs``).
+    The exact tag wins, then our aliases, then Babel's negotiation (with CLDR's aliases);
+    then a tag falls back to its language: ``fa-IR`` is Farsi, ``pt-PT`` gets Brazilian Portuguese rather than
+    English, ``de-AT`` is German.
+    """
     available = supported_locales()
+    by_case = {code.casefold(): code for code in available}
     for hint in hints:
-        if not hint:
+        if not hint or not isinstance(hint, str):
             continue
-        wanted = [hint.replace("-", "_"), hint.replace("-", "_").split("_")[0]]
-        found = negotiate_locale(wanted, list(available), sep="_")
-        if found:
+        tag = hint.strip().replace("-", "_")
+        language = tag.split("_")[0].casefold()
+        if tag.casefold() in by_case:
+            return by_case[tag.casefold()]
+        alias = ALIASES.get(tag) or ALIASES.get(language)
+        if alias in available:
+            return alias
+        found = negotiate_locale([tag], list(available), sep="_")
+        if found in available:
             return found
+        if language in by_case:
+            return by_case[language]
+        same_language = [code for code in available if code.split("_")[0].casefold() == language]
+        if same_language:
+            return same_language[0]
     return None
+
+
+def catalog_locale(code: str) -> str:
+    """The locale whose catalog ``code`` reads (``fa_AF`` reads ``fa``)."""
+    return VARIANTS.get(code, code)
 
 
 def current_locale() -> str:
@@ -83,6 +134,8 @@ def is_rtl(code: str | None) -> bool:
 
 def native_name(code: str) -> str:
     """A language's name in its own language and script (for the language picker)."""
+    if code in NATIVE_NAMES:
+        return NATIVE_NAMES[code]
     try:
         name = Locale.parse(code).get_display_name(code) or code
     except (ValueError, UnknownLocaleError):
@@ -92,6 +145,7 @@ def native_name(code: str) -> str:
 
 @lru_cache(maxsize=64)
 def translations(code: str) -> NullTranslations:
+    code = catalog_locale(code)
     if code == DEFAULT_LOCALE:
         return NullTranslations()
     folder = LOCALES_DIR / code / "LC_MESSAGES"
@@ -110,9 +164,20 @@ def translations(code: str) -> NullTranslations:
     return Translations(fp=buf)
 
 
+def isolate(value: Any) -> str:
+    """``value`` as a bidi-isolated run, so that a Latin fragment (a reference, a phone
+    number, an e-mail address, a name) keeps its own direction in a right-to-left text."""
+    text = str(value)
+    if not text or (text.startswith(FSI) and text.endswith(PDI)):
+        return text
+    return f"{FSI}{text}{PDI}"
+
+
 def _render(source: str, translated: str, params: dict[str, Any]) -> str:
     if not params:
         return translated
+    if is_rtl(_current.get()):
+        params = {key: isolate(value) for key, value in params.items()}
     try:
         return translated.format_map(params)
     except (KeyError, IndexError, ValueError):
@@ -146,6 +211,18 @@ def _report_missing(code: str, msgid: str) -> None:
         log.warning("missing %s translation for %r; showing English", code, msgid[:60])
 
 
+def format_moment(moment: datetime, zone: str = "Europe/Brussels") -> str:
+    """A date and time (an appointment) in ``zone``, the way the turn's locale writes it:
+    the full date and the short time, joined by CLDR's own pattern."""
+    local = moment.astimezone(ZoneInfo(zone))
+    try:
+        locale = Locale.parse(_current.get())
+    except (ValueError, UnknownLocaleError):
+        locale = Locale.parse(DEFAULT_LOCALE)
+    pattern = str(locale.datetime_formats.get("full", "{1} {0}")).replace("'", "")
+    return pattern.format(format_time(local, "short", locale=locale), format_date(local, "full", locale=locale))
+
+
 def N_(msgid: str) -> str:
     """Mark a text for extraction without translating it yet (translated when shown)."""
     return msgid
@@ -166,8 +243,10 @@ __all__ = [
     "DEFAULT_LOCALE",
     "N_",
     "current_locale",
+    "format_moment",
     "gettext",
     "is_rtl",
+    "isolate",
     "native_name",
     "negotiate",
     "ngettext",

@@ -71,4 +71,4 @@ def extract_flows(
             choice = _items(choice_node)
             value = _text(choice.get("value")) or "?"
             if "title" in choice:
-                yield from found(choice["title"], f"step {step_id}, choice {value}")
+                yield from found(choice["title"], f"step {step_id}, choice {value} (a button)")

@@ -124,6 +124,12 @@ def test_choice_multiple_french_and_dutch_conjunctions() -> None:
         assert ok(rules, "2 en 1").value == ["work", "study"]
 
 
+@pytest.mark.parametrize(("locale", "answer"), [("ar", "1، 3"), ("fa", "3 ، 1"), ("ps", "1؛3"), ("ti", "1፣ 3")])
+def test_choice_multiple_arabic_and_ethiopic_commas(locale: str, answer: str) -> None:
+    with use_locale(locale):
+        assert ok(Rules("choice", choices=PURPOSES, multiple=True), answer).value == ["work", "family"]
+
+
 def test_choice_multiple_single_value_and_payload() -> None:
     rules = Rules("choice", choices=PURPOSES, multiple=True)
     assert ok(rules, "study").value == ["study"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ..i18n import gettext, native_name, negotiate, set_locale, supported_locales, word_set
+from nlu import langid
+
+from ..i18n import gettext, native_name, negotiate, set_locale, supported_locales, use_locale, word_set
 from . import commands
 from .commands import Command
 from .flow import AskStep
@@ -11,6 +13,9 @@ from .runner import FlowRunner, TurnContext
 from .state import State
 from .turn import Button, Inbound, Outbound
 from .validators import Rules, Valid, validate
+
+FREE_TEXT_TYPES = ("text", "phone", "email")
+"""Answers whose language says nothing about the applicant's (names, numbers, addresses)."""
 
 CONTACT_FACTS = ["fedasil_free_number", "fedasil_free_number_hours"]
 """Content facts the global texts quote; checked at start-up."""
@@ -51,6 +56,15 @@ class Dialogue:
             handled = await self._command(ctx, state, command)
             if handled is not None:
                 return handled
+        elif not state.language_settled and self._tells_language(state, text):
+            state.language_settled = True
+            offer = self._language_offer(ctx, state, text)
+            if offer is not None:
+                return offer
+        return await self._free_text(ctx, state, text, first_contact)
+
+    async def _free_text(self, ctx: TurnContext, state: State, text: str, first_contact: bool) -> list[Outbound]:
+        """A message that is not a command: the answer to the question, or a wish."""
         if state.flow_id and state.pending:
             replies = await self.runner.answer(ctx, state, text)
             if state.flow_id is None:  # the journey just ended: offer what comes next
@@ -85,6 +99,8 @@ class Dialogue:
             state.mode = None
             if code:
                 return self._switch_language(ctx, state, code)
+        if mode == "language_offer":
+            return await self._language_offer_answered(ctx, state, text, command)
         if mode == "edit_pick" and command is None:
             flow = self.runner.flow(state)
             labels = {commands.normalise(gettext(flow.step(s).label)): s for s in state.path}
@@ -139,6 +155,8 @@ class Dialogue:
                 if code:
                     return self._switch_language(ctx, state, code)
             return self._language_picker(state)
+        if name == "stay":
+            return self._resume(ctx, state) or self._menu(ctx, greeting=False)
         if name == "forget":
             state.mode = "forget"
             return [Outbound(
@@ -212,11 +230,71 @@ class Dialogue:
         return negotiate(text.strip()) if len(text.strip()) <= 5 else None
 
     def _switch_language(self, ctx: TurnContext, state: State, code: str) -> list[Outbound]:
-        ctx.language = code
-        set_locale(code)
-        state.mode = None if state.mode == "language" else state.mode
+        self._set_language(ctx, state, code)
         done = Outbound(gettext("I will write in English from now on."))
         return [done] + (self._resume(ctx, state) or self._menu(ctx, greeting=False))
+
+    def _set_language(self, ctx: TurnContext, state: State, code: str) -> None:
+        ctx.language = code
+        set_locale(code)
+        state.language_settled = True
+        state.mode = None if state.mode in ("language", "language_offer") else state.mode
+
+    def _tells_language(self, state: State, text: str) -> bool:
+        """Whether ``text`` is the first message that says which language the applicant
+        reads: a sentence, not a click or a single word, and not the answer to a free-text
+        question (a name reads as any language)."""
+        if len(text.split()) < langid.MIN_WORDS:
+            return False
+        if state.flow_id and state.pending:
+            step = self.runner.flow(state).step(state.pending)
+            return not (isinstance(step, AskStep) and step.type in FREE_TEXT_TYPES)
+        return True
+
+    def _language_offer(self, ctx: TurnContext, state: State, text: str) -> list[Outbound] | None:
+        """Offer, never impose, the language the first typed message is clearly written in.
+
+        The message is held, then handled in whichever language the applicant picks, so
+        nothing they wrote is lost either way.
+        """
+        found = langid.clearly_in(text, supported_locales())
+        if found is None or found.split("_")[0] == ctx.language.split("_")[0]:
+            return None
+        state.mode = "language_offer"
+        state.held_text = text
+        with use_locale(found):
+            question = gettext("Do you want to continue in {language}?", language=native_name(found))
+        return [Outbound(
+            question,
+            (Button(native_name(found), f"/language {found}"), Button(native_name(ctx.language), "/stay")),
+        )]
+
+    async def _language_offer_answered(
+        self, ctx: TurnContext, state: State, text: str, command: Command | None
+    ) -> list[Outbound]:
+        held, state.held_text, state.mode = state.held_text, None, None
+        chosen = command.name if command is not None else None
+        if chosen == "language" and command is not None and command.argument:
+            code = negotiate(command.argument)
+            if code:
+                self._set_language(ctx, state, code)
+                done = [Outbound(gettext("I will write in English from now on."))]
+                if held is None:
+                    return done + (self._resume(ctx, state) or self._menu(ctx, greeting=False))
+                return done + await self._free_text(ctx, state, held, first_contact=False)
+        if chosen == "stay" and held:
+            return await self._free_text(ctx, state, held, first_contact=False)
+        return await self._ignoring_offer(ctx, state, text, command)
+
+    async def _ignoring_offer(
+        self, ctx: TurnContext, state: State, text: str, command: Command | None
+    ) -> list[Outbound]:
+        """The applicant wrote something else instead: handle it as if no offer was made."""
+        if command is not None:
+            handled = await self._command(ctx, state, command)
+            if handled is not None:
+                return handled
+        return await self._free_text(ctx, state, text, first_contact=False)
 
     # --- outside a journey ----------------------------------------------------------
 

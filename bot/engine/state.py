@@ -6,7 +6,7 @@ reorder steps without breaking conversations that are in progress.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -20,13 +20,19 @@ class State:
     """Ask steps answered on the way here, in order: what ``back`` walks and what is sent."""
     attempts: int = 0
     mode: str | None = None
-    """A short side-dialogue: ``language``, ``forget``, ``restart``, ``edit_pick``, ``editing``."""
+    """A short side-dialogue: ``language``, ``language_offer``, ``forget``, ``restart``,
+    ``edit_pick``, ``editing``."""
     selection: list[str] = field(default_factory=list)
     """Choices ticked so far on a multiple-choice question."""
     answered_at: dict[str, str] = field(default_factory=dict)
+    language_settled: bool = False
+    """The language was chosen, or the first typed message was checked for another one."""
+    held_text: str | None = None
+    """A message kept while the applicant says whether to switch to its language."""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """A shallow view for serialising at once (``asdict`` deep-copies every answer)."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> State:

@@ -181,8 +181,12 @@ def _locale() -> Locale:
     return _babel(current_locale())
 
 
+_COMMAS = {"ar": "\u060c ", "fa": "\u060c ", "ps": "\u060c ", "ti": "\u1363 "}
+"""The comma between listed answers where the script has its own (، ፣)."""
+
+
 def _join(items: Iterable[str]) -> str:
-    return ", ".join(items)
+    return _COMMAS.get(current_locale().split("_")[0], ", ").join(items)
 
 
 # --------------------------------------------------------------------------- text
@@ -259,6 +263,10 @@ def _all_titles(choices: Sequence[Choice]) -> str:
     return _choice_titles(choices, (c.value for c in choices))
 
 
+_LIST_PUNCTUATION = re.compile("[,;/+&\n\u060c\u061b\u1363\u1364\u3001]+")
+"""Commas and semicolons of the scripts we serve: Latin, Arabic (، ؛), Ethiopic (፣ ፤)."""
+
+
 def _list_separator() -> re.Pattern[str]:
     return _separator_pattern(_LIST_WORDS | word_set(AND_WORDS))
 
@@ -275,7 +283,7 @@ def _multi_values(choices: tuple[Choice, ...], text: str) -> frozenset[str] | No
     if len(whole) == 1:
         return whole
     found: set[str] = set()
-    for part in filter(None, (p.strip() for p in re.split(r"[,;/+&\n]+", text))):
+    for part in filter(None, (p.strip() for p in _LIST_PUNCTUATION.split(text))):
         hits = _part_values(choices, part)
         if hits is None:
             return None
@@ -641,6 +649,8 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "MO": ("Macau", "Macao"),
     "KR": ("Korea, South", "Republic of Korea"),
     "KP": ("Korea, North",),
+    "MD": ("Moldova", "Moldau", "Moldawien", "Moldavia", "Moldavie", "Moldavië"),
+    "GE": ("Sakartvelo",),
 }
 # Names that fit several countries: the applicant is asked to be more precise.
 _AMBIGUOUS_NAMES: dict[str, frozenset[str]] = {

@@ -71,11 +71,15 @@
   function baseCode(code) { return String(code || "").toLowerCase().replace("_", "-").split("-")[0]; }
 
   function entryFor(code) {
+    // The exact locale first (fa-AF is Dari, fa_AF here), then any of the same language.
+    var wanted = String(code || "").replace("-", "_").toLowerCase();
     var base = baseCode(code);
+    var sameLanguage = null;
     for (var i = 0; i < languages.length; i++) {
-      if (languages[i].code === code || baseCode(languages[i].code) === base) { return languages[i]; }
+      if (languages[i].code.toLowerCase() === wanted) { return languages[i]; }
+      if (!sameLanguage && baseCode(languages[i].code) === base) { sameLanguage = languages[i]; }
     }
-    return null;
+    return sameLanguage;
   }
 
   function currentCode() {
@@ -94,7 +98,7 @@
   function applyLanguage() {
     var code = currentCode();
     var rtl = RTL.indexOf(baseCode(code)) >= 0;
-    document.documentElement.lang = code;
+    document.documentElement.lang = code.replace("_", "-");  // BCP 47: fa-AF, pt-BR
     document.documentElement.dir = rtl ? "rtl" : "ltr";
     el.chat.dir = rtl ? "rtl" : "ltr";
     document.title = t("title");
@@ -119,7 +123,7 @@
           var option = document.createElement("option");
           option.value = lang.code;
           option.textContent = lang.name;
-          option.lang = lang.code;
+          option.lang = lang.code.replace("_", "-");
           option.dir = lang.dir || "auto";
           el.language.appendChild(option);
         });

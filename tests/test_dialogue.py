@@ -115,6 +115,8 @@ async def test_human_mid_flow_gives_contacts_and_keeps_the_place(engine: Engine)
     chat = await at_question(engine, "travel_document")
     await chat.say("/human")
     assert "0800 32 745" in chat.text
+    assert chat.field == "topic"  # a person can be asked to call back; see test_interrupts.py
+    await chat.say("/cancel")
     assert chat.field == "travel_document"
 
 

@@ -89,7 +89,9 @@ def test_flows_check_prints_one_line_per_flow(capsys: pytest.CaptureFixture[str]
     assert main(["flows", "check"]) == 0
     out = capsys.readouterr().out
     assert "voluntary_return.yml: voluntary_return → case voluntary_return:" in out
-    assert "1 flows OK" in out
+    assert "urgent_help.yml: urgent_help → case urgent_safety:" in out
+    files = sorted((Path(__file__).resolve().parent.parent / "flows").glob("*.yml"))
+    assert f"{len(files)} flows OK" in out
 
 
 def test_flows_check_fails_on_a_broken_flow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

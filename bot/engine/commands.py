@@ -40,6 +40,9 @@ WORDS = {
     "forget": N_("forget|forget me|forget my data|delete my data|erase my data"),
     # TRANSLATORS: words that, typed alone, skip an optional question; separate with |
     "skip": N_("skip|pass"),
+    # TRANSLATORS: words that, typed alone, say the person is in danger or needs emergency
+    # help now (they get emergency numbers at once); separate with |
+    "urgent_help": N_("emergency|urgent|danger|sos|help me|i am in danger|112"),
 }
 
 _SLASH = re.compile(r"^/([a-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.IGNORECASE | re.DOTALL)

@@ -135,6 +135,8 @@ class Dialogue:
         if name == "cancel":
             if not state.flow_id:
                 return [Outbound(gettext("There is nothing to cancel."))] + self._menu(ctx, greeting=False)
+            if self.runner.interrupted(state) is not None:
+                return [Outbound(gettext("Cancelled. Nothing was sent."))] + self.runner.stop(ctx, state)
             state.leave_flow()
             return [Outbound(gettext(
                 "Cancelled. Nothing was sent, and the answers you gave in this conversation were deleted."
@@ -146,6 +148,9 @@ class Dialogue:
         if name == "help":
             return self._help(ctx, state)
         if name == "human":
+            handoff = self.flows.by_intent("human_handoff")
+            if handoff is not None and state.flow_id != handoff.id:
+                return await self.runner.start(ctx, state, handoff)
             return [Outbound(self._contact_text(ctx))] + (
                 self._resume(ctx, state) or self._menu(ctx, greeting=False)
             )
@@ -179,7 +184,10 @@ class Dialogue:
             return self.runner.edit(ctx, state, command.argument)
         if name in ("confirm", "done"):
             return None  # an answer to the current step; the runner reads it
-        if self.flows.by_intent(name) is not None:
+        wanted = self.flows.by_intent(name)
+        if wanted is not None and wanted.interrupts and wanted.id != state.flow_id:
+            return await self.runner.start(ctx, state, wanted)  # safety first: the journey waits
+        if wanted is not None:
             journey = gettext(self.runner.flow(state).title)
             return [Outbound(gettext(
                 "Please finish or cancel this first: {journey}.", journey=journey

@@ -20,10 +20,11 @@ from pydantic import (
     model_validator,
 )
 
+from . import dates
 from .turn import ANSWER_TYPES
 from .validators import Choice, Rules
 
-STEP_KINDS = ("say", "ask", "branch", "goto", "summary", "submit", "end")
+STEP_KINDS = ("say", "ask", "branch", "goto", "summary", "recap", "submit", "end")
 INTENTS = (
     "greet", "goodbye", "affirm", "deny", "visa_info", "protection_registration",
     "voluntary_return", "appointment_manage", "case_status", "human_handoff",
@@ -49,6 +50,8 @@ class Condition(_Model):
     gt: float | None = None
     lt: float | None = None
     answered: bool | None = None
+    before: str | None = Field(default=None, description="a date answer earlier than this date expression")
+    after: str | None = Field(default=None, description="a date answer later than this date expression")
     all: list[Condition] | None = None
     any: list[Condition] | None = None
     not_: Condition | None = Field(default=None, alias="not")
@@ -70,27 +73,35 @@ class Condition(_Model):
                 self.gt is not None,
                 self.lt is not None,
                 self.answered is not None,
+                self.before is not None,
+                self.after is not None,
             ]
             if sum(tests) != 1:
                 raise ValueError(
                     f"condition on {self.field!r} needs exactly one of "
-                    "equals, in, not_in, gt, lt, answered"
+                    "equals, in, not_in, gt, lt, answered, before, after"
                 )
+            for expression in (self.before, self.after):
+                if expression is not None:
+                    dates.check(expression)
         return self
 
     def fields(self) -> set[str]:
         found = {self.field} if self.field else set()
+        for expression in (self.before, self.after):
+            if expression is not None:
+                found |= dates.fields_of(expression)
         for sub in (self.all or []) + (self.any or []) + ([self.not_] if self.not_ else []):
             found |= sub.fields()
         return found
 
-    def holds(self, answers: dict[str, Any]) -> bool:
+    def holds(self, answers: dict[str, Any], today: date) -> bool:
         if self.all is not None:
-            return all(c.holds(answers) for c in self.all)
+            return all(c.holds(answers, today) for c in self.all)
         if self.any is not None:
-            return any(c.holds(answers) for c in self.any)
+            return any(c.holds(answers, today) for c in self.any)
         if self.not_ is not None:
-            return not self.not_.holds(answers)
+            return not self.not_.holds(answers, today)
         assert self.field is not None
         present = self.field in answers and answers[self.field] is not None
         value = answers.get(self.field)
@@ -106,6 +117,12 @@ class Condition(_Model):
         if self.not_in is not None:
             values = value if isinstance(value, list) else [value]
             return all(v not in self.not_in for v in values)
+        if self.before is not None or self.after is not None:
+            mine = dates.resolve(self.field, answers, today)
+            bound = dates.resolve(self.before or self.after or "", answers, today)
+            if mine is None or bound is None:
+                return False
+            return mine < bound if self.before is not None else mine > bound
         if not isinstance(value, int | float):
             return False
         if self.gt is not None:
@@ -131,21 +148,7 @@ def resolve_date_bound(bound: DateBound | None, today: date) -> date | None:
     sign, amount, unit = match.groups()
     if not sign:
         return today
-    n = int(amount) * (1 if sign == "+" else -1)
-    if unit == "d":
-        return today + timedelta(days=n)
-    if unit == "w":
-        return today + timedelta(weeks=n)
-    months = n * (12 if unit == "y" else 1)
-    year, month = divmod(today.month - 1 + months, 12)
-    year += today.year
-    day = min(today.day, _days_in_month(year, month + 1))
-    return date(year, month + 1, day)
-
-
-def _days_in_month(year: int, month: int) -> int:
-    nxt = date(year + month // 12, month % 12 + 1, 1)
-    return (nxt - timedelta(days=1)).day
+    return dates.shift(today, int(amount) * (1 if sign == "+" else -1), unit)
 
 
 class _Step(_Model):
@@ -153,9 +156,15 @@ class _Step(_Model):
     when: Condition | None = None
 
 
+DateParams = dict[Annotated[str, Field(pattern=_ID)], str]
+"""Computed dates a text shows: ``{deadline: refusal_received_on+30d}`` → ``{deadline}``."""
+
+
 class SayStep(_Step):
     say: str = Field(min_length=1)
     facts: list[str] = []
+    dates: DateParams = {}
+    keep: bool = Field(default=False, description="repeated in the recap the applicant keeps")
 
 
 class AskStep(_Step):
@@ -176,11 +185,16 @@ class AskStep(_Step):
     max_length: int = Field(default=500, ge=1, le=4000)
     region: str = Field(default="BE", pattern=r"^[A-Z]{2}$")
     on_decline: str | None = Field(default=None, pattern=_ID)
+    choices_from: str | None = Field(
+        default=None, pattern=_ID, description="choices computed at run time (e.g. free appointment slots)"
+    )
 
     @model_validator(mode="after")
     def _fits_type(self) -> AskStep:
-        if self.type == "choice" and len(self.choices) < 2:
+        if self.type == "choice" and len(self.choices) < 2 and not self.choices_from:
             raise ValueError("a choice question needs at least two choices")
+        if self.choices_from and (self.type != "choice" or self.choices or self.multiple):
+            raise ValueError("choices_from is for single choice questions without fixed choices")
         if self.choices and self.type not in ("choice", "country"):
             raise ValueError(f"choices are not used by a {self.type} question")
         if self.multiple and self.type != "choice":
@@ -239,6 +253,10 @@ class SummaryStep(_Step):
     summary: str = Field(min_length=1)
 
 
+class RecapStep(_Step):
+    recap: str = Field(min_length=1, description="heads one message repeating every `keep` text shown")
+
+
 class Flag(_Model):
     name: str = Field(pattern=_ID)
     when: Condition
@@ -250,11 +268,16 @@ class SubmitStep(_Step):
     flags: list[Flag] = []
     priority: Literal["normal", "high", "urgent"] = "normal"
     facts: list[str] = []
+    dates: DateParams = {}
+    book: str | None = Field(
+        default=None, pattern=_FIELD, description="the slot answer to book, atomically with the case"
+    )
 
 
 class EndStep(_Step):
     end: str = Field(min_length=1)
     facts: list[str] = []
+    dates: DateParams = {}
 
 
 def _step_kind(data: Any) -> str | None:
@@ -276,6 +299,7 @@ Step = Annotated[
         Annotated[BranchStep, Tag("branch")],
         Annotated[GotoStep, Tag("goto")],
         Annotated[SummaryStep, Tag("summary")],
+        Annotated[RecapStep, Tag("recap")],
         Annotated[SubmitStep, Tag("submit")],
         Annotated[EndStep, Tag("end")],
     ],
@@ -294,6 +318,10 @@ class Flow(_Model):
     title: str = Field(min_length=1, description="the journey's button in the menu")
     keywords: str | None = Field(default=None, description="'|'-separated words that start it")
     menu: bool = True
+    menu_order: int = Field(default=50, description="place of the journey's button in the menu")
+    interrupts: bool = Field(
+        default=False, description="may start in the middle of another journey, which resumes after it"
+    )
     consent_version: str | None = Field(
         default=None, description="changes whenever the consent texts change in substance"
     )
@@ -325,6 +353,15 @@ class Flow(_Model):
                     raise ValueError(f"step {step.id!r}: field {step.field!r} is asked twice")
                 fields.add(step.field)
         for step in self.steps:
+            for name, expression in (getattr(step, "dates", None) or {}).items():
+                try:
+                    unknown_in_date = dates.fields_of(expression) - fields
+                except ValueError as exc:
+                    raise ValueError(f"step {step.id!r}: dates.{name}: {exc}") from None
+                if unknown_in_date:
+                    raise ValueError(f"step {step.id!r}: dates.{name} reads unknown field {sorted(unknown_in_date)[0]!r}")
+            if isinstance(step, SubmitStep) and step.book and step.book not in fields:
+                raise ValueError(f"step {step.id!r}: book names unknown field {step.book!r}")
             for cond in _conditions(step):
                 unknown = cond.fields() - fields
                 if unknown:

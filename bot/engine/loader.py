@@ -30,7 +30,7 @@ class FlowSet:
         return None
 
     def menu(self) -> list[Flow]:
-        return [f for f in self.flows.values() if f.menu]
+        return sorted((f for f in self.flows.values() if f.menu), key=lambda f: f.menu_order)
 
 
 def load_flows(folder: Path, content_folder: Path | None = None) -> FlowSet:

@@ -14,10 +14,22 @@ from string import Formatter
 from typing import Any
 
 from ..cases.model import Case
-from ..i18n import gettext
+from babel.dates import format_date
+
+from ..i18n import current_locale, gettext
 from ..store.store import CaseDraft
-from . import validators
-from .flow import AskStep, BranchStep, EndStep, Flow, GotoStep, SayStep, SubmitStep, SummaryStep
+from . import dates, validators
+from .flow import (
+    AskStep,
+    BranchStep,
+    EndStep,
+    Flow,
+    GotoStep,
+    RecapStep,
+    SayStep,
+    SubmitStep,
+    SummaryStep,
+)
 from .loader import FlowSet
 from .state import State
 from .turn import Button, Expects, Outbound
@@ -53,9 +65,24 @@ class FlowRunner:
     # --- entry points -------------------------------------------------------------
 
     async def start(self, ctx: TurnContext, state: State, flow: Flow) -> list[Outbound]:
-        state.leave_flow()
+        """Start ``flow``. A journey that ``interrupts`` (safety, a person) sets the one in
+        progress aside with every answer; the other journey resumes when it ends."""
+        if flow.interrupts and state.flow_id and state.flow_id != flow.id:
+            state.suspend()
+        else:
+            state.leave_flow()
         state.flow_id = flow.id
         return await self._advance(ctx, state, flow, 0)
+
+    def interrupted(self, state: State) -> Flow | None:
+        """The journey waiting for the current one to end, if any."""
+        if not state.suspended:
+            return None
+        return self.flows.flows.get(state.suspended[-1].get("flow_id") or "")
+
+    def stop(self, ctx: TurnContext, state: State) -> list[Outbound]:
+        """Abandon the current journey; an interrupted one resumes."""
+        return self._finish(ctx, state)
 
     async def answer(self, ctx: TurnContext, state: State, text: str) -> list[Outbound]:
         flow = self.flow(state)
@@ -181,14 +208,19 @@ class FlowRunner:
         state.pending = None
         for _ in range(len(flow.steps) * 4):
             if index >= len(flow.steps):
-                return out + self._finish(state)
+                return out + self._finish(ctx, state)
             step = flow.steps[index]
-            if step.when is not None and not step.when.holds(state.answers):
+            if step.when is not None and not step.when.holds(state.answers, ctx.today):
                 index += 1
                 continue
             if isinstance(step, SayStep):
                 if not fast_forward:
                     out.append(Outbound(self._say(ctx, state, step)))
+                if step.keep and step.id not in state.kept:
+                    state.kept.append(step.id)
+                index += 1
+            elif isinstance(step, RecapStep):
+                out.append(Outbound(self._recap(ctx, state, flow, step)))
                 index += 1
             elif isinstance(step, AskStep):
                 if fast_forward and step.field in state.answers:
@@ -202,7 +234,7 @@ class FlowRunner:
                     state.mode = "editing"  # a new question on the way back to the summary
                 return out + [self._question(ctx, state, step)]
             elif isinstance(step, BranchStep):
-                target = next((b.goto for b in step.branch if b.when.holds(state.answers)), step.otherwise)
+                target = next((b.goto for b in step.branch if b.when.holds(state.answers, ctx.today)), step.otherwise)
                 index = flow.index(target) if target else index + 1
             elif isinstance(step, GotoStep):
                 index = flow.index(step.goto)
@@ -213,16 +245,19 @@ class FlowRunner:
             elif isinstance(step, SubmitStep):
                 case = await ctx.create_case(self._draft(ctx, state, flow, step))
                 params = {"reference": case.reference}
-                out.append(Outbound(self._text(ctx, state, step.submit, step.facts, params)))
+                out.append(Outbound(self._text(ctx, state, step.submit, step.facts, params, step.dates)))
                 index += 1
             elif isinstance(step, EndStep):
-                out.append(Outbound(self._text(ctx, state, step.end, step.facts)))
-                return out + self._finish(state)
+                out.append(Outbound(self._text(ctx, state, step.end, step.facts, None, step.dates)))
+                return out + self._finish(ctx, state)
         raise FlowRuntimeError(f"{flow.id}: steps loop without asking anything (at {step.id!r})")
 
-    def _finish(self, state: State) -> list[Outbound]:
-        state.leave_flow()
-        return []
+    def _finish(self, ctx: TurnContext, state: State) -> list[Outbound]:
+        if not state.resume():
+            return []
+        journey = gettext(self.flow(state).title)
+        back = Outbound(gettext("Let us continue where you were: {journey}.", journey=journey))
+        return [back] + self.prompt(ctx, state)
 
     def _retry(self, ctx: TurnContext, state: State, step: AskStep, problem: str) -> list[Outbound]:
         state.attempts += 1
@@ -318,7 +353,14 @@ class FlowRunner:
                 "Please check the official page: {url}",
                 url=str(self.flows.content.get(stale[0]).source_url),
             )
-        return self._text(ctx, state, step.say, step.facts)
+        return self._text(ctx, state, step.say, step.facts, None, step.dates)
+
+    def _recap(self, ctx: TurnContext, state: State, flow: Flow, step: RecapStep) -> str:
+        """One message the applicant can keep: the heading, then every ``keep`` text that
+        was shown on their path, rendered again now (in today's language and figures)."""
+        parts = [self._text(ctx, state, step.recap, [])]
+        parts += [self._say(ctx, state, flow.step(step_id)) for step_id in state.kept]
+        return "\n\n".join(parts)
 
     def _display(self, ctx: TurnContext, state: State, step: AskStep) -> str:
         value = state.answers.get(step.field)
@@ -333,11 +375,15 @@ class FlowRunner:
         msgid: str,
         facts: list[str],
         extra: dict[str, Any] | None = None,
+        computed: dict[str, str] | None = None,
     ) -> str:
         if "{" not in msgid:
             return gettext(msgid)
         params: dict[str, Any] = self.flows.content.params(facts, ctx.today) if facts else {}
         params.update(extra or {})
+        for name, expression in (computed or {}).items():
+            day = dates.resolve(expression, state.answers, ctx.today)
+            params[name] = format_date(day, format="long", locale=current_locale()) if day else "?"
         flow = self.flows.flows.get(state.flow_id or "")
         if flow is not None:  # only the answers this text names: displaying one costs a lookup
             named = {name for _, name, _, _ in Formatter().parse(msgid) if name} - params.keys()
@@ -356,7 +402,11 @@ class FlowRunner:
             ask = flow.step(step_id)
             section, _, name = ask.field.rpartition(".")
             sections[section or "answers"][name] = state.answers.get(ask.field)
-        flags = [f.name for f in step.flags if f.when.holds(state.answers)]
+        origin = state.suspended[-1] if state.suspended else None
+        if origin is not None:  # a person must know where the applicant was stuck
+            sections["answers"]["from_flow"] = origin.get("flow_id")
+            sections["answers"]["from_step"] = origin.get("pending")
+        flags = [f.name for f in step.flags if f.when.holds(state.answers, ctx.today)]
         priority = step.priority
         for flag in step.flags:
             if flag.name in flags and flag.priority and _PRIORITY[flag.priority] > _PRIORITY[priority]:

@@ -25,6 +25,12 @@ class State:
     selection: list[str] = field(default_factory=list)
     """Choices ticked so far on a multiple-choice question."""
     answered_at: dict[str, str] = field(default_factory=dict)
+    kept: list[str] = field(default_factory=list)
+    """Say steps shown on the way whose texts the recap repeats (``keep: true``)."""
+    offered: list[list[Any]] = field(default_factory=list)
+    """Choices computed for the pending question (``choices_from``): ``[value, data]`` pairs."""
+    suspended: list[dict[str, Any]] = field(default_factory=list)
+    """Journeys interrupted by another (safety, a person), resumed when it ends."""
     language_settled: bool = False
     """The language was chosen, or the first typed message was checked for another one."""
     held_text: str | None = None
@@ -41,13 +47,38 @@ class State:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 
+    JOURNEY = ("flow_id", "pending", "answers", "path", "attempts", "selection", "answered_at", "kept", "offered")
+    """What belongs to the journey in progress (and is set aside while another interrupts it)."""
+
     def leave_flow(self) -> None:
-        """Forget the journey and every unfinished answer."""
+        """Forget the journey, every unfinished answer, and any journey it interrupted."""
+        self._clear_journey()
+        self.mode = None
+        self.suspended = []
+
+    def suspend(self) -> None:
+        """Set the journey in progress aside, to be resumed by :meth:`resume`."""
+        self.suspended.append({name: getattr(self, name) for name in self.JOURNEY})
+        self._clear_journey()
+        self.mode = None
+
+    def resume(self) -> bool:
+        """End the current journey and bring back the one it interrupted, if any."""
+        self._clear_journey()
+        self.mode = None
+        if not self.suspended:
+            return False
+        for name, value in self.suspended.pop().items():
+            setattr(self, name, value)
+        return True
+
+    def _clear_journey(self) -> None:
         self.flow_id = None
         self.pending = None
         self.answers = {}
         self.path = []
         self.attempts = 0
-        self.mode = None
         self.selection = []
         self.answered_at = {}
+        self.kept = []
+        self.offered = []

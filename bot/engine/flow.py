@@ -164,7 +164,7 @@ class SayStep(_Step):
     say: str = Field(min_length=1)
     facts: list[str] = []
     dates: DateParams = {}
-    keep: bool = Field(default=False, description="repeated in the recap the applicant keeps")
+    keep: bool = Field(default=False, description="said in the recap, in one message the applicant keeps")
 
 
 class AskStep(_Step):
@@ -254,7 +254,7 @@ class SummaryStep(_Step):
 
 
 class RecapStep(_Step):
-    recap: str = Field(min_length=1, description="heads one message repeating every `keep` text shown")
+    recap: str = Field(min_length=1, description="heads one message with every `keep` text on the path")
 
 
 class Flag(_Model):
@@ -368,6 +368,10 @@ class Flow(_Model):
                     raise ValueError(
                         f"step {step.id!r}: condition on unknown field {sorted(unknown)[0]!r}"
                     )
+        if any(isinstance(s, SayStep) and s.keep for s in self.steps) and not any(
+            isinstance(s, RecapStep) for s in self.steps
+        ):
+            raise ValueError("texts marked keep need a recap step to be said")
         if not any(isinstance(s, SubmitStep | EndStep) for s in self.steps):
             raise ValueError("a flow needs a submit or an end step")
         return self

@@ -214,10 +214,11 @@ class FlowRunner:
                 index += 1
                 continue
             if isinstance(step, SayStep):
-                if not fast_forward:
+                if step.keep:  # said once, all together, in the recap
+                    if step.id not in state.kept:
+                        state.kept.append(step.id)
+                elif not fast_forward:
                     out.append(Outbound(self._say(ctx, state, step)))
-                if step.keep and step.id not in state.kept:
-                    state.kept.append(step.id)
                 index += 1
             elif isinstance(step, RecapStep):
                 out.append(Outbound(self._recap(ctx, state, flow, step)))

@@ -3,13 +3,13 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: run test bench install install-test catalogs clean
+.PHONY: run test bench install install-test widget catalogs clean
 
 run: install catalogs
 	$(BIN)/intake db upgrade
 	$(BIN)/intake serve
 
-test: install-test catalogs
+test: install-test widget catalogs
 	$(BIN)/pytest
 
 bench: install-test
@@ -30,6 +30,22 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
+# The rasa-webchat widget from npm, for tests/test_rasa_webchat_browser.py only (not
+# committed: node_modules is in .gitignore). Installed again when node_modules is missing
+# or older than the lock file. Without npm that test is skipped, except with CI=true.
+WIDGET = tests/rasa_webchat
+widget: $(WIDGET)/node_modules/.installed
+
+$(WIDGET)/node_modules/.installed: $(WIDGET)/package.json $(WIDGET)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		echo "npm ci --prefix $(WIDGET)"; \
+		npm ci --prefix $(WIDGET) --ignore-scripts --no-audit --no-fund --loglevel=error && touch $@; \
+	elif [ "$$CI" = true ]; then \
+		echo "npm is missing: CI must install it (apt-get install npm)" >&2; exit 1; \
+	else \
+		echo "npm is missing: tests/test_rasa_webchat_browser.py will be skipped" >&2; \
+	fi
+
 # Compiled catalogs are build output (not committed); the app also reads .po files
 # directly when no fresh .mo is there.
 catalogs: install
@@ -38,5 +54,5 @@ catalogs: install
 	fi
 
 clean:
-	rm -rf $(VENV) var build *.egg-info
+	rm -rf $(VENV) var build *.egg-info $(WIDGET)/node_modules
 	find locales -name '*.mo' -delete

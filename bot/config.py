@@ -30,8 +30,13 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Brussels"
     session_idle_minutes: int = Field(default=1440, ge=1)
     purge_interval_seconds: int = Field(default=300, ge=5)
+    webchat_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated sites (https://partner.example) whose pages may embed a "
+        "Rasa chat widget talking to /socket.io; empty: this server's own pages only",
+    )
 
-    @field_validator("secret_keys", mode="before")
+    @field_validator("secret_keys", "webchat_origins", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):

@@ -117,7 +117,7 @@ async def test_replies_have_the_rasa_rest_shape(serve: Serve) -> None:
             assert reply["custom"]["language"] == "en"
         assert "automated assistant" in client.text
         payloads = [b["payload"] for b in client.buttons]
-        assert payloads[0] == "/voluntary_return" and "/language" in payloads
+        assert "/voluntary_return" in payloads and "/language" in payloads
         assert all(set(b) == {"title", "payload"} for b in client.buttons)
 
         await client.say("/voluntary_return")

@@ -150,7 +150,7 @@ async def test_start_gets_bot_uttered_with_text_and_quick_replies_in_rasas_shape
             assert set(reply) in ({"text"}, {"text", "quick_replies"}), reply
             assert isinstance(reply["text"], str) and reply["text"]
         payloads = [q["payload"] for q in client.quick_replies]
-        assert payloads[0] == "/voluntary_return" and "/language" in payloads
+        assert "/voluntary_return" in payloads and "/language" in payloads
         assert all(set(q) == {"content_type", "title", "payload"} and q["content_type"] == "text"
                    for q in client.quick_replies)
 

@@ -283,5 +283,7 @@ class SocketIOChannel:
 
 
 def create_channel(services: Any) -> SocketIOChannel:
-    """The Socket.IO channel for Rasa chat widgets, on ``/socket.io``."""
-    return SocketIOChannel(services.engine)
+    """The Socket.IO channel for Rasa chat widgets, on ``/socket.io``; widgets embedded on
+    other sites connect when their origins are listed in ``INTAKE_WEBCHAT_ORIGINS``."""
+    origins = list(services.settings.webchat_origins) or None
+    return SocketIOChannel(services.engine, cors_allowed_origins=origins)

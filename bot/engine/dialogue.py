@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from nlu import langid
 
+from ..cases.model import Case
 from ..i18n import gettext, native_name, negotiate, set_locale, supported_locales, use_locale, word_set
 from . import commands
 from .commands import Command
+from .desks import AppointmentDesk, CaseDesk
 from .flow import AskStep
 from .loader import FlowSet
 from .runner import FlowRunner, TurnContext
@@ -22,7 +26,7 @@ CONTACT_FACTS = ["fedasil_free_number", "fedasil_free_number_hours"]
 
 
 class Dialogue:
-    def __init__(self, flows: FlowSet) -> None:
+    def __init__(self, flows: FlowSet, find_case: Callable[[str], Awaitable[Case | None]] | None = None) -> None:
         missing = [f for f in CONTACT_FACTS if f not in flows.content]
         if missing:
             raise ValueError(f"content facts missing: {', '.join(missing)}")
@@ -31,6 +35,8 @@ class Dialogue:
             raise ValueError(f"flow intent {clashes[0]!r} is a reserved command")
         self.flows = flows
         self.runner = FlowRunner(flows)
+        self.appointments = AppointmentDesk(flows.content)
+        self.case_desk = CaseDesk(find_case)
 
     async def respond(self, ctx: TurnContext, inbound: Inbound, state: State, first_contact: bool) -> list[Outbound]:
         if not self.runner.fits(state):
@@ -101,6 +107,12 @@ class Dialogue:
                 return self._switch_language(ctx, state, code)
         if mode == "language_offer":
             return await self._language_offer_answered(ctx, state, text, command)
+        if mode == "case_lookup" and command is None:
+            return await self.case_desk.check_birth(ctx, state, text) + (
+                self._resume(ctx, state) or self._menu(ctx, greeting=False)
+            )
+        if mode == "case_lookup":
+            state.mode, state.held_text = None, None
         if mode == "edit_pick" and command is None:
             flow = self.runner.flow(state)
             labels = {commands.normalise(gettext(flow.step(s).label)): s for s in state.path}
@@ -162,6 +174,16 @@ class Dialogue:
             return self._language_picker(state)
         if name == "stay":
             return self._resume(ctx, state) or self._menu(ctx, greeting=False)
+        if name == "appointment_manage" and self.flows.by_intent(name) is None:
+            return await self.appointments.handle(ctx, state, command.argument) + (
+                self._resume(ctx, state) or self._menu(ctx, greeting=False)
+            )
+        if name == "case_status" and self.flows.by_intent(name) is None:
+            own = await ctx.own_cases() if ctx.own_cases is not None else []
+            replies = await self.case_desk.handle(ctx, state, command.argument, own)
+            if state.mode == "case_lookup":
+                return replies
+            return replies + (self._resume(ctx, state) or self._menu(ctx, greeting=False))
         if name == "forget":
             state.mode = "forget"
             return [Outbound(
@@ -317,6 +339,7 @@ class Dialogue:
 
     def _menu(self, ctx: TurnContext, greeting: bool) -> list[Outbound]:
         buttons = [Button(gettext(f.title), f"/{f.intent}") for f in self.flows.menu()]
+        buttons.append(Button(gettext("My requests"), "/case_status"))
         buttons.append(Button(gettext("Talk to a person"), "/human"))
         buttons.append(Button("🌐 " + gettext("Language"), "/language"))
         if greeting:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from ..i18n import DEFAULT_LOCALE, gettext, negotiate, use_locale
 from ..store.store import Store
+from .booking import Appointments
 from .dialogue import Dialogue
 from .loader import FlowSet
 from .runner import TurnContext
@@ -37,9 +38,10 @@ class Engine:
     ) -> None:
         self.store = store
         self.flows = flows
-        self.dialogue = Dialogue(flows)
+        self.dialogue = Dialogue(flows, find_case=store.case)
         self.idle_timeout = idle_timeout
         self.zone = ZoneInfo(timezone)
+        self.timezone = timezone
         self.default_language = default_language
         self.clock = clock
 
@@ -64,6 +66,15 @@ class Engine:
                 today=now.astimezone(self.zone).date(),
                 create_case=lambda draft: turn.create_case(draft, now),
                 erase=lambda: turn.erase(now),
+                timezone=self.timezone,
+                appointments=Appointments(
+                    free_slots=lambda: self.store.slots(now, free_only=True, limit=20),
+                    book=lambda slot_id, reminders: turn.book(slot_id, now, reminders),
+                    attach_reference=lambda booking_id, reference: turn.attach_reference(booking_id, reference),
+                    bookings=lambda: turn.bookings(now),
+                    cancel=lambda booking_id: turn.cancel_booking(booking_id, now),
+                ),
+                own_cases=turn.cases,
                 submitted_by=submitted_by,
             )
             with use_locale(language):

@@ -188,6 +188,9 @@ class AskStep(_Step):
     choices_from: str | None = Field(
         default=None, pattern=_ID, description="choices computed at run time (e.g. free appointment slots)"
     )
+    on_empty: str | None = Field(
+        default=None, pattern=_ID, description="where to go when choices_from has nothing to offer"
+    )
 
     @model_validator(mode="after")
     def _fits_type(self) -> AskStep:
@@ -195,6 +198,8 @@ class AskStep(_Step):
             raise ValueError("a choice question needs at least two choices")
         if self.choices_from and (self.type != "choice" or self.choices or self.multiple):
             raise ValueError("choices_from is for single choice questions without fixed choices")
+        if bool(self.choices_from) != bool(self.on_empty):
+            raise ValueError("choices_from and on_empty go together: say where to go when nothing is free")
         if self.choices and self.type not in ("choice", "country"):
             raise ValueError(f"choices are not used by a {self.type} question")
         if self.multiple and self.type != "choice":
@@ -343,8 +348,8 @@ class Flow(_Model):
                 targets = [b.goto for b in step.branch] + ([step.otherwise] if step.otherwise else [])
             elif isinstance(step, GotoStep):
                 targets = [step.goto]
-            elif isinstance(step, AskStep) and step.on_decline:
-                targets = [step.on_decline]
+            elif isinstance(step, AskStep):
+                targets = [t for t in (step.on_decline, step.on_empty) if t]
             for target in targets:
                 if target not in seen:
                     raise ValueError(f"step {step.id!r}: goes to unknown step {target!r}")
@@ -384,6 +389,9 @@ class Flow(_Model):
 
     def step(self, step_id: str) -> Any:
         return self.steps[self.index(step_id)]
+
+    def ask_for(self, field: str) -> AskStep:
+        return next(a for a in self.asks() if a.field == field)
 
     def asks(self) -> list[AskStep]:
         return [s for s in self.steps if isinstance(s, AskStep)]

@@ -8,7 +8,7 @@ journey says is in its YAML.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from string import Formatter
 from typing import Any
@@ -18,7 +18,8 @@ from babel.dates import format_date
 
 from ..i18n import current_locale, gettext
 from ..store.store import CaseDraft
-from . import dates, validators
+from . import booking, dates, validators
+from .booking import Appointments, ChoiceSource, FreeSlots
 from .flow import (
     AskStep,
     BranchStep,
@@ -56,11 +57,24 @@ class TurnContext:
     submitted_by: str | None = None
     erased: bool = False
     """Set when the applicant erased their data this turn: the turn itself is not logged."""
+    timezone: str = "Europe/Brussels"
+    appointments: Appointments | None = None
+    own_cases: Callable[[], Awaitable[list[Case]]] | None = None
+    """The cases sent from this conversation."""
 
 
 class FlowRunner:
     def __init__(self, flows: FlowSet) -> None:
         self.flows = flows
+        self.sources: dict[str, ChoiceSource] = {"free_slots": FreeSlots()}
+        unknown = sorted(
+            f"{flow.id}: {ask.choices_from}"
+            for flow in flows.flows.values()
+            for ask in flow.asks()
+            if ask.choices_from and ask.choices_from not in self.sources
+        )
+        if unknown:
+            raise ValueError(f"unknown choices_from source ({unknown[0]}); known: {', '.join(self.sources)}")
 
     # --- entry points -------------------------------------------------------------
 
@@ -97,7 +111,7 @@ class FlowRunner:
             if not state.selection:
                 return [Outbound(gettext("Please choose at least one option, then press Done."))] + self.prompt(ctx, state)
             text = ", ".join(state.selection)
-        result = validators.validate(step.rules(ctx.today), text, today=ctx.today)
+        result = validators.validate(self._rules(ctx, state, step), text, today=ctx.today)
         if isinstance(result, validators.Invalid):
             return self._retry(ctx, state, step, result.message)
         return await self._accept(ctx, state, flow, step, result.value)
@@ -229,6 +243,10 @@ class FlowRunner:
                         state.path.append(step.id)
                     index += 1
                     continue
+                if step.choices_from and not await self._offer(ctx, state, step):
+                    assert step.on_empty is not None  # the schema pairs them
+                    index = flow.index(step.on_empty)
+                    continue
                 state.pending = step.id
                 state.attempts = 0
                 if fast_forward:
@@ -244,9 +262,25 @@ class FlowRunner:
                 state.mode = None
                 return out + [self._summary(ctx, state, flow, step)]
             elif isinstance(step, SubmitStep):
-                case = await ctx.create_case(self._draft(ctx, state, flow, step))
-                params = {"reference": case.reference}
-                out.append(Outbound(self._text(ctx, state, step.submit, step.facts, params, step.dates)))
+                seat = None
+                if step.book:
+                    seat = await self._book(ctx, state, step.book)
+                    if seat is None:  # taken meanwhile: choose again, then back to the summary
+                        retry = await self._choose_again(ctx, state, flow, step.book)
+                        if retry is not None:
+                            return out + retry
+                        index = flow.index(flow.ask_for(step.book).on_empty)  # type: ignore[arg-type]
+                        continue
+                draft = self._draft(ctx, state, flow, step)
+                if seat is not None:
+                    draft = replace(draft, appointment=self._appointment(ctx, seat))
+                case = await ctx.create_case(draft)
+                reply = Outbound(self._text(ctx, state, step.submit, step.facts, {"reference": case.reference}, step.dates))
+                if seat is not None:
+                    assert ctx.appointments is not None
+                    await ctx.appointments.attach_reference(seat.id, case.reference)
+                    reply = replace(reply, custom={"attachment": self._calendar_file(ctx, seat, case.reference)})
+                out.append(reply)
                 index += 1
             elif isinstance(step, EndStep):
                 out.append(Outbound(self._text(ctx, state, step.end, step.facts, None, step.dates)))
@@ -302,19 +336,19 @@ class FlowRunner:
             else:
                 text += "\n\n" + gettext("Choose one or more, then press Done.")
         elif step.type in ("choice", "country"):
-            buttons += [Button(gettext(c.title), c.value) for c in step.choices]
+            buttons += [Button(c.shown(), c.value) for c in self._choices(ctx, state, step)]
         elif step.type == "yes_no":
             buttons += [Button(gettext("Yes"), "yes"), Button(gettext("No"), "no")]
         elif step.type == "consent":
             buttons += [Button(gettext("I agree"), "yes"), Button(gettext("I do not agree"), "no")]
-        if state.answers.get(step.field) is not None:
+        if state.answers.get(step.field) is not None and not step.choices_from:
             shown = validators.display(step.rules(ctx.today), state.answers[step.field])
             buttons.append(Button(gettext("Keep: {answer}", answer=_short(shown)), "/keep"))
         if step.optional:
             buttons.append(Button(gettext("Skip this question"), "/skip"))
         choices = None
-        if step.type in ("choice", "country") and step.choices:
-            choices = tuple(c.value for c in step.choices)
+        if step.type in ("choice", "country") and (step.choices or step.choices_from):
+            choices = tuple(c.value for c in self._choices(ctx, state, step))
         elif step.type in ("yes_no", "consent"):
             choices = ("yes", "no")
         return Outbound(
@@ -367,7 +401,73 @@ class FlowRunner:
         value = state.answers.get(step.field)
         if value is None:
             return gettext("(skipped)")
-        return validators.display(step.rules(ctx.today), value)
+        return validators.display(self._rules(ctx, state, step), value)
+
+    # --- choices computed at run time, and booking ---------------------------------
+
+    def _choices(self, ctx: TurnContext, state: State, step: AskStep) -> tuple[validators.Choice, ...]:
+        if not step.choices_from:
+            return tuple(validators.Choice(c.value, c.title) for c in step.choices)
+        source = self.sources[step.choices_from]
+        return tuple(validators.Choice(value, source.title(ctx, data), localized=True) for value, data in state.offered)
+
+    def _rules(self, ctx: TurnContext, state: State, step: AskStep) -> validators.Rules:
+        rules = step.rules(ctx.today)
+        if step.choices_from:
+            rules = replace(rules, choices=self._choices(ctx, state, step))
+        return rules
+
+    async def _offer(self, ctx: TurnContext, state: State, step: AskStep) -> bool:
+        """Fetch what can be chosen now (free slots); kept in the state so that the same
+        buttons can be shown again and validated until the applicant answers."""
+        assert step.choices_from is not None
+        options = await self.sources[step.choices_from].options(ctx, state)
+        state.offered = [[value, data] for value, data in options]
+        return bool(options)
+
+    async def _book(self, ctx: TurnContext, state: State, field: str) -> Any | None:
+        if ctx.appointments is None:
+            raise FlowRuntimeError("this channel cannot book appointments")
+        chosen = state.answers.get(field)
+        data = next((d for v, d in state.offered if v == chosen), None)
+        if chosen is None or data is None:
+            return None
+        starts_at = datetime.fromisoformat(data["starts_at"])
+        return await ctx.appointments.book(int(chosen), booking.reminders(starts_at, ctx.language, ctx.now))
+
+    async def _choose_again(self, ctx: TurnContext, state: State, flow: Flow, field: str) -> list[Outbound] | None:
+        ask = flow.ask_for(field)
+        if not await self._offer(ctx, state, ask):
+            return None
+        state.answers.pop(field, None)
+        state.pending = ask.id
+        state.attempts = 0
+        state.mode = "editing"  # once chosen, straight back to the summary
+        sorry = Outbound(gettext("Sorry, someone else just took that time. Please choose another one."))
+        return [sorry, self._question(ctx, state, ask)]
+
+    def _appointment(self, ctx: TurnContext, booking_view: Any) -> dict[str, Any]:
+        return {
+            "booking_id": booking_view.id,
+            "slot_id": booking_view.slot_id,
+            "place": booking_view.place,
+            "starts_at": booking_view.starts_at.isoformat(),
+        }
+
+    def _calendar_file(self, ctx: TurnContext, booking_view: Any, reference: str) -> dict[str, str]:
+        from ..appointments_ics import appointment_ics
+
+        place = self.flows.content.get(booking_view.place) if booking_view.place in self.flows.content else None
+        location = place.formatted() if place is not None else booking_view.place
+        ics = appointment_ics(
+            uid=f"{reference}@intake",
+            starts_at=booking_view.starts_at,
+            duration=booking.APPOINTMENT_LENGTH,
+            summary=gettext("Registration appointment ({reference})", reference=reference),
+            location=location,
+            description=gettext("Bring your documents, if you have any, and this reference: {reference}.", reference=reference),
+        )
+        return booking.ics_attachment(ics)
 
     def _text(
         self,

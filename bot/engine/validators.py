@@ -56,7 +56,13 @@ from bot.i18n import (
 @dataclass(frozen=True, slots=True)
 class Choice:
     value: str
-    title: str  # English msgid, translated when shown
+    title: str
+    """An English msgid, translated when shown, unless ``localized`` (computed at run
+    time in the applicant's language, like an appointment time)."""
+    localized: bool = False
+
+    def shown(self) -> str:
+        return self.title if self.localized else gettext(self.title)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +232,7 @@ def _display_text(rules: Rules, value: Any) -> str:
 @lru_cache(maxsize=256)
 def _choice_index(choices: tuple[Choice, ...], locale: str) -> _Index:
     pairs = [
-        (name, c.value) for c in choices for name in (gettext(c.title), c.title, c.value)
+        (name, c.value) for c in choices for name in (c.shown(), c.title, c.value)
     ]
     return _build_index(pairs)
 
@@ -251,7 +257,7 @@ def _choice_candidates(
 def _choice_title(choices: Sequence[Choice], value: str) -> str:
     for choice in choices:
         if choice.value == value:
-            return gettext(choice.title)
+            return choice.shown()
     return str(value)
 
 

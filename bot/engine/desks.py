@@ -1,0 +1,201 @@
+"""Two small services that are not journeys: "my appointment" and "where is my case?".
+
+``/appointment_manage`` lists the applicant's upcoming appointments with buttons to cancel
+one (the seat is freed at once) or move it (the old seat is freed and the new one taken in
+the same transaction). ``/case_status`` lists the cases sent from this conversation with
+their status; ``/case_status VR-7K3M9Q`` looks one up from anywhere, which also asks for
+the date of birth given in it, and is rate-limited so references cannot be guessed.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from datetime import date
+from typing import Any
+
+from babel.dates import format_date
+
+from ..i18n import N_, current_locale, format_moment, gettext
+from . import booking, validators
+from .runner import TurnContext
+from .state import State
+from .turn import Button, Expects, Outbound
+
+STATUS_TITLES = {
+    "submitted": N_("received"),
+    "in_review": N_("being handled by a person"),
+    "waiting_for_applicant": N_("waiting for an answer from you"),
+    "closed": N_("closed"),
+    "withdrawn": N_("withdrawn"),
+}
+KIND_TITLES = {
+    "voluntary_return": N_("Return to my country"),
+    "protection_appointment": N_("Registration appointment"),
+    "visa_question": N_("Visa question"),
+    "human_callback": N_("Call back by a person"),
+    "urgent_safety": N_("Emergency help"),
+}
+REFERENCE = re.compile(r"^(VR|PA|VQ|HC|US)-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{6}$")
+LOOKUPS_PER_CONVERSATION = 5
+"""Reference lookups a conversation may try per hour."""
+LOOKUPS_PER_MINUTE = 30
+"""Reference lookups per minute for the whole service (senders are cheap to invent)."""
+
+
+class AppointmentDesk:
+    def __init__(self, content: Any) -> None:
+        self.content = content
+
+    async def handle(self, ctx: TurnContext, state: State, argument: str | None) -> list[Outbound]:
+        if ctx.appointments is None:
+            return [Outbound(gettext("You have no upcoming appointment."))]
+        action, *ids = (argument or "").split()
+        mine = {b.id: b for b in await ctx.appointments.bookings()}
+        if action == "cancel" and ids and _int(ids[0]) in mine:
+            seat = mine[_int(ids[0])]
+            await ctx.appointments.cancel(seat.id)
+            return [Outbound(gettext(
+                "Your appointment of {moment} is cancelled, and the place is free for someone else.",
+                moment=self._moment(ctx, seat),
+            ))]
+        if action == "move" and ids and _int(ids[0]) in mine:
+            return await self._offer_move(ctx, mine[_int(ids[0])])
+        if action == "to" and len(ids) == 2 and _int(ids[0]) in mine:
+            return await self._move(ctx, mine[_int(ids[0])], _int(ids[1]))
+        if not mine:
+            return [Outbound(gettext("You have no upcoming appointment."))]
+        out = []
+        for seat in mine.values():
+            out.append(Outbound(
+                gettext(
+                    "Your appointment: {moment}, at {place}. Reference: {reference}.",
+                    moment=self._moment(ctx, seat),
+                    place=self._place(seat),
+                    reference=seat.case_reference or "—",
+                ),
+                (
+                    Button(gettext("Move it"), f"/appointment_manage move {seat.id}"),
+                    Button(gettext("Cancel it"), f"/appointment_manage cancel {seat.id}"),
+                    Button(gettext("Keep it"), "/stay"),
+                ),
+            ))
+        return out
+
+    async def _offer_move(self, ctx: TurnContext, seat: Any) -> list[Outbound]:
+        assert ctx.appointments is not None
+        free = [s for s in await ctx.appointments.free_slots() if s.id != seat.slot_id][:6]
+        if not free:
+            return [Outbound(gettext("There is no other free time right now. Your appointment stays as it is."))]
+        buttons = tuple(
+            Button(format_moment(s.starts_at, ctx.timezone), f"/appointment_manage to {seat.id} {s.id}") for s in free
+        )
+        return [Outbound(gettext("Choose a new time:"), buttons + (Button(gettext("Keep it"), "/stay"),))]
+
+    async def _move(self, ctx: TurnContext, seat: Any, slot_id: int) -> list[Outbound]:
+        """Take the new seat first, then free the old one: both in this turn's transaction,
+        so the applicant never ends up with none (or two)."""
+        assert ctx.appointments is not None
+        free = {s.id: s for s in await ctx.appointments.free_slots()}
+        new_slot = free.get(slot_id)
+        taken = None
+        if new_slot is not None:
+            taken = await ctx.appointments.book(slot_id, booking.reminders(new_slot.starts_at, ctx.language, ctx.now))
+        if taken is None:
+            return [Outbound(gettext("Sorry, someone else just took that time. Please choose another one."))] + await self._offer_move(ctx, seat)
+        await ctx.appointments.cancel(seat.id)
+        if seat.case_reference:
+            await ctx.appointments.attach_reference(taken.id, seat.case_reference)
+        return [Outbound(gettext(
+            "Your appointment is moved to {moment}, at {place}. The old time is free for someone else.",
+            moment=self._moment(ctx, taken),
+            place=self._place(taken),
+        ))]
+
+    def _moment(self, ctx: TurnContext, seat: Any) -> str:
+        return format_moment(seat.starts_at, ctx.timezone)
+
+    def _place(self, seat: Any) -> str:
+        if seat.place in self.content:
+            return str(self.content.get(seat.place).formatted())
+        return str(seat.place)
+
+
+class CaseDesk:
+    def __init__(self, find_case: Any) -> None:
+        self.find_case = find_case
+        self._recent: deque[float] = deque()
+
+    async def handle(self, ctx: TurnContext, state: State, argument: str | None, own_cases: list[Any]) -> list[Outbound]:
+        reference = (argument or "").strip().upper()
+        if reference:
+            if not REFERENCE.match(reference):
+                return [Outbound(gettext("A reference looks like VR-7K3M9Q. Please check it."))]
+            own = next((c for c in own_cases if c.reference == reference), None)
+            if own is not None:
+                return [Outbound(self._line(own))]
+            state.mode = "case_lookup"
+            state.held_text = reference
+            return [Outbound(
+                gettext("To protect your data, what is the date of birth given in this request?"),
+                expects=Expects(field="case_lookup.date_of_birth", type="date"),
+            )]
+        if not own_cases:
+            return [Outbound(gettext(
+                "No request was sent from this chat. If you sent one elsewhere, type /case_status and its reference."
+            ))]
+        return [Outbound("\n".join(self._line(c) for c in own_cases))]
+
+    async def check_birth(self, ctx: TurnContext, state: State, text: str) -> list[Outbound]:
+        reference, state.held_text, state.mode = state.held_text or "", None, None
+        now = ctx.now.timestamp()
+        state.lookups = [t for t in state.lookups if now - t < 3600]
+        if len(state.lookups) >= LOOKUPS_PER_CONVERSATION or not self._service_allows(time.monotonic()):
+            return [Outbound(gettext("Too many attempts. Please try again later, or type /human."))]
+        state.lookups.append(now)
+        result = validators.validate(validators.Rules(type="date"), text, today=ctx.today)
+        case = await self.find_case(reference) if isinstance(result, validators.Valid) else None
+        born = case.applicant.date_of_birth if case is not None else None
+        if case is None or born is None or not isinstance(result, validators.Valid) or _as_date(result.value) != born:
+            # One answer for a wrong date and an unknown reference: nothing to learn from it.
+            return [Outbound(gettext("I could not find a request with this reference and date of birth."))]
+        return [Outbound(self._line(case))]
+
+    def _service_allows(self, now: float) -> bool:
+        while self._recent and now - self._recent[0] > 60:
+            self._recent.popleft()
+        if len(self._recent) >= LOOKUPS_PER_MINUTE:
+            return False
+        self._recent.append(now)
+        return True
+
+    @staticmethod
+    def _line(case: Any) -> str:
+        return gettext(
+            "{kind} {reference}: {status} (since {since}).",
+            kind=gettext(KIND_TITLES.get(case.kind, case.kind)),
+            reference=case.reference,
+            status=gettext(STATUS_TITLES.get(case.status, case.status)),
+            since=_since(case),
+        )
+
+
+def _since(case: Any) -> str:
+    changed = case.status_history[-1].at if case.status_history else case.created_at
+    return format_date(changed.date(), format="long", locale=current_locale())
+
+
+def _as_date(value: Any) -> date | None:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def _int(text: str) -> int:
+    return int(text) if text.isdigit() else -1
+
+

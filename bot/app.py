@@ -15,6 +15,8 @@ from .channels.base import Channel
 from .config import Settings
 from .engine import Engine
 from .engine.loader import FlowSet, load_flows
+from .reminders import deliverer
+from .scheduler import Scheduler
 from .store.crypto import Cipher
 from .store.store import Store
 
@@ -95,10 +97,16 @@ def create_app(services: Services, channels: Sequence[Channel] = ()) -> web.Appl
         purger = asyncio.create_task(_purge_until(stop, services), name="purge")
         for channel in channels:
             await channel.start()
+        # Reminders: jobs live in the database, so every worker may run a scheduler.
+        scheduler = Scheduler(services.store, deliverer(services.engine, channels, services.settings.timezone))
+        reminding = asyncio.create_task(
+            scheduler.run(stop, services.settings.scheduler_interval_seconds), name="scheduler"
+        )
         yield
+        stop.set()
+        await reminding
         for channel in reversed(channels):
             await channel.stop()
-        stop.set()
         await purger
         await services.close()
 

@@ -153,6 +153,17 @@ class FakeTelegram:
             message["reply_markup"] = markup
         return message
 
+    async def _api_sendDocument(self, params: dict[str, Any]) -> Any:
+        """A multipart upload: keeps the file's name and bytes for the test to read."""
+        upload = params.get("document")
+        name = getattr(upload, "filename", None) or "file"
+        body = upload.file.read() if hasattr(upload, "file") else b""
+        params["document"] = {"file_name": name, "data": body}
+        message = _message(int(params["chat_id"]), next(_message_ids), "")
+        message.pop("text", None)
+        message["document"] = {"file_id": f"doc-{name}", "file_unique_id": f"u-{name}", "file_name": name}
+        return message
+
     async def _api_editMessageReplyMarkup(self, params: dict[str, Any]) -> Any:
         message = _message(int(params["chat_id"]), int(params["message_id"]), "…")
         if isinstance(params.get("reply_markup"), dict):

@@ -101,3 +101,27 @@ async def test_urgent_help_outside_a_journey_ends_with_the_menu(engine: Engine) 
     await chat.say("/urgent_help")
     await chat.say("no")
     assert "/voluntary_return" in chat.payloads
+
+
+JOURNEYS = {
+    "/voluntary_return": (VOLUNTARY_RETURN, "household.adults"),
+    "/visa_info": ({"nationality": "Morocco", "currently_in_belgium": "no", "refusal_received": "no",
+                    "residence_country": "Morocco", "legal_residence": "yes"}, "purpose"),
+    "/protection_registration": ({"location_now": "in_belgium", "stage": "not_yet", "consent.data_processing": "yes",
+                                  "arrival_date": "20/11/2026", "applicant.date_of_birth": "12/04/1999"},
+                                 "household.adults"),
+}
+
+
+@pytest.mark.parametrize("journey", sorted(JOURNEYS))
+async def test_urgent_help_interrupts_every_journey_and_returns_to_it(engine: Engine, journey: str) -> None:
+    answers, at = JOURNEYS[journey]
+    chat = Chat(engine)
+    await chat.say(journey)
+    await chat.answer_until(answers, stop_at=at)
+    before = await answers_of(engine, chat)
+    await chat.say("emergency")
+    assert "112" in chat.text
+    await chat.say("no")
+    assert chat.field == at and "Let us continue where you were" in chat.text
+    assert await answers_of(engine, chat) == before

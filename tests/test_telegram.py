@@ -23,6 +23,7 @@ from bot.channels.telegram import (
 from bot.config import Settings
 from bot.engine import Engine
 from bot.engine.loader import FlowSet
+from bot.engine.booking import ics_attachment
 from bot.engine.turn import Button, Expects, Outbound
 
 from .chat import VOLUNTARY_RETURN, Chat
@@ -355,6 +356,23 @@ async def test_outbound_rendering_sends_phone_keyboard_then_removes_it(engine: E
     assert sent[0]["reply_markup"]["keyboard"][0][0]["request_contact"] is True
     assert sent[1]["reply_markup"] == {"remove_keyboard": True}
     assert "reply_markup" not in sent[2]
+
+
+async def test_a_reminder_is_pushed_with_its_calendar_file(engine: Engine, fake: FakeTelegram, channel: TelegramChannel) -> None:
+    ics = b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"
+    reminder = Outbound("Reminder: tomorrow 09:00", language="en", custom={"attachment": ics_attachment(ics)})
+    assert await channel.push(str(CHAT), [reminder]) is True
+    assert [m["text"] for m in fake.sent(CHAT)] == ["Reminder: tomorrow 09:00"]
+    [document] = [c["document"] for c in fake.calls_to("sendDocument")]
+    assert document == {"file_name": "appointment.ics", "data": ics}
+    assert await channel.push("not-a-chat", [reminder]) is False
+
+
+async def test_a_reminder_to_a_chat_that_blocked_the_bot_is_not_retried(engine: Engine, fake: FakeTelegram, channel: TelegramChannel) -> None:
+    fake.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    assert await channel.push(str(CHAT), [Outbound("Reminder", language="en")]) is False
+    assert await channel.push(str(CHAT), [Outbound("Reminder", language="en")]) is True  # known blocked: done
+    assert len(fake.calls_to("sendMessage")) == 1
 
 
 def test_create_channel_reads_the_environment(engine: Engine, flows: FlowSet, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,6 +13,7 @@ chat where a log line needs one.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import logging
@@ -24,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 from telegram import (
+    InputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -319,7 +321,8 @@ class TelegramChannel:
 
     # --- rendering ------------------------------------------------------------------
 
-    async def send_replies(self, chat_id: int, replies: Sequence[Outbound]) -> None:
+    async def send_replies(self, chat_id: int, replies: Sequence[Outbound]) -> bool:
+        """Send each reply in order; False (and stop) at the first that cannot be sent."""
         for reply in replies:
             markup = self._markup(chat_id, reply)
             # Plain text, no parse_mode: whatever an applicant typed (and we echo back in a
@@ -329,7 +332,32 @@ class TelegramChannel:
                 last = i == len(pieces) - 1
                 sent = await self._send(chat_id, piece, markup if last else None)
                 if not sent:
-                    return
+                    return False
+            attachment = (reply.custom or {}).get("attachment")
+            if attachment and not await self._send_file(chat_id, attachment):
+                return False
+        return True
+
+    async def push(self, sender_id: str, replies: Sequence[Outbound]) -> bool:
+        """Send without an update to answer (reminders); False when not delivered."""
+        if not sender_id.lstrip("-").isdigit():
+            return False
+        chat_id = int(sender_id)
+        if chat_id in self.blocked_chats:
+            return True  # nothing will ever get through: do not retry
+        return await self.send_replies(chat_id, replies)
+
+    async def _send_file(self, chat_id: int, attachment: dict[str, str]) -> bool:
+        """A calendar file (.ics) as a document, once; a failure is logged, not retried."""
+        try:
+            data = base64.b64decode(attachment["data"])
+            await self.application.bot.send_document(
+                chat_id=chat_id, document=InputFile(data, filename=attachment.get("filename", "file"))
+            )
+            return True
+        except (TelegramError, KeyError, ValueError) as exc:
+            log.warning("telegram: file to chat %s not sent (%s)", self._tag(chat_id), type(exc).__name__)
+            return True  # the text went through; the file is a convenience
 
     def _markup(self, chat_id: int, reply: Outbound) -> Any:
         if reply.buttons:

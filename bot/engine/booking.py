@@ -68,9 +68,11 @@ class FreeSlots:
         return format_moment(datetime.fromisoformat(data["starts_at"]), ctx.timezone)
 
 
-def reminders(starts_at: datetime, language: str, now: datetime) -> list[tuple[datetime, dict[str, Any]]]:
+def reminders(
+    starts_at: datetime, language: str, now: datetime, place: str = "registration_centre"
+) -> list[tuple[datetime, dict[str, Any]]]:
     """The reminder jobs of an appointment: when, and what the message needs."""
-    payload = {"starts_at": starts_at.isoformat(), "language": language}
+    payload = {"starts_at": starts_at.isoformat(), "language": language, "place": place}
     return [(starts_at - before, dict(payload)) for before in REMINDERS_BEFORE if starts_at - before > now]
 
 

@@ -51,7 +51,7 @@ class AppointmentDesk:
     async def handle(self, ctx: TurnContext, state: State, argument: str | None) -> list[Outbound]:
         if ctx.appointments is None:
             return [Outbound(gettext("You have no upcoming appointment."))]
-        action, *ids = (argument or "").split()
+        action, *ids = (argument or "").split() or [""]
         mine = {b.id: b for b in await ctx.appointments.bookings()}
         if action == "cancel" and ids and _int(ids[0]) in mine:
             seat = mine[_int(ids[0])]
@@ -101,7 +101,9 @@ class AppointmentDesk:
         new_slot = free.get(slot_id)
         taken = None
         if new_slot is not None:
-            taken = await ctx.appointments.book(slot_id, booking.reminders(new_slot.starts_at, ctx.language, ctx.now))
+            taken = await ctx.appointments.book(
+                slot_id, booking.reminders(new_slot.starts_at, ctx.language, ctx.now, new_slot.place)
+            )
         if taken is None:
             return [Outbound(gettext("Sorry, someone else just took that time. Please choose another one."))] + await self._offer_move(ctx, seat)
         await ctx.appointments.cancel(seat.id)

@@ -85,6 +85,8 @@ class Engine:
                         "We had not heard from you for a while, so your unfinished answers "
                         "were deleted to protect your privacy. You can start again."
                     )))
+                notice += [Outbound(text) for text in state.notices]  # reminders kept for this turn
+                state.notices = []
                 first_contact = conversation.is_new or (conversation.state is None and not notice)
                 said = notice + await self.dialogue.respond(ctx, inbound, state, first_contact)
             replies = [replace(r, language=ctx.language) for r in said]
@@ -99,6 +101,15 @@ class Engine:
                     now,
                 )
         return replies
+
+    async def leave_notice(self, channel: str, sender_id: str, text: str) -> None:
+        """Keep a message (a reminder) for an applicant whose channel cannot push: it is
+        shown first at their next message."""
+        now = self.clock()
+        async with self.store.turn(channel, sender_id, now) as turn:
+            state = State.from_dict(turn.conversation.state)
+            state.notices.append(text)
+            turn.save_state(state.to_dict(), turn.conversation.language, now)
 
     async def purge(self) -> dict[str, int]:
         counts = await self.store.purge(self.clock(), self.idle_timeout)

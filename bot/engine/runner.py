@@ -433,7 +433,8 @@ class FlowRunner:
         if chosen is None or data is None:
             return None
         starts_at = datetime.fromisoformat(data["starts_at"])
-        return await ctx.appointments.book(int(chosen), booking.reminders(starts_at, ctx.language, ctx.now))
+        reminders = booking.reminders(starts_at, ctx.language, ctx.now, data.get("place", "registration_centre"))
+        return await ctx.appointments.book(int(chosen), reminders)
 
     async def _choose_again(self, ctx: TurnContext, state: State, flow: Flow, field: str) -> list[Outbound] | None:
         ask = flow.ask_for(field)

@@ -31,6 +31,8 @@ class State:
     """Choices computed for the pending question (``choices_from``): ``[value, data]`` pairs."""
     suspended: list[dict[str, Any]] = field(default_factory=list)
     """Journeys interrupted by another (safety, a person), resumed when it ends."""
+    notices: list[str] = field(default_factory=list)
+    """Messages for the applicant (reminders) waiting for a channel that cannot push."""
     lookups: list[float] = field(default_factory=list)
     """When this conversation looked up a case by reference (rate limit)."""
     language_settled: bool = False

@@ -151,6 +151,16 @@
     who.textContent = (item.who === "me" ? t("you") : t("bot")) + ": ";
     li.appendChild(who);
     li.appendChild(document.createTextNode(item.text));
+    if (item.file && item.file.data) {
+      // A calendar file: a download link built here, so no request leaves the page.
+      var link = document.createElement("a");
+      link.className = "file";
+      link.href = "data:" + (item.file.media_type || "application/octet-stream") + ";base64," + item.file.data;
+      link.download = item.file.filename || "file";
+      link.textContent = "📅 " + (item.file.filename || "file");
+      li.appendChild(document.createElement("br"));
+      li.appendChild(link);
+    }
     return li;
   }
 
@@ -241,7 +251,8 @@
       var buttons = [];
       var expects = null;
       (Array.isArray(replies) ? replies : []).forEach(function (r) {
-        if (r.text) { append({ who: "bot", text: String(r.text) }); }
+        var file = r.custom && r.custom.attachment ? r.custom.attachment : null;
+        if (r.text || file) { append({ who: "bot", text: String(r.text || ""), file: file }); }
         if (Array.isArray(r.buttons) && r.buttons.length) { buttons = r.buttons; }
         if (r.custom && r.custom.expects) { expects = r.custom.expects; }
         if (r.custom && r.custom.language) { state.language = r.custom.language; }

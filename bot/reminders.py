@@ -1,0 +1,61 @@
+"""Delivering scheduled jobs (appointment reminders) to the applicant's own channel.
+
+The scheduler (bot/scheduler.py) claims due jobs from the database; this module turns one
+into a message in the applicant's language and hands it to the channel the conversation
+came from. Channels that can push (Telegram) send it now; the others (web chat) keep it
+for the applicant's next message (:meth:`Engine.leave_notice`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from .engine import Engine, Outbound
+from .i18n import format_moment, gettext, use_locale
+
+log = logging.getLogger(__name__)
+
+
+class Pusher(Protocol):
+    name: str
+
+    async def push(self, sender_id: str, replies: Sequence[Outbound]) -> bool:
+        """Send without being asked; False when it could not be delivered."""
+
+
+def reminder_text(payload: dict[str, Any], content: Any, timezone: str) -> str:
+    place = payload.get("place", "")
+    where = content.get(place).formatted() if place in content else place
+    return gettext(
+        "Reminder: your registration appointment is on {moment}, at {place}. Bring any "
+        "documents you have. To change or cancel it, type /appointment_manage.",
+        moment=format_moment(datetime.fromisoformat(payload["starts_at"]), timezone),
+        place=where,
+    )
+
+
+def deliverer(engine: Engine, channels: Sequence[Any], timezone: str) -> Callable[[Any], Awaitable[bool]]:
+    """The ``deliver`` callback of the scheduler."""
+    pushers = {c.name: c for c in channels if callable(getattr(c, "push", None))}
+
+    async def deliver(job: Any) -> bool:
+        if job.kind != "appointment_reminder":
+            log.warning("job %s: unknown kind %s", job.id, job.kind)
+            return False
+        address = await engine.store.conversation_address(job.conversation_id)
+        if address is None:  # erased meanwhile: nothing to send, nothing to retry
+            return True
+        channel, sender_id = address
+        language = job.payload.get("language") or engine.default_language
+        with use_locale(language):
+            text = reminder_text(job.payload, engine.dialogue.flows.content, timezone)
+        pusher = pushers.get(channel)
+        if pusher is not None:
+            return await pusher.push(sender_id, [Outbound(text, language=language)])
+        await engine.leave_notice(channel, sender_id, text)
+        return True
+
+    return deliver

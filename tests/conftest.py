@@ -96,7 +96,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
     url = request.getfixturevalue("postgres_database")
     if url is None:
         pytest.skip("PostgreSQL is not reachable (set INTAKE_TEST_POSTGRES_URL)")
-    asyncio.run(_admin(url, "TRUNCATE conversations, transcript, processed_messages, cases, case_events RESTART IDENTITY CASCADE"))
+    asyncio.run(_admin(url, "TRUNCATE conversations, transcript, processed_messages, cases, case_events, slots, bookings, jobs RESTART IDENTITY CASCADE"))
     return url
 
 

@@ -154,4 +154,4 @@ async def test_purge_keeps_transcripts_that_a_case_refers_to(store: Store) -> No
         turn.log("hello", ["Hello"], START)
         turn.remember("m1", [], START)
     counts = await store.purge(START + timedelta(days=2), idle=timedelta(hours=24))
-    assert counts == {"conversations": 2, "transcript_entries": 1, "processed_messages": 1}
+    assert counts == {"conversations": 2, "transcript_entries": 1, "processed_messages": 1, "jobs": 0}

@@ -41,9 +41,19 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
+    # Reads (``READ_ONLY`` below) begin deferred instead: in WAL mode they see a snapshot
+    # and wait for nobody, so a turn that holds the write lock can still call a read-only
+    # store method (a case lookup, the free slots) on another connection.
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+READ_ONLY = "intake_read_only"
+"""Execution option of connections that only read (see ``Store._reads``)."""
 
 
 class ConversationLocks:

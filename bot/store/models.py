@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -135,3 +136,73 @@ class CaseEvent(Base):
 
 
 Index("ix_cases_kind_status", CaseRow.kind, CaseRow.status)
+
+
+class Slot(Base):
+    """A registration time with a number of seats. ``booked`` counts active bookings and
+    is only changed by conditional updates (see appointments.py), never read-then-written;
+    the check constraint is the last line of defence against overbooking."""
+
+    __tablename__ = "slots"
+    __table_args__ = (
+        UniqueConstraint("place", "starts_at"),
+        CheckConstraint("capacity >= 1", name="capacity_positive"),
+        CheckConstraint("booked >= 0 AND booked <= capacity", name="booked_within_capacity"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    place: Mapped[str] = mapped_column(String(64), default="registration_centre")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    capacity: Mapped[int] = mapped_column(Integer)
+    booked: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Booking(Base):
+    """One seat taken by one conversation. Nothing personal: the applicant is reached
+    through the conversation, the case through its reference."""
+
+    __tablename__ = "bookings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("slots.id"), index=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    case_reference: Mapped[str | None] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    """``active`` or ``cancelled``."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Job(Base):
+    """A unit of work due at a time (a reminder to send), run by bot/scheduler.py.
+
+    ``status``: pending → running (claimed, with a lease until ``locked_until``) → done, or
+    back to pending with a later ``due_at`` after a failure, or failed after too many
+    attempts; cancelled when its booking is. ``attempts`` counts the claims, and doubles
+    as the fencing token of the current claim. ``done_at`` is when it reached a final
+    state (done, cancelled or failed), for purging.
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    booking_id: Mapped[int | None] = mapped_column(
+        ForeignKey("bookings.id", ondelete="CASCADE"), index=True
+    )
+    payload_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+Index("ix_jobs_status_due_at", Job.status, Job.due_at)

@@ -20,9 +20,12 @@ from sqlalchemy.orm import selectinload
 
 from ..cases.model import Case, StatusChange
 from ..cases.references import new_reference
+from .appointments import FINAL_JOB, BookingView, JobView, SlotView, StoreAppointments, TurnAppointments
 from .crypto import Cipher
-from .database import ConversationLocks, create_engine
-from .models import CaseEvent, CaseRow, Conversation, ProcessedMessage, TranscriptEntry
+from .database import READ_ONLY, ConversationLocks, create_engine
+from .models import CaseEvent, CaseRow, Conversation, Job, ProcessedMessage, TranscriptEntry
+
+__all__ = ["BookingView", "CaseDraft", "JobView", "SlotView", "Store", "StoredConversation", "Turn"]
 
 ERASED = "[erased on request]"
 
@@ -43,6 +46,7 @@ class CaseDraft:
     consent: dict[str, Any] | None
     content_version: str | None
     submitted_by: str | None = None
+    appointment: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -56,8 +60,9 @@ class StoredConversation:
     is_new: bool
 
 
-class Turn:
-    """The open transaction of one turn of one conversation."""
+class Turn(TurnAppointments):
+    """The open transaction of one turn of one conversation (appointments: see
+    appointments.py)."""
 
     def __init__(self, store: Store, session: AsyncSession, row: Conversation, is_new: bool) -> None:
         self._store = store
@@ -108,6 +113,16 @@ class Turn:
             )
         )
 
+    async def cases(self) -> list[Case]:
+        """The cases sent from this conversation, newest first (for "where is my case?")."""
+        query = (
+            select(CaseRow)
+            .where(CaseRow.conversation_id == self._row.id)
+            .order_by(CaseRow.created_at.desc())
+            .options(_with_events())
+        )
+        return [self._store.to_case(r) for r in (await self._session.scalars(query)).all()]
+
     async def create_case(self, draft: CaseDraft, now: datetime) -> Case:
         cipher = self._store.cipher
         while True:
@@ -122,6 +137,7 @@ class Turn:
             "consent": draft.consent,
             "content_version": draft.content_version,
             "flow_id": draft.flow_id,
+            "appointment": draft.appointment,
         }
         row = CaseRow(
             id=str(uuid.uuid4()),
@@ -149,9 +165,11 @@ class Turn:
         """The applicant's right to erasure: their conversation data and cases' personal data.
 
         Cases are kept as withdrawn, with nothing personal left, so that staff who were
-        already working on one see why it disappeared.
+        already working on one see why it disappeared. Upcoming appointments are
+        cancelled (their seats freed at once) and no reminder will be sent.
         """
         session = self._session
+        await self._erase_appointments(now)
         await session.execute(delete(TranscriptEntry).where(TranscriptEntry.conversation_id == self._row.id))
         await session.execute(delete(ProcessedMessage).where(ProcessedMessage.conversation_id == self._row.id))
         rows = (
@@ -168,12 +186,15 @@ class Turn:
         return len(rows)
 
 
-class Store:
+class Store(StoreAppointments):
     def __init__(self, engine: AsyncEngine, cipher: Cipher) -> None:
         self.engine = engine
         self.cipher = cipher
         self.locks = ConversationLocks(engine)
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # For methods that only read: on SQLite they do not take the write lock, so they
+        # also work inside a turn, which holds it (see database.py).
+        self._reads = async_sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
     @classmethod
     def connect(cls, url: str, cipher: Cipher, **engine_kwargs: Any) -> Store:
@@ -219,12 +240,12 @@ class Store:
             query = query.where(CaseRow.kind == kind)
         if status:
             query = query.where(CaseRow.status == status)
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = (await session.scalars(query.options(_with_events()))).all()
             return [self.to_case(r) for r in rows]
 
     async def case(self, reference: str) -> Case | None:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             row = await session.scalar(
                 select(CaseRow).where(CaseRow.reference == reference).options(_with_events())
             )
@@ -232,7 +253,7 @@ class Store:
 
     async def transcript(self, conversation_id: int) -> list[tuple[datetime, str, str]]:
         """The conversation as (time, "in" | "out", text) lines, oldest first."""
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = (
                 await session.scalars(
                     select(TranscriptEntry)
@@ -247,9 +268,16 @@ class Store:
                 lines += [(row.at, "out", text) for text in turn["out"]]
             return lines
 
-    async def purge(self, now: datetime, idle: timedelta, replies_kept: timedelta = timedelta(days=1)) -> dict[str, int]:
+    async def purge(
+        self,
+        now: datetime,
+        idle: timedelta,
+        replies_kept: timedelta = timedelta(days=1),
+        jobs_kept: timedelta = timedelta(days=30),
+    ) -> dict[str, int]:
         """Drop what is no longer needed: unfinished answers of idle conversations, their
-        transcripts when no case refers to them, and old redelivery records."""
+        transcripts when no case refers to them, old redelivery records, and jobs that
+        ended (done, cancelled or failed) more than ``jobs_kept`` ago."""
         cutoff = now - idle
         async with self.locks.writer(), self._sessions() as session, session.begin():
             idle_ids = select(Conversation.id).where(
@@ -269,10 +297,14 @@ class Store:
             replies = await session.execute(
                 delete(ProcessedMessage).where(ProcessedMessage.at < now - replies_kept)
             )
+            jobs = await session.execute(
+                delete(Job).where(Job.status.in_(FINAL_JOB), Job.done_at < now - jobs_kept)
+            )
         return {
             "conversations": states.rowcount or 0,
             "transcript_entries": transcripts.rowcount or 0,
             "processed_messages": replies.rowcount or 0,
+            "jobs": jobs.rowcount or 0,
         }
 
     async def _redact(self, session: AsyncSession, row: CaseRow, now: datetime, actor: str) -> None:
@@ -304,6 +336,7 @@ class Store:
             answers=data.get("answers") or {},
             flags=list(row.flags or []),
             consent=data.get("consent"),
+            appointment=data.get("appointment"),
             submitted_by=row.submitted_by,
             content_version=data.get("content_version"),
             transcript=f"conversation:{row.conversation_id}" if row.conversation_id else None,

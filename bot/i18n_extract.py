@@ -2,7 +2,7 @@
 
 Registered as the ``intake_flows`` extraction method (see ``babel.cfg``). Translatable
 texts are the flow's ``title`` and ``keywords`` (a ``|`` word list) and, in steps, ``say``,
-``ask``, ``label``, ``help``, ``summary``, ``submit``, ``end`` and each choice's ``title``.
+``ask``, ``label``, ``help``, ``summary``, ``recap``, ``submit``, ``end`` and each choice's ``title``.
 Line numbers come from the YAML node marks; comments name the flow, the step and the key.
 Files under ``flows/content/`` hold facts, not texts, and are skipped.
 """
@@ -16,7 +16,7 @@ from typing import IO, Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-STEP_TEXTS = ("say", "ask", "label", "help", "summary", "submit", "end")
+STEP_TEXTS = ("say", "ask", "label", "help", "summary", "recap", "submit", "end")
 
 Extracted = tuple[int, str | None, str, list[str]]
 

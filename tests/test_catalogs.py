@@ -32,6 +32,7 @@ def test_extraction_finds_code_and_flow_texts() -> None:
     assert "Return to my country" in found and found["Return to my country"].button  # a flow title
     assert "Which country do you want to return to?" in found  # a flow question
     assert found["I have no nationality (stateless)"].button  # a choice title
+    assert "Here is everything in one message you can keep:" in found  # a recap
     assert not any(text.where.startswith("flows/content/") for text in found.values())
 
 

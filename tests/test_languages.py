@@ -7,6 +7,7 @@ English is reported by :mod:`bot.i18n`, and none may be reported during a journe
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from collections.abc import Callable
 
 import pytest
@@ -65,3 +66,56 @@ async def test_picker_mid_flow_switches_and_keeps_every_answer(engine: Engine, c
     assert case.language == code
     assert case.answers["destination_country"] == "GE"  # answered in English, before the switch
     assert case.answers["admin_status"] == "asylum_rejected"
+
+
+VISA = {
+    "nationality": "MA", "currently_in_belgium": "no", "refusal_received": "yes", "refusal_received_on": "10/11/2026",
+    "residence_country": "MA", "legal_residence": "yes", "purpose": "tourism", "intended_stay_days": "20",
+    "main_destination_belgium": "yes", "planned_arrival": "01/03/2027", "passport_expiry": "01/01/2030",
+    "wants_followup": "yes", "consent.visa_followup": "yes", "applicant.name": "Youssef Alaoui",
+    "applicant.preferred_contact": "email", "applicant.email": "youssef@example.org",
+}
+
+
+@pytest.mark.parametrize("code", LOCALES)
+async def test_visa_information_completes_in_every_language(engine: Engine, code: str, fallbacks: Callable[[], list[str]]) -> None:
+    chat = Chat(engine, lang=code)
+    await chat.say("/visa_info")
+    await chat.answer_until(VISA)
+    await chat.say("/confirm")
+    assert not fallbacks(), f"{code}: English shown instead of a translation"
+    [case] = await engine.store.cases()
+    assert case.kind == "visa_question" and case.language == code and "refusal_deadline" in case.flags
+
+
+@pytest.mark.parametrize("code", LOCALES)
+async def test_protection_appointment_completes_in_every_language(
+    engine: Engine, code: str, fallbacks: Callable[[], list[str]]
+) -> None:
+    from .test_protection import FIRST_SLOT, PROTECTION
+
+    await engine.store.add_slots(FIRST_SLOT, FIRST_SLOT + timedelta(hours=1), timedelta(minutes=30), 2)
+    chat = Chat(engine, lang=code)
+    await chat.say("/protection_registration")
+    await chat.answer_until(PROTECTION, stop_at="slot")
+    await chat.say(chat.payloads[0])
+    await chat.say("/confirm")
+    await chat.say("/appointment_manage")
+    await chat.say("/case_status")
+    assert not fallbacks(), f"{code}: English shown instead of a translation"
+    [case] = await engine.store.cases()
+    assert case.kind == "protection_appointment" and case.language == code and case.appointment
+
+
+@pytest.mark.parametrize("code", LOCALES)
+async def test_urgent_help_and_a_person_in_every_language(engine: Engine, code: str, fallbacks: Callable[[], list[str]]) -> None:
+    chat = Chat(engine, lang=code)
+    await chat.say("/voluntary_return")
+    await chat.answer_until(VOLUNTARY_RETURN, stop_at="household.adults")
+    await chat.say("/urgent_help")
+    await chat.say("no")
+    await chat.say("/human")
+    await chat.answer_until({"topic": "voluntary_return", "consent.callback": "yes",
+                             "applicant.preferred_contact": "this_chat"}, stop_at="household.adults")
+    assert chat.field == "household.adults"
+    assert not fallbacks(), f"{code}: English shown instead of a translation"

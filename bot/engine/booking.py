@@ -39,6 +39,9 @@ class Appointments:
     """This conversation's upcoming active bookings."""
     cancel: Callable[[int], Awaitable[bool]]
     """Free the seat at once and drop its reminders."""
+    move: Callable[[int, int, list[tuple[datetime, dict[str, Any]]]], Awaitable[Any | None]]
+    """Take the new seat and free the old one in one step (None when the new one is full);
+    also safe when two applicants swap times at once."""
 
 
 class ChoiceSource(Protocol):

@@ -18,7 +18,7 @@ from ..i18n import N_, current_locale, use_locale, word_set
 GLOBAL = ("start", "restart", "back", "help", "language", "human", "cancel", "forget")
 """Commands offered everywhere; flows may not use these names as intents."""
 
-INTERNAL = ("skip", "keep", "done", "confirm", "edit", "continue", "stay")
+INTERNAL = ("skip", "keep", "done", "confirm", "edit", "continue", "stay", "answer")
 """Commands that buttons send; they mean something only at certain steps."""
 
 WORDS = {

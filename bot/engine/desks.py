@@ -94,25 +94,21 @@ class AppointmentDesk:
         return [Outbound(gettext("Choose a new time:"), buttons + (Button(gettext("Keep it"), "/stay"),))]
 
     async def _move(self, ctx: TurnContext, seat: Any, slot_id: int) -> list[Outbound]:
-        """Take the new seat first, then free the old one: both in this turn's transaction,
-        so the applicant never ends up with none (or two)."""
+        """The new seat is taken and the old one freed in one step of this turn's
+        transaction, so the applicant never ends up with none (or two)."""
         assert ctx.appointments is not None
         free = {s.id: s for s in await ctx.appointments.free_slots()}
         new_slot = free.get(slot_id)
-        taken = None
+        moved = None
         if new_slot is not None:
-            taken = await ctx.appointments.book(
-                slot_id, booking.reminders(new_slot.starts_at, ctx.language, ctx.now, new_slot.place)
-            )
-        if taken is None:
+            reminders = booking.reminders(new_slot.starts_at, ctx.language, ctx.now, new_slot.place)
+            moved = await ctx.appointments.move(seat.id, slot_id, reminders)
+        if moved is None:
             return [Outbound(gettext("Sorry, someone else just took that time. Please choose another one."))] + await self._offer_move(ctx, seat)
-        await ctx.appointments.cancel(seat.id)
-        if seat.case_reference:
-            await ctx.appointments.attach_reference(taken.id, seat.case_reference)
         return [Outbound(gettext(
             "Your appointment is moved to {moment}, at {place}. The old time is free for someone else.",
-            moment=self._moment(ctx, taken),
-            place=self._place(taken),
+            moment=self._moment(ctx, moved),
+            place=self._place(moved),
         ))]
 
     def _moment(self, ctx: TurnContext, seat: Any) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from nlu import langid
 
 from ..cases.model import Case
-from ..i18n import gettext, native_name, negotiate, set_locale, supported_locales, use_locale, word_set
+from ..i18n import N_, gettext, native_name, negotiate, set_locale, supported_locales, use_locale, word_set
 from . import commands
 from .commands import Command
 from .desks import AppointmentDesk, CaseDesk
@@ -25,8 +27,25 @@ CONTACT_FACTS = ["fedasil_free_number", "fedasil_free_number_hours"]
 """Content facts the global texts quote; checked at start-up."""
 
 
+INTERRUPTING = ("urgent_help", "human_handoff", "change_language", "privacy", "help")
+"""Intents that interrupt a journey when the model is confident (urgent_help: whenever the
+model says so, since its own threshold already leans towards offering help)."""
+CONFIDENT = 0.8
+"""Outside a journey, from here an intent starts its journey; below, down to MIDDLING,
+the applicant is asked to confirm first."""
+MIDDLING = 0.5
+SERVICES = ("appointment_manage", "case_status")
+"""Intents answered by a desk rather than a journey."""
+KIND_OF_SERVICE = {"appointment_manage": N_("My appointment"), "case_status": N_("My requests")}
+
+
 class Dialogue:
-    def __init__(self, flows: FlowSet, find_case: Callable[[str], Awaitable[Case | None]] | None = None) -> None:
+    def __init__(
+        self,
+        flows: FlowSet,
+        find_case: Callable[[str], Awaitable[Case | None]] | None = None,
+        nlu: Any = None,
+    ) -> None:
         missing = [f for f in CONTACT_FACTS if f not in flows.content]
         if missing:
             raise ValueError(f"content facts missing: {', '.join(missing)}")
@@ -37,6 +56,8 @@ class Dialogue:
         self.runner = FlowRunner(flows)
         self.appointments = AppointmentDesk(flows.content)
         self.case_desk = CaseDesk(find_case)
+        self.nlu = nlu
+        """``nlu.service.NLU`` (Rasa's parse shape), or None: then typed words and keywords."""
 
     async def respond(self, ctx: TurnContext, inbound: Inbound, state: State, first_contact: bool) -> list[Outbound]:
         if not self.runner.fits(state):
@@ -72,11 +93,83 @@ class Dialogue:
     async def _free_text(self, ctx: TurnContext, state: State, text: str, first_contact: bool) -> list[Outbound]:
         """A message that is not a command: the answer to the question, or a wish."""
         if state.flow_id and state.pending:
-            replies = await self.runner.answer(ctx, state, text)
-            if state.flow_id is None:  # the journey just ended: offer what comes next
-                replies += self._menu(ctx, greeting=False)
-            return replies
+            if self.nlu is not None and self._may_interrupt(ctx, state, text):
+                interrupted = await self._interruption(ctx, state, text, await self._parse(ctx, text))
+                if interrupted is not None:
+                    return interrupted
+            return await self._answer(ctx, state, text)
         return await self._outside_flow(ctx, state, text, first_contact)
+
+    async def _answer(self, ctx: TurnContext, state: State, text: str) -> list[Outbound]:
+        replies = await self.runner.answer(ctx, state, text)
+        if state.flow_id is None:  # the journey just ended: offer what comes next
+            replies += self._menu(ctx, greeting=False)
+        return replies
+
+    # --- understanding free text (NLU) --------------------------------------------
+
+    async def _parse(self, ctx: TurnContext, text: str) -> dict[str, Any]:
+        return dict(await self.nlu.parse(text, ctx.language))
+
+    def _may_interrupt(self, ctx: TurnContext, state: State, text: str) -> bool:
+        """Whether a typed answer could be a wish rather than the answer: always for a
+        free-text question (where "they beat me" is a valid text), otherwise only when it
+        is not a valid answer (so a click or "yes" costs no parse)."""
+        if text.startswith("/") or not any(ch.isalpha() for ch in text):
+            return False
+        step = self.runner.flow(state).step(state.pending) if state.pending else None
+        if not isinstance(step, AskStep) or not step.understand:
+            return False
+        if step.type == "text":
+            return True
+        return not self.runner.accepts(ctx, state, step, text)
+
+    async def _interruption(
+        self, ctx: TurnContext, state: State, text: str, parse: dict[str, Any]
+    ) -> list[Outbound] | None:
+        intent = (parse.get("intent") or {}).get("name")
+        confidence = float((parse.get("intent") or {}).get("confidence") or 0.0)
+        if intent == "urgent_help" and self._asks_free_text(state):
+            # "I am pregnant" may be the answer to a question about health: ask, do not guess.
+            if confidence < MIDDLING:
+                return None
+            state.mode, state.held_text = "urgent_offer", text
+            return [Outbound(
+                gettext("Are you in danger or do you need urgent help now?"),
+                (Button(gettext("Yes, I need help now"), "/urgent_help"),
+                 Button(gettext("No, this is my answer"), "/answer")),
+            )]
+        if intent not in INTERRUPTING or (intent != "urgent_help" and confidence < CONFIDENT):
+            return None
+        return await self._act_on(ctx, state, intent, parse)
+
+    def _asks_free_text(self, state: State) -> bool:
+        step = self.runner.flow(state).step(state.pending) if state.flow_id and state.pending else None
+        return isinstance(step, AskStep) and step.type == "text"
+
+    async def _act_on(self, ctx: TurnContext, state: State, intent: str, parse: dict[str, Any]) -> list[Outbound] | None:
+        """Do what a confident intent asks, as its command or journey would."""
+        if intent == "change_language":
+            wanted = next((e.get("value") for e in parse.get("entities", []) if e.get("entity") == "language"), None)
+            code = negotiate(wanted) if isinstance(wanted, str) else None
+            return self._switch_language(ctx, state, code) if code else self._language_picker(state)
+        if intent == "privacy":
+            return [Outbound(self._privacy_text())] + (self._resume(ctx, state) or self._menu(ctx, greeting=False))
+        if intent == "greet":
+            return self._menu(ctx, greeting=True)
+        if intent == "goodbye":
+            return [Outbound(gettext("Goodbye. Type /start at any time if you need something."))]
+        name = {"human_handoff": "human"}.get(intent, intent)
+        return await self._command(ctx, state, Command(name))
+
+    def _privacy_text(self) -> str:
+        return gettext(
+            "Your answers are stored encrypted and seen only by the staff who handle your "
+            "request. They are not passed to the police or to the authorities of your country "
+            "without a legal basis. Type /case_status to see your requests and /forget to erase "
+            "everything. You can complain to the Data Protection Authority "
+            "(dataprotectionauthority.be)."
+        )
 
     # --- short side-dialogues that wait for one answer ----------------------------
 
@@ -107,6 +200,10 @@ class Dialogue:
                 return self._switch_language(ctx, state, code)
         if mode == "language_offer":
             return await self._language_offer_answered(ctx, state, text, command)
+        if mode == "urgent_offer":
+            held, state.mode, state.held_text = state.held_text, None, None
+            if command is not None and command.name == "answer" and held and state.flow_id and state.pending:
+                return await self._answer(ctx, state, held)
         if mode == "case_lookup" and command is None:
             return await self.case_desk.check_birth(ctx, state, text) + (
                 self._resume(ctx, state) or self._menu(ctx, greeting=False)
@@ -290,6 +387,8 @@ class Dialogue:
         found = langid.clearly_in(text, supported_locales())
         if found is None or found.split("_")[0] == ctx.language.split("_")[0]:
             return None
+        if _script(text) != SCRIPTS.get(found.split("_")[0], "LATIN"):
+            return None  # Latin letters read as Arabizi or Finglish: too unsure to offer
         state.mode = "language_offer"
         state.held_text = text
         with use_locale(found):
@@ -329,6 +428,10 @@ class Dialogue:
     # --- outside a journey ----------------------------------------------------------
 
     async def _outside_flow(self, ctx: TurnContext, state: State, text: str, first_contact: bool) -> list[Outbound]:
+        if self.nlu is not None and any(ch.isalpha() for ch in text):
+            understood = await self._understood(ctx, state, await self._parse(ctx, text))
+            if understood is not None:
+                return understood
         said = commands.normalise(text)
         for flow in self.flows.menu():
             if flow.keywords and any(word in said for word in _keywords(flow.keywords)):
@@ -336,6 +439,26 @@ class Dialogue:
         if first_contact:
             return self._menu(ctx, greeting=True)
         return [Outbound(gettext("Sorry, I did not understand. Please choose one of these:"))] + self._menu(ctx, greeting=False)
+
+    async def _understood(self, ctx: TurnContext, state: State, parse: dict[str, Any]) -> list[Outbound] | None:
+        """Outside a journey the intent picks one: at once when the model is confident (and
+        always for urgent_help), after a confirming click when it is middling."""
+        intent = (parse.get("intent") or {}).get("name")
+        confidence = float((parse.get("intent") or {}).get("confidence") or 0.0)
+        if not intent or intent in ("nlu_fallback", "out_of_scope", "affirm", "deny"):
+            return None
+        flow = self.flows.by_intent(intent)
+        if intent == "urgent_help" or confidence >= CONFIDENT:
+            if flow is not None:
+                return await self.runner.start(ctx, state, flow)
+            return await self._act_on(ctx, state, intent, parse)
+        if confidence >= MIDDLING and (flow is not None or intent in SERVICES):
+            title = gettext(flow.title) if flow is not None else gettext(KIND_OF_SERVICE[intent])
+            return [Outbound(
+                gettext("Do you mean: {journey}?", journey=title),
+                (Button(gettext("Yes"), f"/{intent}"), Button(gettext("No, show the menu"), "/start")),
+            )]
+        return None
 
     def _menu(self, ctx: TurnContext, greeting: bool) -> list[Outbound]:
         buttons = [Button(gettext(f.title), f"/{f.intent}") for f in self.flows.menu()]
@@ -351,6 +474,20 @@ class Dialogue:
         else:
             text = gettext("What can I help you with?")
         return [Outbound(text, tuple(buttons))]
+
+
+SCRIPTS = {"ar": "ARABIC", "fa": "ARABIC", "ps": "ARABIC", "ti": "ETHIOPIC", "ru": "CYRILLIC",
+           "uk": "CYRILLIC", "ka": "GEORGIAN"}
+"""The script each language is written in, when it is not Latin."""
+
+
+def _script(text: str) -> str:
+    """The script of the first letter (ARABIC, CYRILLIC…; LATIN by default)."""
+    for ch in text:
+        if ch.isalpha():
+            name = unicodedata.name(ch, "LATIN")
+            return next((s for s in ("ARABIC", "ETHIOPIC", "CYRILLIC", "GEORGIAN") if name.startswith(s)), "LATIN")
+    return "LATIN"
 
 
 def _keywords(msgid: str) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from collections.abc import Callable
+from typing import Any
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -35,10 +36,11 @@ class Engine:
         timezone: str = "Europe/Brussels",
         default_language: str = DEFAULT_LOCALE,
         clock: Callable[[], datetime] = utcnow,
+        nlu: Any = None,
     ) -> None:
         self.store = store
         self.flows = flows
-        self.dialogue = Dialogue(flows, find_case=store.case)
+        self.dialogue = Dialogue(flows, find_case=store.case, nlu=nlu)
         self.idle_timeout = idle_timeout
         self.zone = ZoneInfo(timezone)
         self.timezone = timezone
@@ -73,6 +75,7 @@ class Engine:
                     attach_reference=lambda booking_id, reference: turn.attach_reference(booking_id, reference),
                     bookings=lambda: turn.bookings(now),
                     cancel=lambda booking_id: turn.cancel_booking(booking_id, now),
+                    move=lambda booking_id, slot_id, reminders: turn.move_booking(booking_id, slot_id, now, reminders),
                 ),
                 own_cases=turn.cases,
                 submitted_by=submitted_by,

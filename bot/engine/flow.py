@@ -188,6 +188,11 @@ class AskStep(_Step):
     choices_from: str | None = Field(
         default=None, pattern=_ID, description="choices computed at run time (e.g. free appointment slots)"
     )
+    understand: bool = Field(
+        default=True,
+        description="whether typed text may be read as a wish (urgent help, a person…) rather than "
+        "the answer; false where answers are medical or personal by nature",
+    )
     on_empty: str | None = Field(
         default=None, pattern=_ID, description="where to go when choices_from has nothing to offer"
     )

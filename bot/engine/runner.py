@@ -157,6 +157,13 @@ class FlowRunner:
         state.selection = []
         return self.prompt(ctx, state)
 
+    def accepts(self, ctx: TurnContext, state: State, step: AskStep, text: str) -> bool:
+        """Whether ``text`` is a valid answer to ``step`` (nothing is recorded)."""
+        if step.multiple and text in {c.value for c in step.choices}:
+            return True
+        result = validators.validate(self._rules(ctx, state, step), text, today=ctx.today)
+        return isinstance(result, validators.Valid)
+
     def prompt(self, ctx: TurnContext, state: State) -> list[Outbound]:
         """Say again what the applicant is being asked right now."""
         if not state.flow_id or not state.pending:

@@ -3,13 +3,13 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: run test bench install install-test widget catalogs clean
+.PHONY: run test bench install install-test widget catalogs model clean
 
-run: install catalogs
+run: install catalogs model
 	$(BIN)/intake db upgrade
 	$(BIN)/intake serve
 
-test: install-test widget catalogs
+test: install-test widget catalogs model
 	$(BIN)/pytest
 
 bench: install-test
@@ -45,6 +45,14 @@ $(WIDGET)/node_modules/.installed: $(WIDGET)/package.json $(WIDGET)/package-lock
 	else \
 		echo "npm is missing: tests/test_rasa_webchat_browser.py will be skipped" >&2; \
 	fi
+
+# The embedded NLU model is build output (var/ is not committed): trained again when the
+# training data is newer. The server and `intake nlu parse` also train it when missing.
+NLU_MODEL = var/nlu/model.npz
+model: $(NLU_MODEL)
+
+$(NLU_MODEL): $(wildcard nlu/data/*/*.yml) | $(VENV)/.installed
+	$(BIN)/intake nlu train
 
 # Compiled catalogs are build output (not committed); the app also reads .po files
 # directly when no fresh .mo is there.

@@ -133,6 +133,9 @@ def main() -> None:
     parser.add_argument("--http-concurrency", type=int, default=50)
     args = parser.parse_args()
     print(f"intake bench: {args.conversations} voluntary-return journeys, {os.cpu_count()} cores")
+    from . import nlu
+
+    nlu.run()
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         upgrade(url)

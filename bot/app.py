@@ -30,6 +30,8 @@ class Services:
     engine: Engine
 
     async def close(self) -> None:
+        if self.engine.dialogue.nlu is not None:
+            await self.engine.dialogue.nlu.close()
         await self.store.close()
 
 
@@ -40,12 +42,15 @@ def build_services(settings: Settings) -> Services:
     """Everything the channels need; raises FlowError if a flow is broken."""
     flows = load_flows(settings.flows_dir)
     store = Store.connect(settings.resolved_database_url(), Cipher(settings.keys()))
+    from nlu.service import load_nlu  # numpy and the model: only where the server runs
+
     engine = Engine(
         store,
         flows,
         idle_timeout=timedelta(minutes=settings.session_idle_minutes),
         timezone=settings.timezone,
         default_language=settings.default_language,
+        nlu=load_nlu(settings),
     )
     return Services(settings=settings, store=store, flows=flows, engine=engine)
 

@@ -7,7 +7,7 @@ import asyncio
 import json
 import logging
 import sys
-from datetime import date
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from .config import Settings
 
@@ -70,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("reference")
     show.set_defaults(handler=_cases_show)
 
+    _slots_commands(sub)
+
     i18n = sub.add_parser("i18n", help="translations").add_subparsers(metavar="ACTION")
     i18n_check = i18n.add_parser(
         "check", help="a table per locale; exit 1 on a missing translation or a placeholder mismatch"
@@ -77,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     i18n_check.add_argument("--locale", action="append", help="only these locales (repeatable)")
     i18n_check.add_argument("--quiet", action="store_true", help="the table only, not each problem")
     i18n_check.set_defaults(handler=_i18n_check)
+
+    from nlu.cli import add_commands as _nlu_commands
+
+    _nlu_commands(sub)
     return parser
 
 
@@ -125,6 +131,7 @@ def _flows_check(settings: Settings, args: argparse.Namespace) -> int:
             f"({', '.join(sorted({a.type for a in asks if isinstance(a, AskStep)}))}), "
             f"{len(flow.facts())} facts"
         )
+        print("  steps: " + " → ".join(step.id for step in flow.steps))
     stale = flows.content.stale(date.today())
     for fact in stale:
         print(f"stale fact: {fact.id} (review by {fact.review_by}, source {fact.source_url})")
@@ -207,6 +214,104 @@ def _cases_show(settings: Settings, args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(run())
+
+
+# --- slots: registration appointment times ------------------------------------------
+
+
+def _slots_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    slots = sub.add_parser("slots", help="registration appointment times").add_subparsers(metavar="ACTION")
+    add = slots.add_parser("add", help="create slots every so often between two local times")
+    add.add_argument("--from", dest="start", required=True, help="first start, local time: 2026-12-01T09:00")
+    add.add_argument("--to", dest="end", required=True, help="end (exclusive), local: 2026-12-01T12:00 or 12:00")
+    add.add_argument("--every", required=True, help="15m, 1h, 90m, 1h30m")
+    add.add_argument("--capacity", type=int, required=True, help="seats per slot")
+    add.add_argument("--place", default="registration_centre", help="content fact id or place name")
+    add.set_defaults(handler=_slots_add)
+    listing = slots.add_parser("list", help="future slots with a free seat: local start, place, booked/capacity")
+    listing.add_argument("--all", action="store_true", help="full slots too")
+    listing.add_argument("--place")
+    listing.add_argument("--limit", type=int, default=500)
+    listing.set_defaults(handler=_slots_list)
+
+
+def _duration(text: str) -> timedelta:
+    import re
+
+    match = re.fullmatch(r"\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*", text.lower())
+    value = timedelta(hours=int(match[1] or 0), minutes=int(match[2] or 0)) if match else timedelta(0)
+    if not value:
+        raise ValueError(f"not a duration: {text!r} (try 15m, 1h, 90m)")
+    return value
+
+
+def _local(text: str, zone: tzinfo, day: date | None = None) -> datetime:
+    """An ISO date-time in ``zone`` (unless it has an offset), or a bare time on ``day``."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        if day is None:
+            raise ValueError(f"not a date and time: {text!r} (try 2026-12-01T09:00)") from None
+        try:
+            moment = datetime.combine(day, time.fromisoformat(text))
+        except ValueError:
+            raise ValueError(f"not a time: {text!r} (try 12:00)") from None
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+
+
+def _slot_store(settings: Settings):  # type: ignore[no-untyped-def]
+    from .store.crypto import Cipher
+    from .store.migrate import upgrade
+    from .store.store import Store
+
+    upgrade(settings.resolved_database_url())
+    return Store.connect(settings.resolved_database_url(), Cipher(settings.keys()))
+
+
+def _slots_add(settings: Settings, args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(settings.timezone)
+    try:
+        start = _local(args.start, zone)
+        end = _local(args.end, zone, day=start.date())
+        every = _duration(args.every)
+        if args.capacity < 1 or end <= start:
+            raise ValueError("need --capacity of at least 1 and --to after --from")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    store = _slot_store(settings)
+
+    async def run() -> int:
+        try:
+            return await store.add_slots(start, end, every, args.capacity, place=args.place)
+        finally:
+            await store.close()
+
+    print(f"{asyncio.run(run())} slots created")
+    return 0
+
+
+def _slots_list(settings: Settings, args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(settings.timezone)
+    store = _slot_store(settings)
+
+    async def run() -> list:  # type: ignore[type-arg]
+        try:
+            now = datetime.now(zone)
+            return await store.slots(now, free_only=not args.all, limit=args.limit, place=args.place)
+        finally:
+            await store.close()
+
+    slots = asyncio.run(run())
+    for slot in slots:
+        print(f"{slot.starts_at.astimezone(zone):%Y-%m-%d %H:%M}  {slot.place}  {slot.booked}/{slot.capacity}")
+    if not slots:
+        print("no future slots" + ("" if args.all else " with a free seat"), file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":

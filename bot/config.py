@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Brussels"
     session_idle_minutes: int = Field(default=1440, ge=1)
     purge_interval_seconds: int = Field(default=300, ge=5)
+    nlu_url: str = Field(default="", description="a Rasa server (its /model/parse); empty: the embedded NLU only")
+    nlu_model_path: Path = PROJECT_ROOT / "var" / "nlu" / "model.npz"
+    scheduler_interval_seconds: float = Field(default=15, gt=0, description="how often due reminders are sent")
     webchat_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="comma-separated sites (https://partner.example) whose pages may embed a "

@@ -105,3 +105,11 @@ async def test_gibberish_gets_the_menu_not_a_guess(engine_nlu: Engine) -> None:
     await chat.say("/start")
     await chat.say("asdf qwer zxcv")
     assert chat.field is None and "/visa_info" in chat.payloads
+
+
+async def test_a_name_is_never_read_as_a_wish(engine_nlu: Engine) -> None:
+    chat = Chat(engine_nlu)
+    await chat.say("/voluntary_return")
+    await chat.answer_until(VOLUNTARY_RETURN, stop_at="applicant.name")
+    await chat.say("Nino Beridze")
+    assert chat.field == "applicant.preferred_contact"

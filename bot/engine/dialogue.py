@@ -34,6 +34,8 @@ CONFIDENT = 0.8
 """Outside a journey, from here an intent starts its journey; below, down to MIDDLING,
 the applicant is asked to confirm first."""
 MIDDLING = 0.5
+FREE_TEXT_MIN_WORDS = 3
+"""Shorter answers to a free-text question (names, places) are never read as a wish."""
 SERVICES = ("appointment_manage", "case_status")
 """Intents answered by a desk rather than a journey."""
 KIND_OF_SERVICE = {"appointment_manage": N_("My appointment"), "case_status": N_("My requests")}
@@ -120,8 +122,8 @@ class Dialogue:
         step = self.runner.flow(state).step(state.pending) if state.pending else None
         if not isinstance(step, AskStep) or not step.understand:
             return False
-        if step.type == "text":
-            return True
+        if step.type == "text":  # a name or a centre is not a wish; a sentence may be
+            return len(text.split()) >= FREE_TEXT_MIN_WORDS
         return not self.runner.accepts(ctx, state, step, text)
 
     async def _interruption(

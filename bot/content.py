@@ -98,6 +98,11 @@ class Content:
     def get(self, fact_id: str) -> Fact:
         return self._facts[fact_id]
 
+    def place(self, name: str) -> str:
+        """Where an appointment takes place: a slot's place is a fact id (its address, in
+        the turn's language) or, for places added by hand, the name itself."""
+        return self._facts[name].formatted() if name in self._facts else name
+
     def all(self) -> list[Fact]:
         return list(self._facts.values())
 

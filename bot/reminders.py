@@ -27,19 +27,17 @@ class Pusher(Protocol):
 
 
 def reminder_text(payload: dict[str, Any], content: Any, timezone: str) -> str:
-    place = payload.get("place", "")
-    where = content.get(place).formatted() if place in content else place
     return gettext(
         "Reminder: your registration appointment is on {moment}, at {place}. Bring any "
         "documents you have. To change or cancel it, type /appointment_manage.",
         moment=format_moment(datetime.fromisoformat(payload["starts_at"]), timezone),
-        place=where,
+        place=content.place(payload.get("place", "")),
     )
 
 
 def deliverer(engine: Engine, channels: Sequence[Any], timezone: str) -> Callable[[Any], Awaitable[bool]]:
     """The ``deliver`` callback of the scheduler."""
-    pushers = {c.name: c for c in channels if callable(getattr(c, "push", None))}
+    pushers: dict[str, Pusher] = {c.name: c for c in channels if callable(getattr(c, "push", None))}
 
     async def deliver(job: Any) -> bool:
         if job.kind != "appointment_reminder":

@@ -8,7 +8,10 @@ report on the test item, so the fixture can tell in its teardown whether the tes
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Generator
+import os
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +25,7 @@ VIEWPORT = {"width": 360, "height": 740}  # a cheap phone
 WEBHOOK = "/webhooks/rest/webhook"
 STORE_KEY = "intake-webchat-v1"  # app.js keeps the conversation there
 TIMEOUT_MS = 10_000
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 TRACKER = "intake-browser-failures"
@@ -49,6 +53,44 @@ def failed(item: pytest.Item) -> bool:
     """Whether the test failed (asked from a fixture's teardown, after the call phase)."""
     reports = item.stash.get(REPORTS, {})
     return any(r.failed for when, r in reports.items() if when in ("setup", "call"))
+
+
+# --- fixtures: import them into a test module that defines ``base_url`` ---------------
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: CI must install Debian's chromium"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@pytest.fixture
+async def page(browser: Any, base_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    """A fresh phone-sized page (empty localStorage) that reaches nothing but our server;
+    a screenshot is kept in tests/artifacts/ if the test fails."""
+    track_failures(request.config)
+    context = await browser.new_context(viewport=VIEWPORT, locale="en-US", base_url=base_url)
+    context.set_default_timeout(TIMEOUT_MS)
+    await context.route(lambda url: not url.startswith(base_url + "/"), lambda route: route.abort())
+    page = await context.new_page()
+    try:
+        yield page
+    finally:
+        if failed(request.node):
+            ARTIFACTS.mkdir(exist_ok=True)
+            name = re.sub(r"[^\w.-]+", "_", request.node.name)
+            try:
+                await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+            except Exception as error:  # a screenshot must not hide the real failure
+                print(f"no screenshot: {error!r}")
+        await context.close()
 
 
 # --- driving the page ----------------------------------------------------------------

@@ -21,6 +21,8 @@ from bot.store.crypto import Cipher, generate_key
 from bot.store.migrate import upgrade
 from bot.store.store import Store
 
+TABLES = ("jobs", "bookings", "slots", "case_events", "cases", "processed_messages", "transcript", "conversations")
+"""Every table, children first (what a PostgreSQL test database is emptied of)."""
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 START = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 
@@ -96,7 +98,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
     url = request.getfixturevalue("postgres_database")
     if url is None:
         pytest.skip("PostgreSQL is not reachable (set INTAKE_TEST_POSTGRES_URL)")
-    asyncio.run(_admin(url, "TRUNCATE conversations, transcript, processed_messages, cases, case_events, slots, bookings, jobs RESTART IDENTITY CASCADE"))
+    # DELETE, children first: on these few rows about ten times faster than TRUNCATE.
+    asyncio.run(_admin(url, "; ".join(f"DELETE FROM {table}" for table in TABLES)))
     return url
 
 

@@ -4,7 +4,6 @@ calendar file and the ``intake slots`` commands. Store tests run on SQLite and P
 from __future__ import annotations
 
 import asyncio
-import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -20,29 +19,11 @@ from bot.store.appointments import JobView, SlotView
 from bot.store.crypto import Cipher, generate_key
 from bot.store.store import CaseDraft, Store
 
-from .conftest import START, Clock, _admin
+from .conftest import START, Clock
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 DAY = START + timedelta(days=7)
 """The appointments' morning, a week after the tests' "now"."""
-
-
-TABLES = ("jobs", "bookings", "slots", "case_events", "cases", "processed_messages", "transcript", "conversations")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
-    """conftest's ``db_url``, emptied with DELETE rather than TRUNCATE on PostgreSQL
-    (ten times faster on these few rows, and it empties the appointment tables too)."""
-    if request.param == "sqlite":
-        path = tmp_path / "intake.db"
-        shutil.copy(sqlite_template, path)
-        return f"sqlite+aiosqlite:///{path}"
-    url = request.getfixturevalue("postgres_database")
-    if url is None:
-        pytest.skip("PostgreSQL is not reachable (set INTAKE_TEST_POSTGRES_URL)")
-    asyncio.run(_admin(url, "; ".join(f"DELETE FROM {table}" for table in TABLES)))
-    return url
 
 
 def reminders_for(starts_at: datetime, **extra: Any) -> list[tuple[datetime, dict[str, Any]]]:

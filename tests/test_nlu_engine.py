@@ -12,8 +12,9 @@ from bot.engine import Engine
 from bot.engine.loader import FlowSet
 from bot.store.store import Store
 
-from .chat import VOLUNTARY_RETURN, Chat
+from .chat import Chat
 from .conftest import Clock
+from .test_dialogue import at_question
 
 
 @pytest.fixture(scope="session")
@@ -47,9 +48,7 @@ async def test_outside_a_journey_the_intent_starts_it(engine_nlu: Engine, text: 
 
 
 async def test_danger_typed_as_the_answer_to_a_text_question_gets_asked_and_helped(engine_nlu: Engine) -> None:
-    chat = Chat(engine_nlu)
-    await chat.say("/voluntary_return")
-    await chat.answer_until(VOLUNTARY_RETURN, stop_at="reception_centre")
+    chat = await at_question(engine_nlu, "reception_centre")
     await chat.say("my boss took my passport and he beats me")
     assert chat.payloads == ["/urgent_help", "/answer"]
     await chat.say("/urgent_help")
@@ -59,9 +58,7 @@ async def test_danger_typed_as_the_answer_to_a_text_question_gets_asked_and_help
 
 
 async def test_a_text_that_only_sounds_urgent_can_be_kept_as_the_answer(engine_nlu: Engine) -> None:
-    chat = Chat(engine_nlu)
-    await chat.say("/voluntary_return")
-    await chat.answer_until(VOLUNTARY_RETURN, stop_at="reception_centre")
+    chat = await at_question(engine_nlu, "reception_centre")
     await chat.say("the centre where people were beaten last year")
     if chat.payloads == ["/urgent_help", "/answer"]:
         await chat.say("/answer")
@@ -69,33 +66,25 @@ async def test_a_text_that_only_sounds_urgent_can_be_kept_as_the_answer(engine_n
 
 
 async def test_danger_instead_of_a_choice_interrupts_at_once(engine_nlu: Engine) -> None:
-    chat = Chat(engine_nlu)
-    await chat.say("/voluntary_return")
-    await chat.answer_until(VOLUNTARY_RETURN, stop_at="travel_document")
+    chat = await at_question(engine_nlu, "travel_document")
     await chat.say("please help they are hitting me")
     assert "112" in chat.text and chat.field == "wants_contact"
 
 
 async def test_health_details_are_the_answer_not_a_call_for_help(engine_nlu: Engine) -> None:
-    chat = Chat(engine_nlu)
-    await chat.say("/voluntary_return")
-    await chat.answer_until(VOLUNTARY_RETURN, stop_at="health_details")
+    chat = await at_question(engine_nlu, "health_details")
     await chat.say("I am pregnant and need insulin")
     assert chat.field == "reintegration_interest"
 
 
 async def test_an_ordinary_answer_is_just_the_answer(engine_nlu: Engine) -> None:
-    chat = Chat(engine_nlu)
-    await chat.say("/voluntary_return")
-    await chat.answer_until(VOLUNTARY_RETURN, stop_at="reception_centre")
+    chat = await at_question(engine_nlu, "reception_centre")
     await chat.say("Petit-Château")
     assert chat.field == "unaccompanied_minor"
 
 
 async def test_asking_for_a_person_mid_journey(engine_nlu: Engine) -> None:
-    chat = Chat(engine_nlu)
-    await chat.say("/voluntary_return")
-    await chat.answer_until(VOLUNTARY_RETURN, stop_at="household.adults")
+    chat = await at_question(engine_nlu, "household.adults")
     await chat.say("I want to talk to a real person please")
     assert chat.field == "topic"
 
@@ -108,8 +97,6 @@ async def test_gibberish_gets_the_menu_not_a_guess(engine_nlu: Engine) -> None:
 
 
 async def test_a_name_is_never_read_as_a_wish(engine_nlu: Engine) -> None:
-    chat = Chat(engine_nlu)
-    await chat.say("/voluntary_return")
-    await chat.answer_until(VOLUNTARY_RETURN, stop_at="applicant.name")
+    chat = await at_question(engine_nlu, "applicant.name")
     await chat.say("Nino Beridze")
     assert chat.field == "applicant.preferred_contact"

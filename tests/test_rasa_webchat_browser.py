@@ -37,7 +37,7 @@ from bot.config import Settings
 from bot.engine import Engine, Inbound, Outbound
 from bot.engine.loader import FlowSet
 
-from .browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, VIEWPORT, failed, track_failures
+from .browser import CHROMIUM, TIMEOUT_MS, browser, page  # noqa: F401 (browser and page are fixtures)
 from .chat import VOLUNTARY_RETURN, answer_by_field
 
 IN_CI = os.environ.get("CI") == "true"
@@ -56,9 +56,8 @@ if not IN_CI and not BUNDLE.exists() and shutil.which("npm") is None:
 if not IN_CI:
     pytest.importorskip("playwright", reason="playwright is not installed (pip install -e '.[test]')")
 
-from playwright.async_api import Browser, Page, async_playwright, expect  # noqa: E402
+from playwright.async_api import Page, expect  # noqa: E402
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 PAGE_PATH = "/rasa-webchat/"
 BUNDLE_PATH = "/rasa-webchat/index.js"
 
@@ -170,38 +169,6 @@ def turns(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Turns:
     spy = Turns(engine)
     monkeypatch.setattr(engine, "handle", spy.spy)
     return spy
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: CI must install Debian's chromium"
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-@pytest.fixture
-async def page(browser: Browser, base_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
-    """A fresh phone-sized page that reaches nothing but our server; a screenshot on failure."""
-    track_failures(request.config)
-    context = await browser.new_context(viewport=VIEWPORT, locale="en-US", base_url=base_url)
-    context.set_default_timeout(TIMEOUT_MS)
-    await context.route(lambda url: not url.startswith(base_url + "/"), lambda route: route.abort())
-    page = await context.new_page()
-    try:
-        yield page
-    finally:
-        if failed(request.node):
-            ARTIFACTS.mkdir(exist_ok=True)
-            name = re.sub(r"[^\w.-]+", "_", request.node.name)
-            try:
-                await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-            except Exception as error:  # a screenshot must not hide the real failure
-                print(f"no screenshot: {error!r}")
-        await context.close()
 
 
 # --- driving the widget ------------------------------------------------------------------

@@ -7,12 +7,9 @@ A failing test leaves a screenshot in tests/artifacts/<test name>.png.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp import web
@@ -24,17 +21,14 @@ from bot.engine import Engine
 from bot.engine.loader import FlowSet
 from bot.i18n import gettext, use_locale
 
-from .browser import (
+from .browser import (  # noqa: F401 (browser and page are fixtures)
     CHROMIUM,
-    CHROMIUM_ARGS,
-    TIMEOUT_MS,
-    VIEWPORT,
     WEBHOOK,
     answer,
+    browser,
     click_choice,
-    failed,
     log_texts,
-    track_failures,
+    page,
     state,
     turn,
     type_answer,
@@ -48,9 +42,8 @@ if not IN_CI and not os.path.exists(CHROMIUM):
 if not IN_CI:
     pytest.importorskip("playwright", reason="playwright is not installed (pip install -e '.[test]')")
 
-from playwright.async_api import Browser, Page, async_playwright, expect  # noqa: E402
+from playwright.async_api import Page, expect  # noqa: E402
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 DEPARTURE = "2027-01-15"  # what <input type=date> sends: an ISO date
 
 
@@ -67,37 +60,6 @@ async def base_url(engine: Engine, flows: FlowSet) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: CI must install Debian's chromium"
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-@pytest.fixture
-async def page(browser: Browser, base_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
-    """A fresh phone-sized page (empty localStorage); a screenshot is kept if the test fails."""
-    track_failures(request.config)
-    context = await browser.new_context(viewport=VIEWPORT, locale="en-US", base_url=base_url)
-    context.set_default_timeout(TIMEOUT_MS)
-    page = await context.new_page()
-    try:
-        yield page
-    finally:
-        if failed(request.node):
-            ARTIFACTS.mkdir(exist_ok=True)
-            name = re.sub(r"[^\w.-]+", "_", request.node.name)
-            try:
-                await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-            except Exception as error:  # a screenshot must not hide the real failure
-                print(f"no screenshot: {error!r}")
-        await context.close()
 
 
 async def open_chat(page: Page) -> None:

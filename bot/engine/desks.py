@@ -115,9 +115,7 @@ class AppointmentDesk:
         return format_moment(seat.starts_at, ctx.timezone)
 
     def _place(self, seat: Any) -> str:
-        if seat.place in self.content:
-            return str(self.content.get(seat.place).formatted())
-        return str(seat.place)
+        return self.content.place(seat.place)
 
 
 class CaseDesk:

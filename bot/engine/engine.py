@@ -70,7 +70,7 @@ class Engine:
                 erase=lambda: turn.erase(now),
                 timezone=self.timezone,
                 appointments=Appointments(
-                    free_slots=lambda: self.store.slots(now, free_only=True, limit=20),
+                    free_slots=lambda: turn.slots(now, free_only=True, limit=20),
                     book=lambda slot_id, reminders: turn.book(slot_id, now, reminders),
                     attach_reference=lambda booking_id, reference: turn.attach_reference(booking_id, reference),
                     bookings=lambda: turn.bookings(now),

@@ -8,7 +8,7 @@ condition and is skipped when it does not hold. Texts are English gettext msgids
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (

@@ -465,14 +465,12 @@ class FlowRunner:
     def _calendar_file(self, ctx: TurnContext, booking_view: Any, reference: str) -> dict[str, str]:
         from ..appointments_ics import appointment_ics
 
-        place = self.flows.content.get(booking_view.place) if booking_view.place in self.flows.content else None
-        location = place.formatted() if place is not None else booking_view.place
         ics = appointment_ics(
             uid=f"{reference}@intake",
             starts_at=booking_view.starts_at,
             duration=booking.APPOINTMENT_LENGTH,
             summary=gettext("Registration appointment ({reference})", reference=reference),
-            location=location,
+            location=self.flows.content.place(booking_view.place),
             description=gettext("Bring your documents, if you have any, and this reference: {reference}.", reference=reference),
         )
         return booking.ics_attachment(ics)

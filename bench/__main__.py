@@ -3,8 +3,11 @@
 Scripted voluntary-return conversations (the whole journey, ~22 turns each) run
 concurrently against a fresh database: in-process through the engine, next to a bare
 store turn (lock, read and write the encrypted state, commit), and over loopback HTTP
-through the REST channel, next to a bare aiohttp handler that commits one row. Compare
-the ratios within one run; absolute times on a shared machine are noisy.
+through the REST channel, next to the floor: a bare aiohttp handler that parses the body
+and commits one SQLite row (and the same through SQLAlchemy's async engine and aiosqlite,
+which is what every statement of a SQLite turn would pay without bot/store/inline.py).
+The load client runs in this process, the server in another. Compare the ratios within
+one run; absolute times on a shared machine are noisy.
 """
 
 from __future__ import annotations
@@ -142,6 +145,8 @@ def main() -> None:
         asyncio.run(run_backend("sqlite", url, args))
         http.run("sqlite: bare aiohttp + 1 row (floor)", "floor", f"sqlite+aiosqlite:///{Path(tmp) / 'floor.db'}",
                  20, args.conversations)
+        http.run("sqlite: floor through aiosqlite", "floor-aiosqlite",
+                 f"sqlite+aiosqlite:///{Path(tmp) / 'floor-aiosqlite.db'}", 20, args.conversations)
         for concurrency in (20, args.http_concurrency):
             fresh = f"sqlite+aiosqlite:///{Path(tmp) / f'http{concurrency}.db'}"
             upgrade(fresh)

@@ -98,7 +98,7 @@ def run(label: str, mode: str, db_url: str, concurrency: int, conversations: int
     )
     try:
         asyncio.run(_wait_ready(port, proc))
-        turns, elapsed, latencies = asyncio.run(_load(port, concurrency, conversations, mode == "floor"))
+        turns, elapsed, latencies = asyncio.run(_load(port, concurrency, conversations, mode.startswith("floor")))
     finally:
         proc.terminate()
         proc.wait(timeout=20)

@@ -1,17 +1,22 @@
 """A server process for the HTTP benchmark: the real REST channel, or the bare floor.
 
-``python -m bench.server --mode rest|floor --url DB --port P`` serves until killed. The
-floor is what any handler must pay: parse the JSON body and commit one SQLite row through
-the same async driver, with no engine in between.
+``python -m bench.server --mode rest|floor|floor-aiosqlite --url DB --port P`` serves
+until killed. The floor is what any handler must pay: parse the JSON body and commit one
+SQLite row, with no engine in between, on the loop's thread with the standard library's
+sqlite3 (as the store does on SQLite, see bot/store/inline.py). ``floor-aiosqlite`` commits
+the row through SQLAlchemy's async engine and aiosqlite instead, to show what the thread
+hops of an async driver cost.
 """
 
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import time
 
 from aiohttp import web
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from bot.app import Services, create_app
 from bot.channels.rest import RestChannel
@@ -32,6 +37,25 @@ def rest_app(url: str) -> web.Application:
 
 
 def floor_app(url: str) -> web.Application:
+    database = make_url(url).database or ""
+    db = sqlite3.connect(database, isolation_level=None)
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL"):
+        db.execute(f"PRAGMA {pragma}")
+    db.execute("CREATE TABLE IF NOT EXISTS floor (id INTEGER PRIMARY KEY, sender TEXT, message TEXT, at REAL)")
+
+    async def handler(request: web.Request) -> web.Response:
+        body = await request.json()
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO floor (sender, message, at) VALUES (?, ?, ?)", (body["sender"], body["message"], time.time()))
+        db.execute("COMMIT")
+        return web.json_response([{"recipient_id": body["sender"], "text": "ok"}])
+
+    app = web.Application()
+    app.router.add_post("/webhooks/rest/webhook", handler)
+    return app
+
+
+def floor_aiosqlite_app(url: str) -> web.Application:
     db = create_engine(url)
 
     async def handler(request: web.Request) -> web.Response:
@@ -55,13 +79,16 @@ def floor_app(url: str) -> web.Application:
     return app
 
 
+APPS = {"rest": rest_app, "floor": floor_app, "floor-aiosqlite": floor_aiosqlite_app}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--mode", choices=["rest", "floor"], required=True)
+    parser.add_argument("--mode", choices=list(APPS), required=True)
     parser.add_argument("--url", required=True)
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    app = rest_app(args.url) if args.mode == "rest" else floor_app(args.url)
+    app = APPS[args.mode](args.url)
     web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None)
 
 

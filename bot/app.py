@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from aiohttp import web
 
 from .channels.base import Channel
 from .config import Settings
-from .engine import Engine
+from .engine import Engine, validators
 from .engine.loader import FlowSet, load_flows
 from .reminders import deliverer
 from .scheduler import Scheduler
@@ -102,6 +103,11 @@ def create_app(services: Services, channels: Sequence[Channel] = ()) -> web.Appl
         purger = asyncio.create_task(_purge_until(stop, services), name="purge")
         for channel in channels:
             await channel.start()
+        validators.warm_up(services.engine.clock().date())
+        # What start-up loaded (flows, catalogs, the NLU model) lives as long as the
+        # process: keep it out of the garbage collector's full passes, which would
+        # otherwise stall every turn in flight while they walk it.
+        gc.freeze()
         # Reminders: jobs live in the database, so every worker may run a scheduler.
         scheduler = Scheduler(services.store, deliverer(services.engine, channels, services.settings.timezone))
         reminding = asyncio.create_task(

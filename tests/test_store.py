@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from bot.cases.references import ALPHABET, normalise
 from bot.engine import Engine, Inbound
 from bot.engine.loader import FlowSet
+from bot.store import inline
 from bot.store.crypto import Cipher
 from bot.store.store import CaseDraft, Store
 
@@ -155,3 +159,69 @@ async def test_purge_keeps_transcripts_that_a_case_refers_to(store: Store) -> No
         turn.remember("m1", [], START)
     counts = await store.purge(START + timedelta(days=2), idle=timedelta(hours=24))
     assert counts == {"conversations": 2, "transcript_entries": 1, "processed_messages": 1, "jobs": 0}
+
+
+async def test_a_turn_that_fails_leaves_nothing_behind(store: Store) -> None:
+    async with store.turn("test", "s1", START) as turn:
+        turn.save_state({"answers": {"x": 1}}, "en", START)
+    try:
+        async with store.turn("test", "s1", START) as turn:
+            turn.save_state({"answers": {"x": 2}}, "en", START)
+            await turn.create_case(draft(), START)
+            raise RuntimeError("the process dies mid-turn")
+    except RuntimeError:
+        pass
+    async with store.turn("test", "s1", START) as turn:
+        assert turn.conversation.state == {"answers": {"x": 1}}
+    assert await store.cases() == []
+
+
+async def test_on_sqlite_a_turn_waits_for_another_process_without_blocking_the_loop(
+    sqlite_url: str, sqlite_store: Store
+) -> None:
+    """SQLite turns run on the loop's thread (bot/store/inline.py): while another process
+    holds the write lock, the turn must wait by sleeping, so other work goes on."""
+    other_process = sqlite3.connect(make_url(sqlite_url).database, isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")
+    ticks = 0
+
+    async def loop_alive() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.005)
+
+    async def a_turn() -> None:
+        async with sqlite_store.turn("test", "waiting", START) as turn:
+            turn.save_state({"answers": {"x": 1}}, "en", START)
+
+    ticker = asyncio.create_task(loop_alive())
+    waiting = asyncio.create_task(a_turn())
+    await asyncio.sleep(0.2)
+    assert not waiting.done() and ticks >= 10
+    other_process.execute("COMMIT")
+    other_process.close()
+    await asyncio.wait_for(waiting, 5)
+    ticker.cancel()
+    async with sqlite_store.turn("test", "waiting", START) as turn:
+        assert turn.conversation.state == {"answers": {"x": 1}}
+
+
+async def test_on_sqlite_the_wal_is_checkpointed_off_the_loop(
+    sqlite_url: str, cipher: Cipher, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(inline, "CHECKPOINT_EVERY", 3)
+    store = Store.connect(sqlite_url, cipher)
+    checkpoints = []
+    original = inline.InlineSqlite._checkpoint
+    monkeypatch.setattr(inline.InlineSqlite, "_checkpoint", lambda self: checkpoints.append(original(self)))
+    for i in range(10):
+        async with store.turn("test", f"s{i}", START) as turn:
+            turn.save_state({"n": i}, "en", START)
+        await asyncio.sleep(0.01)
+    await store.close()
+    assert len(checkpoints) == 3
+    assert "checkpoint failed" not in caplog.text
+    database = sqlite3.connect(make_url(sqlite_url).database)
+    assert database.execute("SELECT count(*) FROM conversations").fetchone() == (10,)
+    database.close()

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from .crypto import Cipher
     from .database import ConversationLocks
-    from .store import Store
+    from .store import Store, StoredConversation
 
 REMINDER = "appointment_reminder"
 DEFAULT_PLACE = "registration_centre"
@@ -107,7 +107,7 @@ class TurnAppointments:
 
     _store: Store
     _session: AsyncSession
-    _row: Conversation
+    conversation: StoredConversation
 
     async def slots(
         self, now: datetime, *, free_only: bool = False, limit: int = 100, place: str | None = None
@@ -136,7 +136,7 @@ class TurnAppointments:
             return None
         place, starts_at = (await session.execute(select(Slot.place, Slot.starts_at).where(Slot.id == slot_id))).one()
         row = Booking(
-            slot_id=slot_id, conversation_id=self._row.id, case_reference=None,
+            slot_id=slot_id, conversation_id=self.conversation.id, case_reference=None,
             status=ACTIVE, created_at=now, cancelled_at=None,
         )
         session.add(row)
@@ -147,7 +147,7 @@ class TurnAppointments:
                 continue
             session.add(Job(
                 kind=kind, due_at=due_at, status=PENDING, attempts=0, locked_until=None, done_at=None,
-                conversation_id=self._row.id, booking_id=row.id,
+                conversation_id=self.conversation.id, booking_id=row.id,
                 payload_enc=cipher.encrypt_json(payload), created_at=now,
             ))
         await session.flush()
@@ -157,7 +157,7 @@ class TurnAppointments:
         """Record the case reference on a booking of this conversation (same turn as the case)."""
         await self._session.execute(
             update(Booking)
-            .where(Booking.id == booking_id, Booking.conversation_id == self._row.id)
+            .where(Booking.id == booking_id, Booking.conversation_id == self.conversation.id)
             .values(case_reference=reference)
             .execution_options(synchronize_session=False)
         )
@@ -167,7 +167,7 @@ class TurnAppointments:
         query = (
             select(*_BOOKING_COLUMNS)
             .join(Slot, Slot.id == Booking.slot_id)
-            .where(Booking.conversation_id == self._row.id, Booking.status == ACTIVE)
+            .where(Booking.conversation_id == self.conversation.id, Booking.status == ACTIVE)
             .order_by(Slot.starts_at, Booking.id)
         )
         if upcoming_only:
@@ -183,7 +183,7 @@ class TurnAppointments:
             select(Booking.slot_id)
             .join(Slot, Slot.id == Booking.slot_id)
             .where(
-                Booking.id == booking_id, Booking.conversation_id == self._row.id,
+                Booking.id == booking_id, Booking.conversation_id == self.conversation.id,
                 Booking.status == ACTIVE, Slot.starts_at > now,
             )
         )
@@ -230,7 +230,7 @@ class TurnAppointments:
                 select(Booking.slot_id, Booking.case_reference)
                 .join(Slot, Slot.id == Booking.slot_id)
                 .where(
-                    Booking.id == booking_id, Booking.conversation_id == self._row.id,
+                    Booking.id == booking_id, Booking.conversation_id == self.conversation.id,
                     Booking.status == ACTIVE, Slot.starts_at > now,
                 )
             )
@@ -257,10 +257,10 @@ class TurnAppointments:
         upcoming = [b.id for b in sorted(await self.bookings(now), key=lambda b: b.slot_id)]
         for booking_id in upcoming:
             await self.cancel_booking(booking_id, now)
-        await _cancel_jobs(session, now, Job.conversation_id == self._row.id)
+        await _cancel_jobs(session, now, Job.conversation_id == self.conversation.id)
         await session.execute(
             update(Job)
-            .where(Job.conversation_id == self._row.id)
+            .where(Job.conversation_id == self.conversation.id)
             .values(payload_enc=self._store.cipher.encrypt_json({}))
             .execution_options(synchronize_session=False)
         )

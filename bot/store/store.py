@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +23,9 @@ from ..cases.references import new_reference
 from .appointments import FINAL_JOB, BookingView, JobView, SlotView, StoreAppointments, TurnAppointments
 from .crypto import Cipher
 from .database import READ_ONLY, ConversationLocks, create_engine
+from .inline import InlineSqlite
 from .models import CaseEvent, CaseRow, Conversation, Job, ProcessedMessage, TranscriptEntry
+from .turn_rows import SessionRows, TurnRows
 
 __all__ = ["BookingView", "CaseDraft", "JobView", "SlotView", "Store", "StoredConversation", "Turn"]
 
@@ -62,62 +64,63 @@ class StoredConversation:
 
 class Turn(TurnAppointments):
     """The open transaction of one turn of one conversation (appointments: see
-    appointments.py)."""
+    appointments.py).
 
-    def __init__(self, store: Store, session: AsyncSession, row: Conversation, is_new: bool) -> None:
+    What every turn writes (state, transcript, replies for redelivery) is kept until the
+    turn ends and written then, in the same transaction as anything else it did.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        rows: TurnRows,
+        session: Callable[[], Any],
+        conversation: StoredConversation,
+        sender_key: str,
+    ) -> None:
         self._store = store
-        self._session = session
-        self._row = row
-        cipher = store.cipher
-        self.conversation = StoredConversation(
-            id=row.id,
-            channel=row.channel,
-            language=row.language,
-            state=cipher.decrypt_json(row.state_enc) if row.state_enc else None,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            is_new=is_new,
-        )
+        self._rows = rows
+        self._open_session = session
+        self._sender_key = sender_key
+        self.conversation = conversation
+        self._state: tuple[bytes | None, str | None, str | None, datetime] | None = None
+        self._transcript: list[tuple[datetime, bytes]] = []
+        self._replies: list[tuple[str, bytes, datetime]] = []
+
+    @property
+    def _session(self) -> Any:
+        """The ORM session of this turn's transaction (an ``AsyncSession``, or on SQLite
+        an ``inline.InlineSession``), for what is rare in a turn."""
+        return self._open_session()
 
     async def previous_replies(self, message_id: str) -> list[dict[str, Any]] | None:
-        token = await self._session.scalar(
-            select(ProcessedMessage.replies_enc).where(
-                ProcessedMessage.conversation_id == self._row.id,
-                ProcessedMessage.message_id == message_id,
-            )
-        )
+        token = await self._rows.previous_replies(self.conversation.id, message_id)
         return None if token is None else self._store.cipher.decrypt_json(token)
 
     def save_state(self, state: dict[str, Any] | None, language: str | None, now: datetime) -> None:
-        self._row.state_enc = self._store.cipher.encrypt_json(state) if state is not None else None
-        self._row.flow_id = (state or {}).get("flow_id")
-        self._row.language = language
-        self._row.updated_at = now
+        token = self._store.cipher.encrypt_json(state) if state is not None else None
+        self._state = (token, (state or {}).get("flow_id"), language, now)
 
     def log(self, incoming: str, replies: list[str], now: datetime) -> None:
-        self._session.add(
-            TranscriptEntry(
-                conversation_id=self._row.id,
-                at=now,
-                body_enc=self._store.cipher.encrypt_json({"in": incoming, "out": replies}),
-            )
-        )
+        self._transcript.append((now, self._store.cipher.encrypt_json({"in": incoming, "out": replies})))
 
     def remember(self, message_id: str, replies: list[dict[str, Any]], now: datetime) -> None:
-        self._session.add(
-            ProcessedMessage(
-                conversation_id=self._row.id,
-                message_id=message_id,
-                replies_enc=self._store.cipher.encrypt_json(replies),
-                at=now,
-            )
-        )
+        self._replies.append((message_id, self._store.cipher.encrypt_json(replies), now))
+
+    async def _write(self) -> None:
+        conversation_id = self.conversation.id
+        if self._state is not None:
+            await self._rows.save_state(conversation_id, *self._state)
+        for at, body in self._transcript:
+            await self._rows.log(conversation_id, at, body)
+        for message_id, replies, at in self._replies:
+            await self._rows.remember(conversation_id, message_id, replies, at)
 
     async def cases(self) -> list[Case]:
         """The cases sent from this conversation, newest first (for "where is my case?")."""
         query = (
             select(CaseRow)
-            .where(CaseRow.conversation_id == self._row.id)
+            .where(CaseRow.conversation_id == self.conversation.id)
             .order_by(CaseRow.created_at.desc())
             .options(_with_events())
         )
@@ -148,8 +151,8 @@ class Turn(TurnAppointments):
             flags=list(draft.flags),
             language=draft.language,
             channel=draft.channel,
-            conversation_id=self._row.id,
-            sender_key=self._row.sender_key,
+            conversation_id=self.conversation.id,
+            sender_key=self._sender_key,
             submitted_by=draft.submitted_by,
             data_enc=cipher.encrypt_json(data),
             created_at=now,
@@ -170,19 +173,28 @@ class Turn(TurnAppointments):
         """
         session = self._session
         await self._erase_appointments(now)
-        await session.execute(delete(TranscriptEntry).where(TranscriptEntry.conversation_id == self._row.id))
-        await session.execute(delete(ProcessedMessage).where(ProcessedMessage.conversation_id == self._row.id))
+        conversation_id = self.conversation.id
+        await session.execute(delete(TranscriptEntry).where(TranscriptEntry.conversation_id == conversation_id))
+        await session.execute(delete(ProcessedMessage).where(ProcessedMessage.conversation_id == conversation_id))
         rows = (
             await session.scalars(
-                select(CaseRow).where(CaseRow.sender_key == self._row.sender_key).options(_with_events())
+                select(CaseRow).where(CaseRow.sender_key == self._sender_key).options(_with_events())
             )
         ).all()
         for row in rows:
             await self._store._redact(session, row, now, actor="applicant")
-        self._row.state_enc = None
-        self._row.flow_id = None
-        self._row.sender_enc = self._store.cipher.encrypt(ERASED.encode())
-        self._row.updated_at = now
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id)
+            .values(
+                state_enc=None, flow_id=None, updated_at=now,
+                sender_enc=self._store.cipher.encrypt(ERASED.encode()),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        self._transcript.clear()
+        self._replies.clear()
+        self.conversation.state = None
         return len(rows)
 
 
@@ -195,12 +207,16 @@ class Store(StoreAppointments):
         # For methods that only read: on SQLite they do not take the write lock, so they
         # also work inside a turn, which holds it (see database.py).
         self._reads = async_sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        database = engine.url.database or ""
+        self._inline = InlineSqlite(database) if self.dialect == "sqlite" and database not in ("", ":memory:") else None
 
     @classmethod
     def connect(cls, url: str, cipher: Cipher, **engine_kwargs: Any) -> Store:
         return cls(create_engine(url, **engine_kwargs), cipher)
 
     async def close(self) -> None:
+        if self._inline is not None:
+            await self._inline.close()
         await self.engine.dispose()
 
     @property
@@ -214,25 +230,45 @@ class Store(StoreAppointments):
     async def turn(self, channel: str, sender_id: str, now: datetime) -> AsyncIterator[Turn]:
         """Lock the conversation, open its transaction, and commit when the block ends."""
         key = self.sender_key(channel, sender_id)
-        async with self.locks.hold(key), self._sessions() as session, session.begin():
-            conn = await session.connection()
-            await self.locks.lock_in_transaction(conn, key)
-            row = await session.scalar(select(Conversation).where(Conversation.sender_key == key))
-            is_new = row is None
-            if row is None:
-                row = Conversation(
-                    sender_key=key,
-                    channel=channel,
-                    sender_enc=self.cipher.encrypt(sender_id.encode()),
-                    language=None,
-                    state_enc=None,
-                    created_at=now,
-                    updated_at=now,
-                )
-                # No race to catch here: the conversation lock is already held.
-                session.add(row)
-                await session.flush()
-            yield Turn(self, session, row, is_new)
+        async with self.locks.hold(key):
+            inline = self._inline
+            if inline is not None:
+                await inline.begin()
+                try:
+                    turn = await self._open_turn(inline, inline.session, key, channel, sender_id, now)
+                    yield turn
+                    await turn._write()
+                    inline.commit()
+                except BaseException:
+                    inline.rollback()
+                    raise
+                return
+            async with self._sessions() as session, session.begin():
+                await self.locks.lock_in_transaction(await session.connection(), key)
+                turn = await self._open_turn(SessionRows(session), lambda: session, key, channel, sender_id, now)
+                yield turn
+                await turn._write()
+
+    async def _open_turn(
+        self, rows: TurnRows, session: Callable[[], Any], key: str, channel: str, sender_id: str, now: datetime
+    ) -> Turn:
+        found = await rows.load_conversation(key)
+        if found is None:
+            # No race to catch here: the conversation lock is already held.
+            new_id = await rows.insert_conversation(key, channel, self.cipher.encrypt(sender_id.encode()), now)
+            conversation = StoredConversation(new_id, channel, None, None, now, now, is_new=True)
+        else:
+            conversation_id, stored_channel, language, state_enc, created_at, updated_at = found
+            conversation = StoredConversation(
+                id=conversation_id,
+                channel=stored_channel,
+                language=language,
+                state=self.cipher.decrypt_json(state_enc) if state_enc else None,
+                created_at=created_at,
+                updated_at=updated_at,
+                is_new=False,
+            )
+        return Turn(self, rows, session, conversation, key)
 
     async def cases(self, kind: str | None = None, status: str | None = None, limit: int = 100) -> list[Case]:
         query = select(CaseRow).order_by(CaseRow.created_at.desc()).limit(limit)

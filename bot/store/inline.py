@@ -1,0 +1,237 @@
+"""SQLite turns on the event loop's own thread.
+
+A turn on SQLite is a handful of statements on a local file, each a few microseconds of
+work. Through aiosqlite and the async ORM every one of them is a hop to a worker thread
+and back, which cost ~20 times the work itself (``make bench`` shows the difference). So
+on SQLite a turn runs its statements directly, on one connection that only the event
+loop's thread uses:
+
+- The connection never waits inside SQLite (``busy_timeout`` 0). ``BEGIN IMMEDIATE``
+  that finds another process writing fails at once and is retried after an asyncio
+  sleep, so the loop is never blocked by someone else's transaction. Once the write lock
+  is held nothing else can make a statement wait.
+- The hot path (load the conversation, check a redelivery, save state, transcript and
+  replies) is plain SQL, with the columns' own SQLAlchemy type processors so values are
+  stored exactly as the ORM stores them.
+- SQLite's automatic WAL checkpoint would run inside a commit, on the loop's thread,
+  with a disk sync: it is off on this connection, and every ``CHECKPOINT_EVERY`` commits
+  a passive checkpoint runs on a worker thread instead (it never waits for, nor blocks,
+  the writer).
+- What is rare in a turn (a case, a booking, an erasure) uses the ORM through a
+  synchronous session bound to the same connection and transaction, behind
+  :class:`InlineSession`, which offers the awaitable methods of ``AsyncSession`` that
+  the store's code uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
+
+from .models import UTCDateTime
+
+log = logging.getLogger(__name__)
+
+BUSY_RETRY_SECONDS = 30.0
+"""How long a turn keeps trying to get SQLite's write lock from another process."""
+CHECKPOINT_EVERY = 256
+"""Commits between two WAL checkpoints (SQLite's own default is ~1,000 pages, ~250 turns)."""
+
+
+class InlineSession:
+    """The part of ``AsyncSession``'s interface the store uses, over a sync ``Session``.
+
+    Each call runs at once on the loop's thread; awaiting it never suspends.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.sync_session = session
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return self.sync_session.execute(*args, **kwargs)
+
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        return self.sync_session.scalar(*args, **kwargs)
+
+    async def scalars(self, *args: Any, **kwargs: Any) -> Any:
+        return self.sync_session.scalars(*args, **kwargs)
+
+    async def flush(self) -> None:
+        self.sync_session.flush()
+
+    def add(self, instance: object) -> None:
+        self.sync_session.add(instance)
+
+
+class InlineSqlite:
+    """One SQLite connection for turns, used only from the event loop's thread."""
+
+    def __init__(self, database: str) -> None:
+        self._database = database
+        self._raw: sqlite3.Connection | None = None
+        self._orm: Engine | None = None
+        self._session: Session | None = None
+        self._commits = 0
+        self._checkpointer: sqlite3.Connection | None = None
+        self._checkpointing: asyncio.Future[None] | None = None
+        dialect = SQLiteDialect_pysqlite()
+        processor = UTCDateTime().dialect_impl(dialect)
+        self._to_db = processor.bind_processor(dialect) or (lambda v: v)
+        self._from_db = processor.result_processor(dialect, None) or (lambda v: v)
+
+    # --- the connection -------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._raw is None:
+            if self._database not in ("", ":memory:"):
+                Path(self._database).parent.mkdir(parents=True, exist_ok=True)
+            raw = sqlite3.connect(self._database, isolation_level=None, check_same_thread=False)
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=0", "wal_autocheckpoint=0"):
+                raw.execute(f"PRAGMA {pragma}")
+            self._raw = raw
+            self._orm = create_engine("sqlite://", creator=lambda: raw, poolclass=StaticPool)
+            # SQLAlchemy's first connect initializes its dialect and then rolls back: let
+            # that happen now, outside any turn's transaction.
+            self._orm.connect().close()
+        return self._raw
+
+    async def begin(self) -> None:
+        """``BEGIN IMMEDIATE``, waiting (without blocking the loop) while another
+        connection holds the write lock."""
+        raw = self._connection()
+        delay, deadline = 0.001, time.monotonic() + BUSY_RETRY_SECONDS
+        while True:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error) or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    def commit(self) -> None:
+        try:
+            if self._session is not None:
+                self._session.flush()
+            self._connection().execute("COMMIT")
+        finally:
+            self._end_session()
+        self._commits += 1
+        if self._commits >= CHECKPOINT_EVERY and self._checkpointing is None:
+            self._commits = 0
+            self._checkpointing = asyncio.get_running_loop().run_in_executor(None, self._checkpoint)
+            self._checkpointing.add_done_callback(self._checkpointed)
+
+    def _checkpoint(self) -> None:
+        """On a worker thread: copy the WAL's committed pages into the database file."""
+        if self._checkpointer is None:
+            self._checkpointer = sqlite3.connect(self._database, isolation_level=None, check_same_thread=False)
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def _checkpointed(self, future: asyncio.Future[None]) -> None:
+        self._checkpointing = None
+        if not future.cancelled() and future.exception() is not None:
+            log.warning("WAL checkpoint failed: %s", future.exception())
+
+    def rollback(self) -> None:
+        try:
+            raw = self._connection()
+            if raw.in_transaction:
+                raw.execute("ROLLBACK")
+        finally:
+            self._end_session()
+
+    def session(self) -> InlineSession:
+        """An ORM session in the open transaction, created when a turn first needs one."""
+        if self._session is None:
+            self._connection()
+            assert self._orm is not None
+            self._session = Session(bind=self._orm.connect(), expire_on_commit=False, autoflush=True)
+        return InlineSession(self._session)
+
+    def _end_session(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            bind = session.get_bind()
+            session.close()
+            bind.close()  # type: ignore[union-attr]  # back to the static pool; its rollback is a no-op
+
+    async def close(self) -> None:
+        if self._checkpointing is not None:
+            await asyncio.wait([self._checkpointing])
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
+        self._end_session()
+        if self._orm is not None:
+            self._orm.dispose()
+            self._orm = None
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
+
+    # --- the hot path ------------------------------------------------------------------
+
+    async def load_conversation(self, sender_key: str) -> tuple[Any, ...] | None:
+        row = self._connection().execute(
+            "SELECT id, channel, language, state_enc, created_at, updated_at"
+            " FROM conversations WHERE sender_key = ?",
+            (sender_key,),
+        ).fetchone()
+        if row is None:
+            return None
+        return (*row[:4], self._from_db(row[4]), self._from_db(row[5]))
+
+    async def insert_conversation(self, sender_key: str, channel: str, sender_enc: bytes, now: datetime) -> int:
+        stamp = self._to_db(now)
+        cursor = self._connection().execute(
+            "INSERT INTO conversations (sender_key, channel, sender_enc, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (sender_key, channel, sender_enc, stamp, stamp),
+        )
+        return int(cursor.lastrowid or 0)
+
+    async def previous_replies(self, conversation_id: int, message_id: str) -> bytes | None:
+        row = self._connection().execute(
+            "SELECT replies_enc FROM processed_messages WHERE conversation_id = ? AND message_id = ?",
+            (conversation_id, message_id),
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    async def save_state(
+        self, conversation_id: int, state_enc: bytes | None, flow_id: str | None, language: str | None, now: datetime
+    ) -> None:
+        self._connection().execute(
+            "UPDATE conversations SET state_enc = ?, flow_id = ?, language = ?, updated_at = ? WHERE id = ?",
+            (state_enc, flow_id, language, self._to_db(now), conversation_id),
+        )
+
+    async def log(self, conversation_id: int, at: datetime, body_enc: bytes) -> None:
+        self._connection().execute(
+            "INSERT INTO transcript (conversation_id, at, body_enc) VALUES (?, ?, ?)",
+            (conversation_id, self._to_db(at), body_enc),
+        )
+
+    async def remember(self, conversation_id: int, message_id: str, replies_enc: bytes, at: datetime) -> None:
+        self._connection().execute(
+            "INSERT INTO processed_messages (conversation_id, message_id, replies_enc, at) VALUES (?, ?, ?, ?)",
+            (conversation_id, message_id, replies_enc, self._to_db(at)),
+        )
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(error) or "busy" in str(error)

@@ -1,0 +1,91 @@
+"""The statements every turn runs, behind one interface with two implementations.
+
+:class:`SessionRows` runs them through SQLAlchemy's ``AsyncSession`` (PostgreSQL, where
+the round trip to the server dominates anyway); ``inline.InlineSqlite`` runs the same
+statements as plain SQL on the event loop's thread (SQLite, where the thread hops of an
+async driver would dominate). ``Turn`` (store.py) only sees :class:`TurnRows`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .models import Conversation, ProcessedMessage, TranscriptEntry
+
+
+class TurnRows(Protocol):
+    async def load_conversation(self, sender_key: str) -> tuple[Any, ...] | None:
+        """``(id, channel, language, state_enc, created_at, updated_at)`` or None."""
+
+    async def insert_conversation(self, sender_key: str, channel: str, sender_enc: bytes, now: datetime) -> int: ...
+
+    async def previous_replies(self, conversation_id: int, message_id: str) -> bytes | None: ...
+
+    async def save_state(
+        self, conversation_id: int, state_enc: bytes | None, flow_id: str | None, language: str | None, now: datetime
+    ) -> None: ...
+
+    async def log(self, conversation_id: int, at: datetime, body_enc: bytes) -> None: ...
+
+    async def remember(self, conversation_id: int, message_id: str, replies_enc: bytes, at: datetime) -> None: ...
+
+
+class SessionRows:
+    """:class:`TurnRows` in an ``AsyncSession``'s transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def load_conversation(self, sender_key: str) -> tuple[Any, ...] | None:
+        row = (
+            await self.session.execute(
+                select(
+                    Conversation.id, Conversation.channel, Conversation.language,
+                    Conversation.state_enc, Conversation.created_at, Conversation.updated_at,
+                ).where(Conversation.sender_key == sender_key)
+            )
+        ).first()
+        return None if row is None else tuple(row)
+
+    async def insert_conversation(self, sender_key: str, channel: str, sender_enc: bytes, now: datetime) -> int:
+        return int(
+            await self.session.scalar(
+                insert(Conversation)
+                .values(sender_key=sender_key, channel=channel, sender_enc=sender_enc, created_at=now, updated_at=now)
+                .returning(Conversation.id)
+            )
+        )
+
+    async def previous_replies(self, conversation_id: int, message_id: str) -> bytes | None:
+        return await self.session.scalar(
+            select(ProcessedMessage.replies_enc).where(
+                ProcessedMessage.conversation_id == conversation_id,
+                ProcessedMessage.message_id == message_id,
+            )
+        )
+
+    async def save_state(
+        self, conversation_id: int, state_enc: bytes | None, flow_id: str | None, language: str | None, now: datetime
+    ) -> None:
+        await self.session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id)
+            .values(state_enc=state_enc, flow_id=flow_id, language=language, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def log(self, conversation_id: int, at: datetime, body_enc: bytes) -> None:
+        await self.session.execute(
+            insert(TranscriptEntry).values(conversation_id=conversation_id, at=at, body_enc=body_enc)
+        )
+
+    async def remember(self, conversation_id: int, message_id: str, replies_enc: bytes, at: datetime) -> None:
+        await self.session.execute(
+            insert(ProcessedMessage).values(
+                conversation_id=conversation_id, message_id=message_id, replies_enc=replies_enc, at=at
+            )
+        )

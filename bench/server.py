@@ -23,6 +23,7 @@ from bot.channels.rest import RestChannel
 from bot.config import PROJECT_ROOT, Settings
 from bot.engine import Engine
 from bot.engine.loader import load_flows
+from bot.event_loop import new_event_loop
 from bot.store.crypto import Cipher, generate_key
 from bot.store.database import create_engine
 from bot.store.store import Store
@@ -89,7 +90,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     app = APPS[args.mode](args.url)
-    web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None)
+    web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None, loop=new_event_loop())
 
 
 if __name__ == "__main__":

@@ -99,6 +99,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from .app import create_app, default_channels
+    from .event_loop import new_event_loop
 
     services = _services(settings, migrate=not args.no_migrate)
     host = args.host or settings.host
@@ -106,7 +107,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     logging.getLogger(__name__).info("serving on http://%s:%s/", host, port)
     channels = default_channels(services)
     logging.getLogger(__name__).info("channels: %s", ", ".join(c.name for c in channels))
-    web.run_app(create_app(services, channels), host=host, port=port, print=None, access_log=None)
+    web.run_app(
+        create_app(services, channels), host=host, port=port, print=None, access_log=None, loop=new_event_loop()
+    )
     return 0
 
 

@@ -150,6 +150,11 @@ async def test_appointment_can_be_seen_and_cancelled_and_the_seat_is_free_at_onc
     assert [s.booked for s in await engine.store.slots(engine.clock())] == [0, 0, 0]
     await chat.say("/appointment_manage")
     assert "You have no upcoming appointment." in chat.text
+    (case,) = await engine.store.cases()
+    assert case.status == "submitted"  # staff decide what a cancelled appointment means
+    assert case.appointment is not None and case.appointment["status"] == "cancelled"
+    assert case.status_history[-1].note == "appointment cancelled by the applicant"
+    assert case.status_history[-1].actor == "applicant"
 
 
 async def test_appointment_can_be_moved(engine: Engine) -> None:
@@ -160,6 +165,12 @@ async def test_appointment_can_be_moved(engine: Engine) -> None:
     await chat.say(chat.payloads[0])
     assert "moved to Tuesday, December 1, 2026, 9:30\u202fAM" in chat.text
     assert [s.booked for s in await engine.store.slots(engine.clock())] == [0, 1, 0]
+    (case,) = await engine.store.cases()
+    assert case.appointment is not None
+    assert case.appointment["starts_at"] == (FIRST_SLOT + timedelta(minutes=30)).isoformat()
+    assert case.appointment["moved_from"] == FIRST_SLOT.isoformat()
+    assert "status" not in case.appointment
+    assert [e.note for e in case.status_history] == [None, "appointment moved by the applicant to 2026-12-01T08:30:00+00:00"]
 
 
 async def test_the_reminder_reaches_a_web_chat_at_its_next_message_once(engine: Engine, clock: Clock) -> None:

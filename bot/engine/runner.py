@@ -280,7 +280,7 @@ class FlowRunner:
                         continue
                 draft = self._draft(ctx, state, flow, step)
                 if seat is not None:
-                    draft = replace(draft, appointment=self._appointment(ctx, seat))
+                    draft = replace(draft, appointment=seat.for_case())
                 case = await ctx.create_case(draft)
                 reply = Outbound(self._text(ctx, state, step.submit, step.facts, {"reference": case.reference}, step.dates))
                 if seat is not None:
@@ -453,14 +453,6 @@ class FlowRunner:
         state.mode = "editing"  # once chosen, straight back to the summary
         sorry = Outbound(gettext("Sorry, someone else just took that time. Please choose another one."))
         return [sorry, self._question(ctx, state, ask)]
-
-    def _appointment(self, ctx: TurnContext, booking_view: Any) -> dict[str, Any]:
-        return {
-            "booking_id": booking_view.id,
-            "slot_id": booking_view.slot_id,
-            "place": booking_view.place,
-            "starts_at": booking_view.starts_at.isoformat(),
-        }
 
     def _calendar_file(self, ctx: TurnContext, booking_view: Any, reference: str) -> dict[str, str]:
         from ..appointments_ics import appointment_ics

@@ -18,10 +18,11 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, select, update
+from sqlalchemy.orm import selectinload
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from .models import Booking, Conversation, Job, Slot
+from .models import Booking, CaseEvent, CaseRow, Conversation, Job, Slot
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -61,6 +62,15 @@ class BookingView:
     starts_at: datetime
     status: str
     case_reference: str | None
+
+    def for_case(self) -> dict[str, Any]:
+        """The case record's ``appointment``."""
+        return {
+            "booking_id": self.id,
+            "slot_id": self.slot_id,
+            "place": self.place,
+            "starts_at": self.starts_at.isoformat(),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +117,7 @@ class TurnAppointments:
 
     _store: Store
     _session: AsyncSession
+    _sender_key: str
     conversation: StoredConversation
 
     async def slots(
@@ -176,8 +187,17 @@ class TurnAppointments:
 
     async def cancel_booking(self, booking_id: int, now: datetime) -> bool:
         """Cancel an upcoming active booking of this conversation: the seat is free at once
-        (for turns that commit after this one) and its open jobs are cancelled. False if
-        there is no such booking (another conversation's, already cancelled, or past)."""
+        (for turns that commit after this one), its open jobs are cancelled, and its case
+        (if any) records it. False if there is no such booking (another conversation's,
+        already cancelled, or past)."""
+        if not await self._free_seat(booking_id, now):
+            return False
+        reference = await self._session.scalar(select(Booking.case_reference).where(Booking.id == booking_id))
+        if reference:
+            await self._record_on_case(reference, now, "appointment cancelled by the applicant", cancelled=True)
+        return True
+
+    async def _free_seat(self, booking_id: int, now: datetime) -> bool:
         session = self._session
         slot_id = await session.scalar(
             select(Booking.slot_id)
@@ -243,11 +263,38 @@ class TurnAppointments:
         seat = await self.book(slot_id, now, reminders, kind=kind)
         if seat is None:
             return None
-        await self.cancel_booking(booking_id, now)
+        await self._free_seat(booking_id, now)
         if current.case_reference:
             await self.attach_reference(seat.id, current.case_reference)
             seat = replace(seat, case_reference=current.case_reference)
+            await self._record_on_case(
+                current.case_reference, now, f"appointment moved by the applicant to {seat.starts_at.isoformat()}",
+                moved_to=seat,
+            )
         return seat
+
+    async def _record_on_case(
+        self, reference: str, now: datetime, note: str, *, cancelled: bool = False, moved_to: BookingView | None = None
+    ) -> None:
+        """Keep the case's ``appointment`` true and say in its history what changed (the
+        status is unchanged: staff decide what a cancelled appointment means)."""
+        row = await self._session.scalar(
+            select(CaseRow)
+            .where(CaseRow.reference == reference, CaseRow.sender_key == self._sender_key)
+            .options(selectinload(CaseRow.events))
+        )
+        if row is None:  # erased meanwhile
+            return
+        cipher = self._store.cipher
+        data = cipher.decrypt_json(row.data_enc)
+        appointment = dict(data.get("appointment") or {})
+        if moved_to is not None:
+            appointment = {**moved_to.for_case(), "moved_from": appointment.get("starts_at")}
+        if cancelled:
+            appointment.update(status=CANCELLED, cancelled_at=now.isoformat())
+        row.data_enc = cipher.encrypt_json({**data, "appointment": appointment})
+        row.events.append(CaseEvent(at=now, status=row.status, actor="applicant", note=note))
+        row.updated_at = now
 
     async def _erase_appointments(self, now: datetime) -> int:
         """For erasure: free this conversation's upcoming seats, cancel all its open jobs

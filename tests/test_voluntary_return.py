@@ -207,3 +207,25 @@ async def test_a_figure_past_its_review_date_is_not_stated(engine: Engine, clock
     await chat.say("1")
     assert "€" not in chat.text
     assert "https://www.fedasil.be/en/voluntary-return/return-journey" in chat.text
+
+
+async def test_country_questions_offer_likely_countries_and_still_take_any(engine: Engine) -> None:
+    chat = Chat(engine, lang="ka")
+    await chat.say("/voluntary_return")
+    await chat.say("yes")
+    assert chat.field == "destination_country"
+    assert chat.payloads[0] == "GE" and chat.button_titles[0] == "საქართველო"
+    assert chat.expects is not None and "choices" not in chat.expects  # free text stays the answer
+    await chat.say("GE")
+    assert chat.field == "applicant.nationality"
+    # The country already named comes first, the flow's own choices stay last.
+    assert chat.payloads[0] == "GE"
+    assert chat.payloads[-2:] == ["stateless", "unknown"]
+
+    other = Chat(engine, sender="applicant-2")
+    await other.say("/voluntary_return")
+    await other.say("yes")
+    assert other.payloads == ["BR", "MD", "SY", "CO"]  # en: the most frequent return destinations
+    await other.say("Senegal")
+    assert other.field == "applicant.nationality"
+    assert other.payloads[:4] == ["SN", "BR", "MD", "SY"]

@@ -36,6 +36,10 @@ from .state import State
 from .turn import Button, Expects, Outbound
 
 MAX_TRIES_BEFORE_OFFER = 3
+LIKELY_COUNTRIES = "likely_countries"
+"""Content fact: for each language, the countries its speakers most often come from or
+return to (ISO codes, space-separated), offered as buttons on country questions."""
+MAX_SUGGESTED_COUNTRIES = 4
 _PRIORITY = {"normal": 0, "high": 1, "urgent": 2}
 _NAMESPACES = ("applicant", "household", "consent")
 
@@ -343,6 +347,9 @@ class FlowRunner:
             else:
                 text += "\n\n" + gettext("Choose one or more, then press Done.")
         elif step.type in ("choice", "country"):
+            if step.type == "country" and not step.choices_from:
+                rules = step.rules(ctx.today)
+                buttons += [Button(validators.display(rules, code), code) for code in self._likely_countries(state, step)]
             buttons += [Button(c.shown(), c.value) for c in self._choices(ctx, state, step)]
         elif step.type == "yes_no":
             buttons += [Button(gettext("Yes"), "yes"), Button(gettext("No"), "no")]
@@ -411,6 +418,23 @@ class FlowRunner:
         return validators.display(self._rules(ctx, state, step), value)
 
     # --- choices computed at run time, and booking ---------------------------------
+
+    def _likely_countries(self, state: State, step: AskStep) -> list[str]:
+        """Buttons for a country question (typing any country still works): countries
+        this conversation already named (a nationality for the destination question, say),
+        then those most likely for the applicant's language, from content data."""
+        flow = self.flows.flows.get(state.flow_id or "")
+        named = [
+            state.answers.get(other.field)
+            for other in (flow.steps if flow else [])
+            if isinstance(other, AskStep) and other.type == "country" and other.field != step.field
+        ]
+        likely = []
+        if LIKELY_COUNTRIES in self.flows.content:
+            likely = self.flows.content.get(LIKELY_COUNTRIES).formatted().split()
+        extras = {c.value for c in step.choices}
+        codes = [c for c in (*named, *likely) if isinstance(c, str) and len(c) == 2 and c not in extras]
+        return list(dict.fromkeys(codes))[:MAX_SUGGESTED_COUNTRIES]
 
     def _choices(self, ctx: TurnContext, state: State, step: AskStep) -> tuple[validators.Choice, ...]:
         if not step.choices_from:

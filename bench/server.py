@@ -18,7 +18,7 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot.app import Services, create_app
+from bot.app import Services, create_app, prepare_process
 from bot.channels.rest import RestChannel
 from bot.config import PROJECT_ROOT, Settings
 from bot.engine import Engine
@@ -34,6 +34,7 @@ def rest_app(url: str) -> web.Application:
     flows = load_flows(PROJECT_ROOT / "flows")
     engine = Engine(store, flows)
     services = Services(settings=Settings(), store=store, flows=flows, engine=engine)
+    prepare_process(services)
     return create_app(services, [RestChannel(engine, rate_limit_per_minute=1_000_000)])
 
 

@@ -91,6 +91,15 @@ def default_channels(services: Services) -> list[Channel]:
     return channels
 
 
+def prepare_process(services: Services) -> None:
+    """Once per server process, before it serves: load what answers need now rather
+    than in some applicant's turn, and keep what start-up loaded (flows, catalogs, the
+    NLU model, lives as long as the process) out of the garbage collector's full passes,
+    which would otherwise stall every turn in flight while they walk it."""
+    validators.warm_up(services.engine.clock().date())
+    gc.freeze()
+
+
 def create_app(services: Services, channels: Sequence[Channel] = ()) -> web.Application:
     app = web.Application(client_max_size=64 * 1024)
     app[SERVICES] = services
@@ -103,11 +112,6 @@ def create_app(services: Services, channels: Sequence[Channel] = ()) -> web.Appl
         purger = asyncio.create_task(_purge_until(stop, services), name="purge")
         for channel in channels:
             await channel.start()
-        validators.warm_up(services.engine.clock().date())
-        # What start-up loaded (flows, catalogs, the NLU model) lives as long as the
-        # process: keep it out of the garbage collector's full passes, which would
-        # otherwise stall every turn in flight while they walk it.
-        gc.freeze()
         # Reminders: jobs live in the database, so every worker may run a scheduler.
         scheduler = Scheduler(services.store, deliverer(services.engine, channels, services.settings.timezone))
         reminding = asyncio.create_task(

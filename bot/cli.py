@@ -98,7 +98,7 @@ def _services(settings: Settings, migrate: bool = True):  # type: ignore[no-unty
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from .app import create_app, default_channels
+    from .app import create_app, default_channels, prepare_process
     from .event_loop import new_event_loop
 
     services = _services(settings, migrate=not args.no_migrate)
@@ -107,6 +107,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     logging.getLogger(__name__).info("serving on http://%s:%s/", host, port)
     channels = default_channels(services)
     logging.getLogger(__name__).info("channels: %s", ", ".join(c.name for c in channels))
+    prepare_process(services)
     web.run_app(
         create_app(services, channels), host=host, port=port, print=None, access_log=None, loop=new_event_loop()
     )

@@ -267,7 +267,21 @@ def photo_update(chat_id: int, language_code: str | None = "en") -> dict[str, An
     return _update(chat_id, language_code, photo=photo)
 
 
-def location_update(chat_id: int, latitude: float, longitude: float, language_code: str | None = "en") -> dict[str, Any]:
+def document_update(chat_id: int, language_code: str | None = "en") -> dict[str, Any]:
+    document = {"file_id": "doc-1", "file_unique_id": "doc-u-1", "file_name": "passport.pdf",
+                "mime_type": "application/pdf", "file_size": 120_000}
+    return _update(chat_id, language_code, document=document)
+
+
+def sticker_update(chat_id: int, language_code: str | None = "en") -> dict[str, Any]:
+    sticker = {"file_id": "sticker-1", "file_unique_id": "sticker-u-1", "type": "regular",
+               "width": 512, "height": 512, "is_animated": False, "is_video": False, "emoji": "👍"}
+    return _update(chat_id, language_code, sticker=sticker)
+
+
+def location_update(
+    chat_id: int, latitude: float = 50.85, longitude: float = 4.35, language_code: str | None = "en"
+) -> dict[str, Any]:
     return _update(chat_id, language_code, location={"latitude": latitude, "longitude": longitude})
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -31,7 +31,11 @@ from .fake_telegram import (
     FakeTelegram,
     callback_update,
     contact_update,
+    document_update,
     edited_update,
+    location_update,
+    photo_update,
+    sticker_update,
     text_update,
     voice_update,
 )
@@ -61,12 +65,53 @@ def make_channel(engine: Engine, fake: FakeTelegram, **kwargs: Any) -> TelegramC
     )
 
 
+Deliver = Callable[..., Awaitable[None]]
+"""Hands updates to the bot the way Telegram would in the channel's mode."""
+
+
+@pytest.fixture(params=["polling", "webhook"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-async def channel(engine: Engine, fake: FakeTelegram) -> AsyncIterator[TelegramChannel]:
-    ch = make_channel(engine, fake)
-    await ch.start()
+async def channel(engine: Engine, flows: FlowSet, fake: FakeTelegram, mode: str) -> AsyncIterator[TelegramChannel]:
+    """The channel, started in ``mode``: polling the fake, or behind our own aiohttp app
+    with Telegram's webhook pointing at it."""
+    if mode == "polling":
+        ch = make_channel(engine, fake)
+        await ch.start()
+        yield ch
+        await ch.stop()
+        return
+    port = _free_port()
+    ch = make_channel(engine, fake, public_url=f"http://127.0.0.1:{port}")
+    services = Services(settings=Settings(), store=engine.store, flows=flows, engine=engine)
+    runner = web.AppRunner(create_app(services, [ch]), shutdown_timeout=1.0)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
     yield ch
-    await ch.stop()
+    await runner.cleanup()  # stops the channel; closes the store (engine fixture closes it again)
+
+
+@pytest.fixture
+async def deliver(fake: FakeTelegram, channel: TelegramChannel, mode: str) -> AsyncIterator[Deliver]:
+    if mode == "polling":
+        async def by_polling(*updates: dict[str, Any]) -> None:
+            fake.inject(*updates)
+
+        yield by_polling
+        return
+    async with aiohttp.ClientSession() as http:
+        async def by_webhook(*updates: dict[str, Any]) -> None:
+            for update in updates:
+                async with http.post(
+                    f"{channel.public_url}/webhooks/telegram", json=update,
+                    headers={SECRET_HEADER: channel.secret_token},
+                ) as response:
+                    assert response.status == 200
+
+        yield by_webhook
 
 
 async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -80,14 +125,14 @@ async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 class TelegramUser:
     """An applicant in the Telegram app: sends updates, reads what the bot sent."""
 
-    def __init__(self, fake: FakeTelegram, channel: TelegramChannel, chat_id: int = CHAT) -> None:
-        self.fake, self.channel, self.chat_id = fake, channel, chat_id
+    def __init__(self, fake: FakeTelegram, channel: TelegramChannel, deliver: Deliver, chat_id: int = CHAT) -> None:
+        self.fake, self.channel, self.deliver, self.chat_id = fake, channel, deliver, chat_id
         self.replies: list[dict[str, Any]] = []
 
     async def send(self, update: dict[str, Any]) -> list[dict[str, Any]]:
         before = len(self.fake.sent(self.chat_id))
         turns = self.channel.stats["turns"]
-        self.fake.inject(update)
+        await self.deliver(update)
         await wait_for(lambda: self.channel.stats["turns"] > turns)
         self.replies = self.fake.sent(self.chat_id)[before:]
         return self.replies
@@ -143,12 +188,12 @@ async def scripted_answers(engine: Engine) -> list[str]:
     return [*sent, "/confirm"]
 
 
-# --- 1. the whole journey by polling -------------------------------------------------------
+# --- 1. the whole journey (polling and webhook) -------------------------------------------------------
 
 
-async def test_whole_journey_by_polling(engine: Engine, fake: FakeTelegram, channel: TelegramChannel) -> None:
+async def test_whole_journey_by_text_and_buttons(engine: Engine, fake: FakeTelegram, channel: TelegramChannel, deliver: Deliver) -> None:
     script = await scripted_answers(engine)
-    user = TelegramUser(fake, channel)
+    user = TelegramUser(fake, channel, deliver)
     await user.say(script[0])
     assert "automated assistant" in user.text
     for value in script[1:]:
@@ -169,10 +214,10 @@ async def test_whole_journey_by_polling(engine: Engine, fake: FakeTelegram, chan
 
 
 async def test_phone_question_offers_contact_button_and_contact_answers_it(
-    engine: Engine, fake: FakeTelegram, channel: TelegramChannel
+    engine: Engine, fake: FakeTelegram, channel: TelegramChannel, deliver: Deliver
 ) -> None:
     script = await scripted_answers(engine)
-    user = TelegramUser(fake, channel)
+    user = TelegramUser(fake, channel, deliver)
     phone_at = script.index(VOLUNTARY_RETURN["applicant.phone"])
     await user.say(script[0])
     for value in script[1:phone_at]:
@@ -201,19 +246,25 @@ async def test_phone_question_offers_contact_button_and_contact_answers_it(
 # --- 3. attachments --------------------------------------------------------------------------
 
 
-async def test_voice_message_gets_a_polite_answer(engine: Engine, fake: FakeTelegram, channel: TelegramChannel) -> None:
-    user = TelegramUser(fake, channel)
-    await user.say("/start")
-    await user.send(voice_update(CHAT))
+@pytest.mark.parametrize("attachment", [voice_update, photo_update, document_update, sticker_update, location_update])
+async def test_attachments_get_a_helpful_answer_and_the_question_stays(
+    engine: Engine, fake: FakeTelegram, channel: TelegramChannel, deliver: Deliver,
+    attachment: Callable[[int], dict[str, Any]],
+) -> None:
+    user = TelegramUser(fake, channel, deliver)
+    await user.say("/voluntary_return")
+    question = user.replies[-1]["text"]
+    await user.send(attachment(CHAT))
     assert "I can only read text and buttons" in user.text
-    assert "wrong" not in user.text.lower()
+    assert "wrong" not in user.text.lower() and "error" not in user.text.lower()
+    assert user.replies[-1]["text"] == question  # asked again: the conversation is where it was
 
 
-async def test_edited_messages_are_ignored(engine: Engine, fake: FakeTelegram, channel: TelegramChannel) -> None:
-    user = TelegramUser(fake, channel)
+async def test_edited_messages_are_ignored(engine: Engine, fake: FakeTelegram, channel: TelegramChannel, deliver: Deliver) -> None:
+    user = TelegramUser(fake, channel, deliver)
     await user.say("/start")
     before = len(fake.sent())
-    fake.inject(edited_update(CHAT, "/start"))
+    await deliver(edited_update(CHAT, "/start"))
     await user.say("/start")  # processed after the edit, in order
     assert channel.stats["turns"] == 2
     assert len(fake.sent()) > before
@@ -222,9 +273,11 @@ async def test_edited_messages_are_ignored(engine: Engine, fake: FakeTelegram, c
 # --- 4. duplicates -----------------------------------------------------------------------------
 
 
-async def test_a_redelivered_update_is_processed_once(engine: Engine, fake: FakeTelegram, channel: TelegramChannel) -> None:
+async def test_a_redelivered_update_is_processed_once(
+    engine: Engine, fake: FakeTelegram, channel: TelegramChannel, deliver: Deliver
+) -> None:
     update = text_update(CHAT, "/start")
-    fake.inject(update, update)
+    await deliver(update, update)
     await wait_for(lambda: channel.stats["turns"] == 1 and channel.stats["duplicates"] == 1)
     await asyncio.sleep(0.05)
     assert channel.stats["turns"] == 1
@@ -236,10 +289,10 @@ async def test_a_redelivered_update_is_processed_once(engine: Engine, fake: Fake
 
 
 async def test_flood_control_is_waited_out_and_the_message_arrives(
-    engine: Engine, fake: FakeTelegram, channel: TelegramChannel
+    engine: Engine, fake: FakeTelegram, channel: TelegramChannel, deliver: Deliver
 ) -> None:
     fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
-    user = TelegramUser(fake, channel)
+    user = TelegramUser(fake, channel, deliver)
     started = asyncio.get_running_loop().time()
     await user.say("/start")
     assert asyncio.get_running_loop().time() - started >= 0.9
@@ -251,10 +304,10 @@ async def test_flood_control_is_waited_out_and_the_message_arrives(
 # --- 7. blocked ----------------------------------------------------------------------------------
 
 
-async def test_a_blocked_bot_stops_sending_to_that_chat(engine: Engine, fake: FakeTelegram, channel: TelegramChannel) -> None:
+async def test_a_blocked_bot_stops_sending_to_that_chat(engine: Engine, fake: FakeTelegram, channel: TelegramChannel, deliver: Deliver) -> None:
     for _ in range(10):
         fake.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
-    fake.inject(text_update(CHAT, "/start"))
+    await deliver(text_update(CHAT, "/start"))
     await wait_for(lambda: channel.stats["turns"] == 1)
     assert CHAT in channel.blocked_chats
     assert len(fake.calls_to("sendMessage")) == 1  # no retry, no further messages of the turn

@@ -25,7 +25,7 @@ from .crypto import Cipher
 from .database import READ_ONLY, ConversationLocks, create_engine
 from .inline import InlineSqlite
 from .models import CaseEvent, CaseRow, Conversation, Job, ProcessedMessage, TranscriptEntry
-from .turn_rows import SessionRows, TurnRows
+from .turn_rows import AsyncpgRows, SessionRows, TurnRows
 
 __all__ = ["BookingView", "CaseDraft", "JobView", "SlotView", "Store", "StoredConversation", "Turn"]
 
@@ -244,8 +244,12 @@ class Store(StoreAppointments):
                     raise
                 return
             async with self._sessions() as session, session.begin():
-                await self.locks.lock_in_transaction(await session.connection(), key)
-                turn = await self._open_turn(SessionRows(session), lambda: session, key, channel, sender_id, now)
+                connection = await session.connection()
+                await self.locks.lock_in_transaction(connection, key)
+                rows: TurnRows = SessionRows(session)
+                if self.engine.dialect.driver == "asyncpg":
+                    rows = AsyncpgRows((await connection.get_raw_connection()).driver_connection)
+                turn = await self._open_turn(rows, lambda: session, key, channel, sender_id, now)
                 yield turn
                 await turn._write()
 

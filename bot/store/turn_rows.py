@@ -34,6 +34,57 @@ class TurnRows(Protocol):
     async def remember(self, conversation_id: int, message_id: str, replies_enc: bytes, at: datetime) -> None: ...
 
 
+class AsyncpgRows:
+    """:class:`TurnRows` as plain SQL on the asyncpg connection of a transaction that
+    SQLAlchemy has already begun (the turn's advisory lock is its first statement)."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    async def load_conversation(self, sender_key: str) -> tuple[Any, ...] | None:
+        row = await self.connection.fetchrow(
+            "SELECT id, channel, language, state_enc, created_at, updated_at"
+            " FROM conversations WHERE sender_key = $1",
+            sender_key,
+        )
+        return None if row is None else tuple(row)
+
+    async def insert_conversation(self, sender_key: str, channel: str, sender_enc: bytes, now: datetime) -> int:
+        return int(
+            await self.connection.fetchval(
+                "INSERT INTO conversations (sender_key, channel, sender_enc, created_at, updated_at)"
+                " VALUES ($1, $2, $3, $4, $4) RETURNING id",
+                sender_key, channel, sender_enc, now,
+            )
+        )
+
+    async def previous_replies(self, conversation_id: int, message_id: str) -> bytes | None:
+        return await self.connection.fetchval(  # type: ignore[no-any-return]
+            "SELECT replies_enc FROM processed_messages WHERE conversation_id = $1 AND message_id = $2",
+            conversation_id, message_id,
+        )
+
+    async def save_state(
+        self, conversation_id: int, state_enc: bytes | None, flow_id: str | None, language: str | None, now: datetime
+    ) -> None:
+        await self.connection.execute(
+            "UPDATE conversations SET state_enc = $2, flow_id = $3, language = $4, updated_at = $5 WHERE id = $1",
+            conversation_id, state_enc, flow_id, language, now,
+        )
+
+    async def log(self, conversation_id: int, at: datetime, body_enc: bytes) -> None:
+        await self.connection.execute(
+            "INSERT INTO transcript (conversation_id, at, body_enc) VALUES ($1, $2, $3)",
+            conversation_id, at, body_enc,
+        )
+
+    async def remember(self, conversation_id: int, message_id: str, replies_enc: bytes, at: datetime) -> None:
+        await self.connection.execute(
+            "INSERT INTO processed_messages (conversation_id, message_id, replies_enc, at) VALUES ($1, $2, $3, $4)",
+            conversation_id, message_id, replies_enc, at,
+        )
+
+
 class SessionRows:
     """:class:`TurnRows` in an ``AsyncSession``'s transaction."""
 

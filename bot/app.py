@@ -14,6 +14,7 @@ from aiohttp import web
 
 from .channels.base import Channel
 from .config import Settings
+from .content import Fact, runtime_fact
 from .engine import Engine, validators
 from .engine.loader import FlowSet, load_flows
 from .reminders import deliverer
@@ -39,9 +40,26 @@ class Services:
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 
 
+def runtime_facts(settings: Settings) -> dict[str, Fact]:
+    """The deployment facts flows may quote (``when: {configured: …}``): this service's own
+    addresses, as the operator set them. Unset ones are absent: the texts then send the
+    applicant to the official websites instead (flows/official_service.yml)."""
+    facts: dict[str, Fact] = {}
+    web_chat = settings.official_web_chat()
+    if web_chat:
+        setting = "INTAKE_OFFICIAL_WEB_CHAT_URL" if settings.official_web_chat_url else "INTAKE_PUBLIC_URL"
+        facts["official_web_chat_url"] = runtime_fact("official_web_chat_url", web_chat, web_chat, setting)
+    if settings.official_telegram_bot:
+        handle = settings.official_telegram_bot
+        facts["official_telegram_bot"] = runtime_fact(
+            "official_telegram_bot", handle, f"https://t.me/{handle.lstrip('@')}", "INTAKE_OFFICIAL_TELEGRAM_BOT"
+        )
+    return facts
+
+
 def build_services(settings: Settings) -> Services:
     """Everything the channels need; raises FlowError if a flow is broken."""
-    flows = load_flows(settings.flows_dir)
+    flows = load_flows(settings.flows_dir, runtime_facts=runtime_facts(settings))
     store = Store.connect(settings.resolved_database_url(), Cipher(settings.keys()))
     from nlu.service import load_nlu  # numpy and the model: only where the server runs
 

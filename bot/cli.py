@@ -123,10 +123,11 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _flows_check(settings: Settings, args: argparse.Namespace) -> int:
+    from .app import runtime_facts
     from .engine.flow import AskStep
     from .engine.loader import load_flows
 
-    flows = load_flows(settings.flows_dir)
+    flows = load_flows(settings.flows_dir, runtime_facts=runtime_facts(settings))
     for flow_id, flow in flows.flows.items():
         asks = flow.asks()
         print(
@@ -139,6 +140,9 @@ def _flows_check(settings: Settings, args: argparse.Namespace) -> int:
     stale = flows.content.stale(date.today())
     for fact in stale:
         print(f"stale fact: {fact.id} (review by {fact.review_by}, source {fact.source_url})")
+    for fact_id, fact in flows.content.runtime().items():
+        shown = fact.formatted() if fact is not None else "not set: the official websites are given instead"
+        print(f"deployment fact: {fact_id} = {shown}")
     print(f"{len(flows.flows)} flows OK, {len(flows.content.all())} facts, {len(stale)} past review date")
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -38,6 +39,46 @@ class Settings(BaseSettings):
         description="comma-separated sites (https://partner.example) whose pages may embed a "
         "Rasa chat widget talking to /socket.io; empty: this server's own pages only",
     )
+
+    public_url: str = Field(
+        default="",
+        description="this server's public https address (Telegram webhook mode; the web chat is at its /)",
+    )
+    official_web_chat_url: str = Field(
+        default="",
+        description="the official web chat address the bot tells applicants to trust; "
+        "default: the web chat page of INTAKE_PUBLIC_URL; empty: the bot points to the official websites",
+    )
+    official_telegram_bot: str = Field(
+        default="",
+        description="the official Telegram bot, as @handle; empty: the bot points to the official websites",
+    )
+
+    @field_validator("official_web_chat_url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError("must be a web address such as https://chat.example.be/")
+        return value
+
+    @field_validator("official_telegram_bot")
+    @classmethod
+    def _telegram_handle(cls, value: str) -> str:
+        """``@IntakeBot``, ``IntakeBot`` or ``https://t.me/IntakeBot`` → ``@IntakeBot``."""
+        value = re.sub(r"^(?:https?://)?(?:t\.me|telegram\.me)/", "", value.strip()).lstrip("@").rstrip("/")
+        if not value:
+            return ""
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{1,28}[Bb][Oo][Tt]", value):
+            raise ValueError("must be a Telegram bot username such as @IntakeBot (5–32 letters, digits or _, ending in 'bot')")
+        return "@" + value
+
+    def official_web_chat(self) -> str | None:
+        """Where the official web chat is: the setting, else this server's own page."""
+        if self.official_web_chat_url:
+            return self.official_web_chat_url
+        public = self.public_url.strip().rstrip("/")
+        return public + "/" if public else None
 
     @field_validator("secret_keys", "webchat_origins", mode="before")
     @classmethod

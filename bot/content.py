@@ -3,10 +3,16 @@
 Facts change often (fees, phone lines, premiums), so they live in ``flows/content/*.yml``
 with their source, confidence and dates, never in code. A fact past its review-by date is
 not stated: the bot points to its official source instead.
+
+A few facts belong to the deployment rather than to the content files: the service's own
+addresses (its web chat, its Telegram bot). They are declared in :data:`RUNTIME_FACTS`,
+set from the settings when the service is built (``bot/app.py``), and quoted by flows only
+under ``when: {configured: <id>}``; an unset one is never stated.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -67,13 +73,43 @@ class ContentError(ValueError):
     pass
 
 
+RUNTIME_FACTS: dict[str, str] = {
+    "official_web_chat_url": "io_website",
+    "official_telegram_bot": "io_website",
+}
+"""Deployment facts, by id, each with the content fact whose official site stands in for it
+while it is not set. Their values come from the settings (``INTAKE_OFFICIAL_*``), never
+from a content file, because only the deployment knows its own addresses."""
+
+
+def runtime_fact(fact_id: str, value: str, source_url: str, setting: str) -> Fact:
+    """A deployment fact as set by the operator (checked when the service starts)."""
+    if fact_id not in RUNTIME_FACTS:
+        raise ContentError(f"{fact_id!r} is not a deployment fact ({', '.join(RUNTIME_FACTS)})")
+    return Fact(
+        id=fact_id,
+        value=value,
+        source_url=source_url,  # type: ignore[arg-type]
+        source_title=f"deployment setting {setting}",
+        confidence="V",
+        volatility="low",
+        last_verified=date.today(),
+        review_by=date.max,
+    )
+
+
 class Content:
     def __init__(self, facts: dict[str, Fact], version: str) -> None:
         self._facts = facts
         self.version = version
+        self._runtime: dict[str, Fact] = {}
+        """Deployment facts: those set, and stand-ins (never stated) for those not set."""
+        self._configured: set[str] = set()
 
     @classmethod
-    def load(cls, folder: Path) -> Content:
+    def load(cls, folder: Path, runtime: Mapping[str, Fact | None] | None = None) -> Content:
+        """The facts of ``folder/*.yml``, and the deployment facts given in ``runtime``
+        (an absent or ``None`` one is not set)."""
         facts: dict[str, Fact] = {}
         files = sorted(folder.glob("*.yml"))
         for path in files:
@@ -90,13 +126,50 @@ class Content:
                     raise ContentError(f"{where}: id {fact.id!r} is defined twice")
                 facts[fact.id] = fact
         newest = max((f.last_verified for f in facts.values()), default=None)
-        return cls(facts, version=newest.isoformat() if newest else "empty")
+        content = cls(facts, version=newest.isoformat() if newest else "empty")
+        content._set_runtime(runtime or {})
+        return content
+
+    def _set_runtime(self, given: Mapping[str, Fact | None]) -> None:
+        unknown = sorted(set(given) - set(RUNTIME_FACTS))
+        if unknown:
+            raise ContentError(f"{unknown[0]!r} is not a deployment fact ({', '.join(RUNTIME_FACTS)})")
+        for fact_id, stand_in in RUNTIME_FACTS.items():
+            if fact_id in self._facts:
+                raise ContentError(f"{fact_id!r} is a deployment fact: it is set in the settings, not in flows/content")
+            fact = given.get(fact_id)
+            if fact is not None:
+                self._runtime[fact_id] = fact
+                self._configured.add(fact_id)
+            elif stand_in in self._facts:
+                # Never stated: a text quoting it anyway is replaced by a pointer to the
+                # official site (a fact past its review date), so it has no hole.
+                official = self._facts[stand_in]
+                self._runtime[fact_id] = Fact(
+                    id=fact_id,
+                    value="",
+                    source_url=official.source_url,
+                    source_title=official.source_title,
+                    confidence="G",
+                    volatility="high",
+                    last_verified=date.min,
+                    review_by=date.min,
+                    note="not set in this deployment",
+                )
 
     def __contains__(self, fact_id: str) -> bool:
-        return fact_id in self._facts
+        return fact_id in self._facts or fact_id in self._runtime
 
     def get(self, fact_id: str) -> Fact:
-        return self._facts[fact_id]
+        return self._facts[fact_id] if fact_id in self._facts else self._runtime[fact_id]
+
+    def configured(self, fact_id: str) -> bool:
+        """Whether a deployment fact was set (always False for a content-file fact)."""
+        return fact_id in self._configured
+
+    def runtime(self) -> dict[str, Fact | None]:
+        """Every deployment fact declared, with its value when it is set."""
+        return {f: (self._runtime[f] if f in self._configured else None) for f in RUNTIME_FACTS}
 
     def place(self, name: str) -> str:
         """Where an appointment takes place: a slot's place is a fact id (its address, in
@@ -113,7 +186,7 @@ class Content:
         """Placeholders for a text: ``{id}`` (the value) and ``{id_checked}`` (its date)."""
         params: dict[str, Any] = {}
         for fact_id in fact_ids:
-            fact = self._facts[fact_id]
+            fact = self.get(fact_id)
             if fact.stale(today):
                 params[fact_id] = gettext(
                     "(this changes often: please check {url})", url=str(fact.source_url)

@@ -45,6 +45,18 @@ WORDS = {
     "urgent_help": N_("emergency|urgent|danger|sos|help me|i am in danger|112"),
 }
 
+HELP = N_(
+    "You can type these at any time:\n"
+    "/back: go back to the previous question\n"
+    "/language: change the language\n"
+    "/human: how to reach a person\n"
+    "/official: how to recognise the official service, or report someone who asks for money\n"
+    "/cancel: stop and delete your answers\n"
+    "/forget: erase all your data\n"
+    "/start: main menu"
+)
+"""What /help lists: the commands that work at every step (shown by dialogue.py)."""
+
 _SLASH = re.compile(r"^/([a-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.IGNORECASE | re.DOTALL)
 
 

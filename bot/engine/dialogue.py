@@ -324,15 +324,7 @@ class Dialogue:
             step = self.runner.flow(state).step(state.pending)
             if isinstance(step, AskStep) and step.help:
                 out.append(Outbound(gettext(step.help)))
-        out.append(Outbound(gettext(
-            "You can type these at any time:\n"
-            "/back: go back to the previous question\n"
-            "/language: change the language\n"
-            "/human: how to reach a person\n"
-            "/cancel: stop and delete your answers\n"
-            "/forget: erase all your data\n"
-            "/start: main menu"
-        )))
+        out.append(Outbound(gettext(commands.HELP)))
         return out + (self._resume(ctx, state) or self._menu(ctx, greeting=False))
 
     def _contact_text(self, ctx: TurnContext) -> str:

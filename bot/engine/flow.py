@@ -31,6 +31,8 @@ INTENTS = (
     "change_language", "help", "privacy", "urgent_help", "out_of_scope",
 )
 """The fixed intent names of DESIGN.md; a flow is started by one of them."""
+COMMAND_ONLY = ("official",)
+"""Journeys that only their slash command starts (``/official``): no NLU intent."""
 _ID = r"^[a-z][a-z0-9_]*$"
 _FIELD = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$"
 _RELATIVE_DATE = re.compile(r"^today(?:([+-])(\d+)([dwmy]))?$")
@@ -323,7 +325,9 @@ Step = Annotated[
 
 class Flow(_Model):
     id: str = Field(pattern=_ID)
-    intent: Literal[INTENTS] = Field(description="the NLU intent / button payload that starts it")  # type: ignore[valid-type]
+    intent: Literal[INTENTS + COMMAND_ONLY] = Field(  # type: ignore[valid-type]
+        description="the NLU intent / button payload that starts it (or a command-only name)"
+    )
     case_kind: str = Field(pattern=_ID)
     title: str = Field(min_length=1, description="the journey's button in the menu")
     keywords: str | None = Field(default=None, description="'|'-separated words that start it")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ..content import Content
+from ..content import RUNTIME_FACTS, Content, Fact
 from .flow import STEP_KINDS, Flow
 
 
@@ -33,8 +34,14 @@ class FlowSet:
         return sorted((f for f in self.flows.values() if f.menu), key=lambda f: f.menu_order)
 
 
-def load_flows(folder: Path, content_folder: Path | None = None) -> FlowSet:
-    content = Content.load(content_folder or folder / "content")
+def load_flows(
+    folder: Path,
+    content_folder: Path | None = None,
+    runtime_facts: Mapping[str, Fact | None] | None = None,
+) -> FlowSet:
+    """The flows of ``folder`` with the facts of ``content/`` and the deployment facts
+    (``runtime_facts``, from the settings; unset ones are left out of every text)."""
+    content = Content.load(content_folder or folder / "content", runtime_facts)
     flows: dict[str, Flow] = {}
     files: dict[str, Path] = {}
     for path in sorted(folder.glob("*.yml")):
@@ -77,11 +84,20 @@ def load_flow(path: Path, content: Content) -> Flow:
 
 def _resolve_fact_lists(node: Any, content: Content) -> Any:
     """``in_fact: X`` / ``not_in_fact: X`` in a condition become ``in`` / ``not_in`` with
-    the list held by content fact X, so lists such as the visa-free countries stay data."""
+    the list held by content fact X, so lists such as the visa-free countries stay data.
+    ``{configured: X}`` (a deployment fact, set or not in this deployment's settings)
+    becomes a condition that always or never holds."""
     if isinstance(node, list):
         return [_resolve_fact_lists(item, content) for item in node]
     if not isinstance(node, dict):
         return node
+    if "configured" in node:
+        fact_id = node["configured"]
+        if len(node) != 1:
+            raise KeyError(f"configured: {fact_id!r} stands alone in its condition (combine with all / any / not)")
+        if fact_id not in RUNTIME_FACTS:
+            raise KeyError(f"configured: {fact_id!r} is not a deployment fact ({', '.join(RUNTIME_FACTS)})")
+        return {"all": []} if content.configured(fact_id) else {"any": []}  # always / never holds
     resolved = {}
     for key, value in node.items():
         if key in ("in_fact", "not_in_fact"):

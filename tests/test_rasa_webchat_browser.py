@@ -240,8 +240,12 @@ async def test_the_rasa_webchat_widget_completes_the_voluntary_return_journey(
 
     await answer_by_field(lambda: turns.field, send, VOLUNTARY_RETURN)
 
-    # The summary, then the case.
+    # The summary, one line per answer (the widget renders Markdown: see as_markdown),
+    # then the case.
     await expect(messages(page).last).to_contain_text("Nino Beridze")
+    summary = await messages(page).last.inner_text()
+    answers = [line for line in summary.splitlines() if line.startswith("•")]
+    assert len(answers) == summary.count("•") >= 10
     assert [payload for _, payload in turns.buttons] == ["/confirm", "/edit"]
     await answer(page, turns, "/confirm")
     done = messages(page).filter(has_text="Your reference is VR-")

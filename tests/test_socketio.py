@@ -14,7 +14,7 @@ from aiohttp import web
 
 from bot.app import Services, create_app
 from bot.channels.rest import RestChannel
-from bot.channels.socketio import SocketIOChannel, create_channel, to_socketio
+from bot.channels.socketio import SocketIOChannel, as_markdown, create_channel, to_socketio
 from bot.config import Settings
 from bot.engine import Engine, Outbound
 from bot.engine.loader import FlowSet
@@ -374,3 +374,16 @@ async def test_create_channel_builds_the_socketio_channel(engine: Engine, flows:
     channel = create_channel(services)
     assert isinstance(channel, SocketIOChannel) and channel.name == "socketio" and channel.engine is engine
     assert channel.socketio_path == "/socket.io" and channel.session_persistence
+
+
+def test_text_is_sent_as_markdown_that_reads_as_the_plain_text() -> None:
+    """Rasa widgets render Markdown: an applicant's *name* must stay as typed, and the
+    summary's lines must stay lines."""
+    text = "Please check:\n• Name: *Nino* _B_ [x](y)\n• Phone: +32 470\n\n1. first\n- dash\n# hash"
+    assert as_markdown(text) == (
+        "Please check:  \n• Name: \\*Nino\\* \\_B\\_ \\[x\\](y)  \n• Phone: +32 470\n\n"
+        "1\\. first  \n\\- dash  \n\\# hash"
+    )
+    reply = Outbound("a_b\nc")
+    assert to_socketio(reply, "s")["text"] == "a\\_b  \nc"
+    assert to_socketio(reply, "s", markdown=False)["text"] == "a_b\nc"

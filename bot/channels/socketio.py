@@ -14,6 +14,11 @@ Existing Rasa chat widgets (``rasa-webchat`` and the like) connect unchanged:
   renders a message as text only when ``text`` is its only key (as buttons only when it has
   exactly ``text`` and ``quick_replies``/``buttons``); ``send_custom=True`` adds our
   ``custom`` (``expects``, ``language``) for clients of our own.
+* Rasa widgets render a bot's text as Markdown, so by default the text is sent as
+  Markdown that reads as our plain text (:func:`as_markdown`): what an applicant typed
+  (a name with ``*`` or ``_``) is never taken for formatting, and line breaks stay line
+  breaks instead of collapsing into one paragraph (the summary's one line per answer).
+  ``markdown=False`` sends the plain text, for clients that show it as it is.
 
 A malformed message is dropped; a message that is too long or comes too fast is refused
 with a ``bot_uttered`` that says so, in the applicant's language. Either way nothing is
@@ -28,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import re
 import uuid
 from typing import Any
 
@@ -78,9 +84,29 @@ def valid_session_id(value: Any) -> str | None:
     return None
 
 
-def to_socketio(reply: Outbound, sender_id: str, *, send_custom: bool = False) -> dict[str, Any]:
+_MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>|~])")
+_MARKDOWN_LINE_START = re.compile(r"^(\s*)([#>+-]|\d+(?=[.)]))", re.MULTILINE)
+_SINGLE_NEWLINE = re.compile(r"(?<!\n)\n(?!\n)")
+
+
+def as_markdown(text: str) -> str:
+    """Markdown that a Markdown renderer shows as ``text``: inline markers escaped, line
+    markers (headings, quotes, list items) escaped, single newlines as hard breaks."""
+    escaped = _MARKDOWN_INLINE.sub(r"\\\1", text)
+    escaped = _MARKDOWN_LINE_START.sub(lambda m: m.group(1) + _escape_line_start(m.group(2)), escaped)
+    return _SINGLE_NEWLINE.sub("  \n", escaped)
+
+
+def _escape_line_start(marker: str) -> str:
+    # "1." becomes "1\." (an ordered list needs the dot right after the digits).
+    return marker + "\\" if marker[0].isdigit() else "\\" + marker
+
+
+def to_socketio(
+    reply: Outbound, sender_id: str, *, send_custom: bool = False, markdown: bool = True
+) -> dict[str, Any]:
     """One ``bot_uttered`` payload, in the shape of Rasa's ``SocketIOOutput``."""
-    message: dict[str, Any] = {"text": reply.text}
+    message: dict[str, Any] = {"text": as_markdown(reply.text) if markdown else reply.text}
     if reply.buttons:
         message["quick_replies"] = [
             {"content_type": "text", "title": b.title, "payload": b.payload} for b in reply.buttons
@@ -104,6 +130,7 @@ class SocketIOChannel:
         rate_limit_per_minute: int = 60,
         max_message_chars: int = 2000,
         send_custom: bool = False,
+        markdown: bool = True,
         cors_allowed_origins: str | list[str] | None = None,
     ) -> None:
         """``cors_allowed_origins``: None allows the same origin only; list the sites that
@@ -113,6 +140,7 @@ class SocketIOChannel:
         self.session_persistence = session_persistence
         self.max_message_chars = max_message_chars
         self.send_custom = send_custom
+        self.markdown = markdown
         self.limiter = RateLimiter(rate_limit_per_minute)
         self.sio = socketio.AsyncServer(
             async_mode="aiohttp",
@@ -132,6 +160,9 @@ class SocketIOChannel:
         self._closed = False
 
     # --- Channel ------------------------------------------------------------------
+
+    def _text(self, text: str) -> str:
+        return as_markdown(text) if self.markdown else text
 
     def mount(self, app: web.Application) -> None:
         self.sio.attach(app, socketio_path=self.socketio_path)
@@ -199,7 +230,7 @@ class SocketIOChannel:
         except Refused as refused:
             log.info("socketio: message refused: %s", refused.error)
             if refused.reply:
-                await self.sio.emit(BOT_MESSAGE_EVENT, {"text": refused.reply}, to=sid)
+                await self.sio.emit(BOT_MESSAGE_EVENT, {"text": self._text(refused.reply)}, to=sid)
             return {"error": refused.error}
 
         try:
@@ -207,12 +238,12 @@ class SocketIOChannel:
         except Exception:
             with use_locale(self._locale(inbound.language_hint)):
                 text = gettext("Sorry, something went wrong on our side. Please try again in a moment.")
-            await self.sio.emit(BOT_MESSAGE_EVENT, {"text": text}, to=sid)
+            await self.sio.emit(BOT_MESSAGE_EVENT, {"text": self._text(text)}, to=sid)
             return {"error": "internal error"}
         for reply in replies:
             await self.sio.emit(
                 BOT_MESSAGE_EVENT,
-                to_socketio(reply, inbound.sender_id, send_custom=self.send_custom),
+                to_socketio(reply, inbound.sender_id, send_custom=self.send_custom, markdown=self.markdown),
                 to=sid,
             )
         return None

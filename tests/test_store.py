@@ -225,3 +225,24 @@ async def test_on_sqlite_the_wal_is_checkpointed_off_the_loop(
     database = sqlite3.connect(make_url(sqlite_url).database)
     assert database.execute("SELECT count(*) FROM conversations").fetchone() == (10,)
     database.close()
+
+
+async def test_the_generic_session_path_keeps_the_same_contract(sqlite_url: str, cipher: Cipher, flows: FlowSet, clock: Clock) -> None:
+    """Drivers other than SQLite's file and asyncpg run a turn's statements through the
+    AsyncSession (turn_rows.SessionRows): here forced on SQLite through aiosqlite."""
+    store = Store.connect(sqlite_url, cipher)
+    store._inline = None
+    engine = Engine(store, flows, clock=clock)
+    chat = Chat(engine)
+    await chat.say("/voluntary_return", message_id="1")
+    assert await chat.say("/voluntary_return", message_id="1") == chat.replies
+    await chat.answer_until(VOLUNTARY_RETURN)
+    await chat.say("/confirm")
+    (case,) = await store.cases()
+    assert case.applicant.name == "Nino Beridze"
+    assert len(await store.transcript(int(case.transcript.split(":")[1]))) > 20  # type: ignore[union-attr]
+    await chat.say("/forget")
+    await chat.say("yes")
+    (erased,) = await store.cases()
+    assert erased.status == "withdrawn" and erased.applicant.name is None
+    await store.close()

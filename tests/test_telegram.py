@@ -443,3 +443,37 @@ def test_create_channel_reads_the_environment(engine: Engine, flows: FlowSet, mo
     assert channel.application.bot.base_url.startswith("http://127.0.0.1:9/bot")
     monkeypatch.setenv("INTAKE_TELEGRAM_SECRET", "s3cret")
     assert create_channel(services).secret_token == "s3cret"  # type: ignore[union-attr]
+
+
+async def test_webhook_answers_only_after_the_turn_so_a_restart_loses_nothing(
+    engine: Engine, flows: FlowSet, fake: FakeTelegram
+) -> None:
+    """Telegram forgets an update once it has our 200. So the 200 comes after the turn is
+    committed and its replies sent; an update redelivered after a restart (a new process:
+    nothing in memory) is answered again from what the engine saved, not taken as new."""
+    port = _free_port()
+    public = f"http://127.0.0.1:{port}"
+    services = Services(settings=Settings(), store=engine.store, flows=flows, engine=engine)
+
+    async def post_with_a_fresh_process(update: dict[str, Any]) -> list[str]:
+        channel = make_channel(engine, fake, public_url=public)
+        runner = web.AppRunner(create_app(services, [channel]), shutdown_timeout=1.0)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            before = len(fake.sent(CHAT))
+            async with aiohttp.ClientSession() as http:
+                async with http.post(
+                    f"{public}/webhooks/telegram", json=update, headers={SECRET_HEADER: channel.secret_token}
+                ) as response:
+                    assert response.status == 200
+                    return [m["text"] for m in fake.sent(CHAT)[before:]]  # already sent: no waiting
+        finally:
+            await runner.cleanup()
+
+    assert "Do you agree?" in " ".join(await post_with_a_fresh_process(text_update(CHAT, "/voluntary_return")))
+    consent = text_update(CHAT, "yes")
+    first = await post_with_a_fresh_process(consent)
+    assert first and "Which country do you want to return to?" in first[-1]
+    again = await post_with_a_fresh_process(consent)  # Telegram did not get the 200: it retries
+    assert again == first

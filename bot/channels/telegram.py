@@ -4,7 +4,10 @@ Updates become ``Inbound`` (text and slash commands as typed, button clicks as t
 payload, a shared contact as a phone number, anything else as an attachment kind the
 engine answers politely); ``Outbound`` replies become plain-text messages with inline
 keyboards. Long polling is used when there is no public URL; with one, Telegram posts
-updates to ``POST {webhook_path}`` on our aiohttp app, checked against a secret header.
+updates to ``POST {webhook_path}`` on our aiohttp app, checked against a secret header,
+and gets its 200 only once the turn is committed and answered (so nothing is lost if the
+process dies in between: Telegram delivers the update again). Long polling, for
+development, confirms updates as it fetches them.
 
 Privacy: message texts and chat ids are never logged; a keyed short hash stands in for a
 chat where a log line needs one.
@@ -228,8 +231,11 @@ class TelegramChannel:
             return web.Response(status=400)
         if update is None:
             return web.Response(status=400)
-        # Answer at once; the application processes the queue in the background.
-        await self.application.update_queue.put(update)
+        # Telegram forgets an update once it has our 200: answer only when the turn is
+        # committed and its replies sent, so that a crash or restart in between makes
+        # Telegram deliver it again (the engine answers a redelivery from what it saved).
+        # PTB's update processor still handles one update at a time, in arrival order.
+        await self.application.process_update(update)
         return web.Response(status=200)
 
     # --- handlers -------------------------------------------------------------------

@@ -3,7 +3,8 @@
 The scheduler (bot/scheduler.py) claims due jobs from the database; this module turns one
 into a message in the applicant's language and hands it to the channel the conversation
 came from. Channels that can push (Telegram) send it now; the others (web chat) keep it
-for the applicant's next message (:meth:`Engine.leave_notice`).
+for the applicant's next message (:meth:`Engine.leave_notice`), as they do for an
+applicant whose channel refused the last delivery (a Telegram user who blocked the bot).
 """
 
 from __future__ import annotations
@@ -46,14 +47,15 @@ def deliverer(engine: Engine, channels: Sequence[Any], timezone: str) -> Callabl
         address = await engine.store.conversation_address(job.conversation_id)
         if address is None:  # erased meanwhile: nothing to send, nothing to retry
             return True
-        channel, sender_id = address
         language = job.payload.get("language") or engine.default_language
         with use_locale(language):
             text = reminder_text(job.payload, engine.dialogue.flows.content, timezone)
-        pusher = pushers.get(channel)
-        if pusher is not None:
-            return await pusher.push(sender_id, [Outbound(text, language=language)])
-        await engine.leave_notice(channel, sender_id, text)
+        pusher = pushers.get(address.channel)
+        if pusher is not None and not address.unreachable:
+            return await pusher.push(address.sender_id, [Outbound(text, language=language)])
+        # Shown first at their next message: a web chat cannot be pushed to, and a
+        # Telegram user who blocked the bot only reads it if they come back.
+        await engine.leave_notice(address.channel, address.sender_id, text)
         return True
 
     return deliver

@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from bot.appointments_ics import appointment_ics
 from bot.scheduler import Scheduler
-from bot.store.appointments import JobView, SlotView
+from bot.store.appointments import ConversationAddress, JobView, SlotView
 from bot.store.crypto import Cipher, generate_key
 from bot.store.store import CaseDraft, Store
 
@@ -224,7 +224,7 @@ async def test_erase_frees_seats_and_cancels_reminders(store: Store) -> None:
         seat = await turn.book(slot.id, START, reminders_for(slot.starts_at, name="Amina"))
         assert seat is not None
         conversation_id = turn.conversation.id
-    assert await store.conversation_address(conversation_id) == ("telegram", "4242")
+    assert await store.conversation_address(conversation_id) == ConversationAddress("telegram", "4242", False)
     async with store.turn("telegram", "4242", START) as turn:
         await turn.erase(START)
         assert await turn.bookings(START) == []

@@ -246,3 +246,18 @@ async def test_the_generic_session_path_keeps_the_same_contract(sqlite_url: str,
     (erased,) = await store.cases()
     assert erased.status == "withdrawn" and erased.applicant.name is None
     await store.close()
+
+
+async def test_the_migrations_build_exactly_the_models_tables(store: Store) -> None:
+    """A column added to models.py without its Alembic migration (or the reverse) fails
+    here, on SQLite and on PostgreSQL, before it fails in a deployment."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from bot.store.models import Base
+
+    async with store.engine.connect() as conn:
+        differences = await conn.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+        )
+    assert differences == []

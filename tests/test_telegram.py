@@ -25,6 +25,8 @@ from bot.engine import Engine
 from bot.engine.loader import FlowSet
 from bot.engine.booking import ics_attachment
 from bot.engine.turn import Button, Expects, Outbound
+from bot.reminders import deliverer
+from bot.store.appointments import JobView
 
 from .chat import VOLUNTARY_RETURN, Chat
 from .fake_telegram import (
@@ -311,6 +313,37 @@ async def test_a_blocked_bot_stops_sending_to_that_chat(engine: Engine, fake: Fa
     await wait_for(lambda: channel.stats["turns"] == 1)
     assert CHAT in channel.blocked_chats
     assert len(fake.calls_to("sendMessage")) == 1  # no retry, no further messages of the turn
+
+
+async def test_a_blocked_bot_is_remembered_for_reminders_until_they_write_again(
+    engine: Engine, fake: FakeTelegram, channel: TelegramChannel, deliver: Deliver
+) -> None:
+    user = TelegramUser(fake, channel, deliver)
+    await user.say("/start")
+    for _ in range(10):
+        fake.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    await deliver(text_update(CHAT, "/start"))
+    await wait_for(lambda: CHAT in channel.blocked_chats)
+    async with engine.store.turn("telegram", str(CHAT), engine.clock()) as turn:
+        assert turn.conversation.unreachable_since is not None
+        conversation_id = turn.conversation.id
+    fake.failures.clear()
+
+    # A reminder, from a scheduler in a process that never saw the 403: not pushed, kept.
+    reminder = JobView(
+        id=1, kind="appointment_reminder", due_at=engine.clock(), conversation_id=conversation_id,
+        booking_id=None, attempts=1,
+        payload={"starts_at": "2026-12-01T08:00:00+00:00", "place": "registration_centre", "language": "en"},
+    )
+    sent = len(fake.calls_to("sendMessage"))
+    assert await deliverer(engine, [make_channel(engine, fake)], "Europe/Brussels")(reminder) is True
+    assert len(fake.calls_to("sendMessage")) == sent
+
+    # They unblock and write: the reminder comes first, and pushing works again.
+    await user.say("/start")
+    assert user.replies[0]["text"].startswith("Reminder: your registration appointment")
+    address = await engine.store.conversation_address(conversation_id)
+    assert address is not None and not address.unreachable
 
 
 async def test_network_errors_are_retried_a_few_times(engine: Engine, fake: FakeTelegram, channel: TelegramChannel) -> None:

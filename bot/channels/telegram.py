@@ -176,7 +176,8 @@ class TelegramChannel:
         self._recent_updates: _Bounded = _Bounded(2048)
         self._long_payloads: _Bounded = _Bounded(4096)
         self._phone_keyboard: set[int] = set()
-        # TODO: persist blocked chats (the store has no place for them yet).
+        # Chats that blocked the bot, so this process stops sending at once; the store
+        # keeps it too (Store.mark_unreachable), for reminders and after a restart.
         self.blocked_chats: set[int] = set()
         self.stats: Counter[str] = Counter()
         self._started = False
@@ -393,6 +394,12 @@ class TelegramChannel:
         self._long_payloads.put(key, payload)
         return key
 
+    async def _record_unreachable(self, chat_id: int) -> None:
+        try:
+            await self.engine.store.mark_unreachable(CHANNEL, str(chat_id), self.engine.clock())
+        except Exception:  # the in-memory record still stops this process from retrying
+            log.exception("telegram: could not record that chat %s blocked the bot", self._tag(chat_id))
+
     async def _send(self, chat_id: int, text: str, markup: Any) -> bool:
         """Send one message with retries; False when it could not be delivered."""
         who = self._tag(chat_id)
@@ -410,7 +417,9 @@ class TelegramChannel:
                 await asyncio.sleep(wait)
             except Forbidden:
                 log.info("telegram: chat %s blocked the bot; not sending", who)
-                self.blocked_chats.add(chat_id)
+                if chat_id not in self.blocked_chats:
+                    self.blocked_chats.add(chat_id)
+                    await self._record_unreachable(chat_id)
                 return False
             except BadRequest as exc:  # a NetworkError subclass, but retrying will not help
                 log.warning("telegram: message to chat %s refused: %s", who, exc.message)

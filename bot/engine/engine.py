@@ -54,6 +54,7 @@ class Engine:
                 earlier = await turn.previous_replies(inbound.message_id)
                 if earlier is not None:
                     return [Outbound.from_rest(r) for r in earlier]
+            await turn.reached()
             conversation = turn.conversation
             state = State.from_dict(conversation.state)
             language = (

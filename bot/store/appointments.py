@@ -74,6 +74,14 @@ class BookingView:
 
 
 @dataclass(frozen=True, slots=True)
+class ConversationAddress:
+    channel: str
+    sender_id: str
+    unreachable: bool
+    """The channel refused to deliver to them (see ``Store.mark_unreachable``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class JobView:
     """A job as the scheduler hands it to ``deliver``.
 
@@ -391,21 +399,22 @@ class StoreAppointments:
             rows = (await session.execute(_slots_query(now, free_only, limit, place))).all()
         return [SlotView(*row) for row in rows]
 
-    async def conversation_address(self, conversation_id: int) -> tuple[str, str] | None:
-        """``(channel, sender_id)`` of a conversation, decrypted, so a reminder can reach the
-        applicant; None if there is no such conversation or its data was erased."""
+    async def conversation_address(self, conversation_id: int) -> ConversationAddress | None:
+        """Where a conversation's applicant is, decrypted, so a reminder can reach them;
+        None if there is no such conversation or its data was erased."""
         from .store import ERASED
 
         async with self._reads() as session:
             row = (
                 await session.execute(
-                    select(Conversation.channel, Conversation.sender_enc).where(Conversation.id == conversation_id)
+                    select(Conversation.channel, Conversation.sender_enc, Conversation.unreachable_since)
+                    .where(Conversation.id == conversation_id)
                 )
             ).one_or_none()
         if row is None:
             return None
         sender = self.cipher.decrypt(row.sender_enc).decode()
-        return None if sender == ERASED else (row.channel, sender)
+        return None if sender == ERASED else ConversationAddress(row.channel, sender, row.unreachable_since is not None)
 
     # --- jobs (see bot/scheduler.py) -------------------------------------------------
 

@@ -185,13 +185,13 @@ class InlineSqlite:
 
     async def load_conversation(self, sender_key: str) -> tuple[Any, ...] | None:
         row = self._connection().execute(
-            "SELECT id, channel, language, state_enc, created_at, updated_at"
+            "SELECT id, channel, language, state_enc, created_at, updated_at, unreachable_since"
             " FROM conversations WHERE sender_key = ?",
             (sender_key,),
         ).fetchone()
         if row is None:
             return None
-        return (*row[:4], self._from_db(row[4]), self._from_db(row[5]))
+        return (*row[:4], *(self._from_db(value) for value in row[4:]))
 
     async def insert_conversation(self, sender_key: str, channel: str, sender_enc: bytes, now: datetime) -> int:
         stamp = self._to_db(now)

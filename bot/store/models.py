@@ -65,6 +65,9 @@ class Conversation(Base):
     state_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    unreachable_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Set when the channel refused to deliver to the applicant (a Telegram user who
+    blocked the bot), cleared when they write again: reminders are then not pushed."""
 
 
 class TranscriptEntry(Base):

@@ -60,6 +60,7 @@ class StoredConversation:
     created_at: datetime
     updated_at: datetime
     is_new: bool
+    unreachable_since: datetime | None = None
 
 
 class Turn(TurnAppointments):
@@ -115,6 +116,17 @@ class Turn(TurnAppointments):
             await self._rows.log(conversation_id, at, body)
         for message_id, replies, at in self._replies:
             await self._rows.remember(conversation_id, message_id, replies, at)
+
+    async def reached(self) -> None:
+        """The applicant wrote: their channel delivers again (see ``Store.mark_unreachable``)."""
+        if self.conversation.unreachable_since is not None:
+            await self._session.execute(
+                update(Conversation)
+                .where(Conversation.id == self.conversation.id)
+                .values(unreachable_since=None)
+                .execution_options(synchronize_session=False)
+            )
+            self.conversation.unreachable_since = None
 
     async def cases(self) -> list[Case]:
         """The cases sent from this conversation, newest first (for "where is my case?")."""
@@ -262,7 +274,7 @@ class Store(StoreAppointments):
             new_id = await rows.insert_conversation(key, channel, self.cipher.encrypt(sender_id.encode()), now)
             conversation = StoredConversation(new_id, channel, None, None, now, now, is_new=True)
         else:
-            conversation_id, stored_channel, language, state_enc, created_at, updated_at = found
+            conversation_id, stored_channel, language, state_enc, created_at, updated_at, unreachable = found
             conversation = StoredConversation(
                 id=conversation_id,
                 channel=stored_channel,
@@ -271,8 +283,21 @@ class Store(StoreAppointments):
                 created_at=created_at,
                 updated_at=updated_at,
                 is_new=False,
+                unreachable_since=unreachable,
             )
         return Turn(self, rows, session, conversation, key)
+
+    async def mark_unreachable(self, channel: str, sender_id: str, now: datetime) -> None:
+        """The channel refused to deliver to this applicant (they blocked the bot): kept
+        until they write again, so that reminders are not pushed in vain, also after a
+        restart."""
+        async with self.locks.writer(), self._sessions() as session, session.begin():
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.sender_key == self.sender_key(channel, sender_id))
+                .values(unreachable_since=now)
+                .execution_options(synchronize_session=False)
+            )
 
     async def cases(self, kind: str | None = None, status: str | None = None, limit: int = 100) -> list[Case]:
         query = select(CaseRow).order_by(CaseRow.created_at.desc()).limit(limit)

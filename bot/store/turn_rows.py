@@ -19,7 +19,8 @@ from .models import Conversation, ProcessedMessage, TranscriptEntry
 
 class TurnRows(Protocol):
     async def load_conversation(self, sender_key: str) -> tuple[Any, ...] | None:
-        """``(id, channel, language, state_enc, created_at, updated_at)`` or None."""
+        """``(id, channel, language, state_enc, created_at, updated_at, unreachable_since)``
+        or None."""
 
     async def insert_conversation(self, sender_key: str, channel: str, sender_enc: bytes, now: datetime) -> int: ...
 
@@ -43,7 +44,7 @@ class AsyncpgRows:
 
     async def load_conversation(self, sender_key: str) -> tuple[Any, ...] | None:
         row = await self.connection.fetchrow(
-            "SELECT id, channel, language, state_enc, created_at, updated_at"
+            "SELECT id, channel, language, state_enc, created_at, updated_at, unreachable_since"
             " FROM conversations WHERE sender_key = $1",
             sender_key,
         )
@@ -97,6 +98,7 @@ class SessionRows:
                 select(
                     Conversation.id, Conversation.channel, Conversation.language,
                     Conversation.state_enc, Conversation.created_at, Conversation.updated_at,
+                    Conversation.unreachable_since,
                 ).where(Conversation.sender_key == sender_key)
             )
         ).first()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import unicodedata
 from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import datetime
@@ -140,6 +141,10 @@ def native_name(code: str) -> str:
         name = Locale.parse(code).get_display_name(code) or code
     except (ValueError, UnknownLocaleError):
         return code
+    if unicodedata.name(name[:1], "").startswith("GEORGIAN"):
+        # Georgian has no capitals in running text (str.upper() gives Mtavruli, which
+        # reads as all-caps and which many fonts lack).
+        return name
     return name[:1].upper() + name[1:]
 
 

@@ -45,6 +45,12 @@ def test_dari_reads_the_farsi_catalog_with_afghan_country_names() -> None:
     assert native_name("fa_AF") == "دری" and native_name("fa") == "فارسی"
 
 
+def test_language_names_are_capitalised_only_where_the_script_does_it() -> None:
+    assert native_name("ru") == "Русский" and native_name("fr") == "Français"
+    # Not "Ქართული": Georgian Mtavruli reads as all-caps, and many fonts lack it.
+    assert native_name("ka") == "ქართული"
+
+
 def test_placeholders_are_isolated_in_right_to_left_text_only() -> None:
     msgid = "Your reference is {reference}."
     with use_locale("ar"):

@@ -241,3 +241,27 @@ def test_flows_check_lists_the_new_flow_and_the_deployment_facts(capsys: pytest.
     out = capsys.readouterr().out
     assert "official_service.yml: official_service → case human_callback:" in out
     assert "deployment fact: official_telegram_bot" in out
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [
+        ("en", "Is this a scam?"),
+        ("en", "Someone asked me for money for my return"),  # a report, not a return request
+        ("fr", "Un homme m'a demandé de l'argent pour le rendez-vous"),
+        ("ar", "هل هذا رسمي؟"),
+    ],
+)
+async def test_typed_words_about_scams_lead_to_the_official_service(engine: Engine, lang: str, said: str) -> None:
+    chat = Chat(engine, lang=lang)
+    await chat.say(f"/language {lang}")
+    await chat.say(said)
+    assert chat.field == "topic"  # the official service's question: report it?
+    assert "fraud_concern" in chat.payloads
+
+
+async def test_a_return_request_still_starts_the_return_journey(engine: Engine) -> None:
+    chat = Chat(engine)
+    await chat.say("/start")
+    await chat.say("I want to go back home")
+    assert chat.field == "consent.data_processing" and "voluntary return" in chat.text

@@ -427,9 +427,15 @@ class Dialogue:
             if understood is not None:
                 return understood
         said = commands.normalise(text)
-        for flow in self.flows.menu():
-            if flow.keywords and any(word in said for word in _keywords(flow.keywords)):
-                return await self.runner.start(ctx, state, flow)
+        # The most specific (longest) keyword found decides: "someone asked me for money
+        # for my return" is a report, not a return request.
+        found = [
+            (max(len(word) for word in words), flow)
+            for flow in self.flows.with_keywords()
+            if (words := [w for w in _keywords(flow.keywords or "") if w in said])
+        ]
+        if found:
+            return await self.runner.start(ctx, state, max(found, key=lambda hit: hit[0])[1])
         if first_contact:
             return self._menu(ctx, greeting=True)
         return [Outbound(gettext("Sorry, I did not understand. Please choose one of these:"))] + self._menu(ctx, greeting=False)

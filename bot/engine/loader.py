@@ -33,6 +33,11 @@ class FlowSet:
     def menu(self) -> list[Flow]:
         return sorted((f for f in self.flows.values() if f.menu), key=lambda f: f.menu_order)
 
+    def with_keywords(self) -> list[Flow]:
+        """Flows that typed words can start outside a journey (``/official`` is not in
+        the menu, but "is this a scam?" should find it)."""
+        return sorted((f for f in self.flows.values() if f.keywords), key=lambda f: f.menu_order)
+
 
 def load_flows(
     folder: Path,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from .chat import VOLUNTARY_RETURN
+from .serving import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -100,12 +100,6 @@ def test_json_chat_answers_each_line_with_exactly_one_line(env: dict[str, str]) 
     assert first[0]["recipient_id"] == "local"
     assert {"title", "payload"} <= set(first[0]["buttons"][0])
     assert field(json.loads(lines[3])) == "consent.data_processing"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_serve_answers_healthz_and_stops_cleanly_on_sigterm(intake: Callable[..., subprocess.Popen[str]]) -> None:

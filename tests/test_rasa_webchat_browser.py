@@ -31,14 +31,14 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bot.app import Services, create_app
+from bot.app import create_app
 from bot.channels.socketio import create_channel
-from bot.config import Settings
 from bot.engine import Engine, Inbound, Outbound
 from bot.engine.loader import FlowSet
 
 from .browser import CHROMIUM, TIMEOUT_MS, browser, page  # noqa: F401 (browser and page are fixtures)
 from .chat import VOLUNTARY_RETURN, answer_by_field
+from .serving import serving, services_for
 
 IN_CI = os.environ.get("CI") == "true"
 WIDGET_DIR = Path(__file__).resolve().parent / "rasa_webchat"
@@ -143,7 +143,7 @@ def require_widget() -> None:
 async def base_url(engine: Engine, flows: FlowSet) -> AsyncIterator[str]:
     """The app with the socket.io channel as ``intake serve`` builds it, plus the test page."""
     require_widget()
-    services = Services(settings=Settings(), store=engine.store, flows=flows, engine=engine)
+    services = services_for(engine, flows)
     app = create_app(services, [create_channel(services)])
 
     async def page(request: web.Request) -> web.Response:
@@ -154,14 +154,8 @@ async def base_url(engine: Engine, flows: FlowSet) -> AsyncIterator[str]:
 
     app.router.add_get(PAGE_PATH, page)
     app.router.add_get(BUNDLE_PATH, bundle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+    async with serving(app) as url:
+        yield url
 
 
 @pytest.fixture

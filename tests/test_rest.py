@@ -9,16 +9,15 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from bot.app import Services, create_app
+from bot.app import create_app
 from bot.channels.rest import RateLimiter, RestChannel, accept_language_tags, create_channel
-from bot.config import Settings
 from bot.engine import Engine
 from bot.engine.loader import FlowSet
 from bot.i18n import native_name, supported_locales
 
 from .chat import VOLUNTARY_RETURN, answer_by_field
+from .serving import serving, services_for
 
 WEBHOOK = "/webhooks/rest/webhook"
 
@@ -82,18 +81,10 @@ Serve = Callable[..., contextlib.AbstractAsyncContextManager[Client]]
 def serve(engine: Engine, flows: FlowSet) -> Serve:
     @contextlib.asynccontextmanager
     async def run(**channel_options: Any) -> AsyncIterator[Client]:
-        services = Services(settings=Settings(), store=engine.store, flows=flows, engine=engine)
+        services = services_for(engine, flows)
         app = create_app(services, [RestChannel(engine, **channel_options)])
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        try:
-            port = runner.addresses[0][1]
-            async with aiohttp.ClientSession() as session:
-                yield Client(session, f"http://127.0.0.1:{port}")
-        finally:
-            await runner.cleanup()
+        async with serving(app) as url, aiohttp.ClientSession() as session:
+            yield Client(session, url)
 
     return run
 
@@ -310,6 +301,6 @@ async def test_languages_json_names_each_language_in_itself(serve: Serve) -> Non
 
 
 async def test_create_channel_builds_the_rest_channel(engine: Engine, flows: FlowSet) -> None:
-    services = Services(settings=Settings(), store=engine.store, flows=flows, engine=engine)
+    services = services_for(engine, flows)
     channel = create_channel(services)
     assert isinstance(channel, RestChannel) and channel.name == "rest" and channel.engine is engine

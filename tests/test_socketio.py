@@ -10,17 +10,16 @@ from typing import Any
 import aiohttp
 import pytest
 import socketio
-from aiohttp import web
 
-from bot.app import Services, create_app
+from bot.app import create_app
 from bot.channels.rest import RestChannel
 from bot.channels.socketio import SocketIOChannel, as_markdown, create_channel, to_socketio
-from bot.config import Settings
 from bot.engine import Engine, Outbound
 from bot.engine.loader import FlowSet
 from bot.engine.turn import Button, Expects
 
 from .chat import VOLUNTARY_RETURN, answer_by_field
+from .serving import serving, services_for
 from .test_rest import counts
 
 TIMEOUT = 5
@@ -101,18 +100,12 @@ Serve = Callable[..., contextlib.AbstractAsyncContextManager[str]]
 def serve(engine: Engine, flows: FlowSet) -> Serve:
     @contextlib.asynccontextmanager
     async def run(*, with_rest: bool = False, **options: Any) -> AsyncIterator[str]:
-        services = Services(settings=Settings(), store=engine.store, flows=flows, engine=engine)
+        services = services_for(engine, flows)
         channels: list[Any] = [SocketIOChannel(engine, **options)]
         if with_rest:
             channels.insert(0, RestChannel(engine))
-        runner = web.AppRunner(create_app(services, channels), access_log=None, shutdown_timeout=2)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        try:
-            yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-        finally:
-            await runner.cleanup()
+        async with serving(create_app(services, channels)) as url:
+            yield url
 
     return run
 
@@ -370,7 +363,7 @@ def test_to_socketio_keeps_rasa_webchat_shapes() -> None:
 
 
 async def test_create_channel_builds_the_socketio_channel(engine: Engine, flows: FlowSet) -> None:
-    services = Services(settings=Settings(), store=engine.store, flows=flows, engine=engine)
+    services = services_for(engine, flows)
     channel = create_channel(services)
     assert isinstance(channel, SocketIOChannel) and channel.name == "socketio" and channel.engine is engine
     assert channel.socketio_path == "/socket.io" and channel.session_persistence

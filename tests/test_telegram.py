@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from bot.app import Services, create_app
+from bot.app import create_app
 from bot.channels.telegram import (
     SECRET_HEADER,
     TelegramChannel,
@@ -20,7 +18,6 @@ from bot.channels.telegram import (
     keyboard_rows,
     split_text,
 )
-from bot.config import Settings
 from bot.engine import Engine
 from bot.engine.loader import FlowSet
 from bot.engine.booking import ics_attachment
@@ -29,6 +26,7 @@ from bot.reminders import deliverer
 from bot.store.appointments import JobView
 
 from .chat import VOLUNTARY_RETURN, Chat
+from .serving import free_port, serving, services_for
 from .fake_telegram import (
     FakeTelegram,
     callback_update,
@@ -86,14 +84,10 @@ async def channel(engine: Engine, flows: FlowSet, fake: FakeTelegram, mode: str)
         yield ch
         await ch.stop()
         return
-    port = _free_port()
+    port = free_port()
     ch = make_channel(engine, fake, public_url=f"http://127.0.0.1:{port}")
-    services = Services(settings=Settings(), store=engine.store, flows=flows, engine=engine)
-    runner = web.AppRunner(create_app(services, [ch]), shutdown_timeout=1.0)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield ch
-    await runner.cleanup()  # stops the channel; closes the store (engine fixture closes it again)
+    async with serving(create_app(services_for(engine, flows), [ch]), port, shutdown_timeout=1.0):
+        yield ch
 
 
 @pytest.fixture
@@ -107,13 +101,17 @@ async def deliver(fake: FakeTelegram, channel: TelegramChannel, mode: str) -> As
     async with aiohttp.ClientSession() as http:
         async def by_webhook(*updates: dict[str, Any]) -> None:
             for update in updates:
-                async with http.post(
-                    f"{channel.public_url}/webhooks/telegram", json=update,
-                    headers={SECRET_HEADER: channel.secret_token},
-                ) as response:
-                    assert response.status == 200
+                await post_update(http, channel, update)
 
         yield by_webhook
+
+
+async def post_update(http: aiohttp.ClientSession, channel: TelegramChannel, update: dict[str, Any]) -> None:
+    """What Telegram does in webhook mode: POST the update with the secret; expect 200."""
+    async with http.post(
+        f"{channel.public_url}/webhooks/telegram", json=update, headers={SECRET_HEADER: channel.secret_token}
+    ) as response:
+        assert response.status == 200
 
 
 async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -360,23 +358,12 @@ async def test_network_errors_are_retried_a_few_times(engine: Engine, fake: Fake
 # --- 6. webhook ---------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_webhook_mode_checks_the_secret(engine: Engine, flows: FlowSet, fake: FakeTelegram) -> None:
-    port = _free_port()
+    port = free_port()
     public = f"http://127.0.0.1:{port}"
     channel = make_channel(engine, fake, public_url=public)
     assert channel.secret_token == derive_secret(TOKEN)
-    services = Services(settings=Settings(), store=engine.store, flows=flows, engine=engine)
-    app = create_app(services, [channel])
-    runner = web.AppRunner(app, shutdown_timeout=1.0)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+    async with serving(create_app(services_for(engine, flows), [channel]), port, shutdown_timeout=1.0):
         [hook] = fake.calls_to("setWebhook")
         assert hook["url"] == f"{public}/webhooks/telegram"
         assert hook["secret_token"] == channel.secret_token
@@ -389,13 +376,10 @@ async def test_webhook_mode_checks_the_secret(engine: Engine, flows: FlowSet, fa
                     assert resp.status == 403
             update = text_update(CHAT, "/start")
             for _ in range(2):  # Telegram may deliver twice: processed once
-                async with http.post(url, json=update, headers={SECRET_HEADER: channel.secret_token}) as resp:
-                    assert resp.status == 200
+                await post_update(http, channel, update)
         await wait_for(lambda: channel.stats["turns"] == 1 and channel.stats["duplicates"] == 1)
         texts = [m["text"] for m in fake.sent(CHAT)]
         assert sum("automated assistant" in t for t in texts) == 1
-    finally:
-        await runner.cleanup()  # stops the channel; closes the store (engine fixture closes it again)
 
 
 # --- 8. rendering units -------------------------------------------------------------------------
@@ -462,7 +446,7 @@ async def test_a_reminder_to_a_chat_that_blocked_the_bot_is_not_retried(engine: 
 
 
 def test_create_channel_reads_the_environment(engine: Engine, flows: FlowSet, monkeypatch: pytest.MonkeyPatch) -> None:
-    services = Services(settings=Settings(), store=engine.store, flows=flows, engine=engine)
+    services = services_for(engine, flows)
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     assert create_channel(services) is None
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
@@ -484,25 +468,16 @@ async def test_webhook_answers_only_after_the_turn_so_a_restart_loses_nothing(
     """Telegram forgets an update once it has our 200. So the 200 comes after the turn is
     committed and its replies sent; an update redelivered after a restart (a new process:
     nothing in memory) is answered again from what the engine saved, not taken as new."""
-    port = _free_port()
-    public = f"http://127.0.0.1:{port}"
-    services = Services(settings=Settings(), store=engine.store, flows=flows, engine=engine)
+    port = free_port()
+    services = services_for(engine, flows)
 
     async def post_with_a_fresh_process(update: dict[str, Any]) -> list[str]:
-        channel = make_channel(engine, fake, public_url=public)
-        runner = web.AppRunner(create_app(services, [channel]), shutdown_timeout=1.0)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        try:
+        channel = make_channel(engine, fake, public_url=f"http://127.0.0.1:{port}")
+        async with serving(create_app(services, [channel]), port, shutdown_timeout=1.0):
             before = len(fake.sent(CHAT))
             async with aiohttp.ClientSession() as http:
-                async with http.post(
-                    f"{public}/webhooks/telegram", json=update, headers={SECRET_HEADER: channel.secret_token}
-                ) as response:
-                    assert response.status == 200
-                    return [m["text"] for m in fake.sent(CHAT)[before:]]  # already sent: no waiting
-        finally:
-            await runner.cleanup()
+                await post_update(http, channel, update)
+            return [m["text"] for m in fake.sent(CHAT)[before:]]  # already sent: no waiting
 
     assert "Do you agree?" in " ".join(await post_with_a_fresh_process(text_update(CHAT, "/voluntary_return")))
     consent = text_update(CHAT, "yes")

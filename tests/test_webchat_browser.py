@@ -12,11 +12,9 @@ import re
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import web
 
-from bot.app import Services, create_app
+from bot.app import create_app
 from bot.channels.rest import RestChannel
-from bot.config import Settings
 from bot.engine import Engine
 from bot.engine.loader import FlowSet
 from bot.i18n import gettext, use_locale
@@ -34,6 +32,7 @@ from .browser import (  # noqa: F401 (browser and page are fixtures)
     type_answer,
 )
 from .chat import VOLUNTARY_RETURN
+from .serving import serving, services_for
 
 IN_CI = os.environ.get("CI") == "true"
 if not IN_CI and not os.path.exists(CHROMIUM):
@@ -50,16 +49,8 @@ DEPARTURE = "2027-01-15"  # what <input type=date> sends: an ISO date
 @pytest.fixture
 async def base_url(engine: Engine, flows: FlowSet) -> AsyncIterator[str]:
     """The app with the web chat, served on a free port of 127.0.0.1."""
-    services = Services(settings=Settings(), store=engine.store, flows=flows, engine=engine)
-    app = create_app(services, [RestChannel(engine)])
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+    async with serving(create_app(services_for(engine, flows), [RestChannel(engine)])) as url:
+        yield url
 
 
 async def open_chat(page: Page) -> None:

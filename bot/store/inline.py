@@ -29,7 +29,6 @@ import asyncio
 import logging
 import sqlite3
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from .models import UTCDateTime
+from .turn_rows import PlainSqlRows
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +73,9 @@ class InlineSession:
         self.sync_session.add(instance)
 
 
-class InlineSqlite:
-    """One SQLite connection for turns, used only from the event loop's thread."""
+class InlineSqlite(PlainSqlRows):
+    """One SQLite connection for turns, used only from the event loop's thread; it runs
+    the turn's statements (:class:`~bot.store.turn_rows.PlainSqlRows`) itself."""
 
     def __init__(self, database: str) -> None:
         self._database = database
@@ -84,10 +85,11 @@ class InlineSqlite:
         self._commits = 0
         self._checkpointer: sqlite3.Connection | None = None
         self._checkpointing: asyncio.Future[None] | None = None
+        # Times are stored as the ORM stores them: the column type's own processors.
         dialect = SQLiteDialect_pysqlite()
         processor = UTCDateTime().dialect_impl(dialect)
-        self._to_db = processor.bind_processor(dialect) or (lambda v: v)
-        self._from_db = processor.result_processor(dialect, None) or (lambda v: v)
+        self._to_db = processor.bind_processor(dialect) or (lambda v: v)  # type: ignore[method-assign]
+        self._from_db = processor.result_processor(dialect, None) or (lambda v: v)  # type: ignore[method-assign]
 
     # --- the connection -------------------------------------------------------------
 
@@ -181,53 +183,13 @@ class InlineSqlite:
             self._raw.close()
             self._raw = None
 
-    # --- the hot path ------------------------------------------------------------------
+    # --- the hot path (turn_rows.PlainSqlRows) ---------------------------------------------
 
-    async def load_conversation(self, sender_key: str) -> tuple[Any, ...] | None:
-        row = self._connection().execute(
-            "SELECT id, channel, language, state_enc, created_at, updated_at, unreachable_since"
-            " FROM conversations WHERE sender_key = ?",
-            (sender_key,),
-        ).fetchone()
-        if row is None:
-            return None
-        return (*row[:4], *(self._from_db(value) for value in row[4:]))
+    async def _one(self, sql: str, *args: Any) -> tuple[Any, ...] | None:
+        return self._connection().execute(sql, args).fetchone()  # type: ignore[no-any-return]
 
-    async def insert_conversation(self, sender_key: str, channel: str, sender_enc: bytes, now: datetime) -> int:
-        stamp = self._to_db(now)
-        cursor = self._connection().execute(
-            "INSERT INTO conversations (sender_key, channel, sender_enc, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (sender_key, channel, sender_enc, stamp, stamp),
-        )
-        return int(cursor.lastrowid or 0)
-
-    async def previous_replies(self, conversation_id: int, message_id: str) -> bytes | None:
-        row = self._connection().execute(
-            "SELECT replies_enc FROM processed_messages WHERE conversation_id = ? AND message_id = ?",
-            (conversation_id, message_id),
-        ).fetchone()
-        return None if row is None else bytes(row[0])
-
-    async def save_state(
-        self, conversation_id: int, state_enc: bytes | None, flow_id: str | None, language: str | None, now: datetime
-    ) -> None:
-        self._connection().execute(
-            "UPDATE conversations SET state_enc = ?, flow_id = ?, language = ?, updated_at = ? WHERE id = ?",
-            (state_enc, flow_id, language, self._to_db(now), conversation_id),
-        )
-
-    async def log(self, conversation_id: int, at: datetime, body_enc: bytes) -> None:
-        self._connection().execute(
-            "INSERT INTO transcript (conversation_id, at, body_enc) VALUES (?, ?, ?)",
-            (conversation_id, self._to_db(at), body_enc),
-        )
-
-    async def remember(self, conversation_id: int, message_id: str, replies_enc: bytes, at: datetime) -> None:
-        self._connection().execute(
-            "INSERT INTO processed_messages (conversation_id, message_id, replies_enc, at) VALUES (?, ?, ?, ?)",
-            (conversation_id, message_id, replies_enc, self._to_db(at)),
-        )
+    async def _run(self, sql: str, *args: Any) -> None:
+        self._connection().execute(sql, args)
 
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:

@@ -258,9 +258,11 @@ class Store(StoreAppointments):
             async with self._sessions() as session, session.begin():
                 connection = await session.connection()
                 await self.locks.lock_in_transaction(connection, key)
-                rows: TurnRows = SessionRows(session)
-                if self.engine.dialect.driver == "asyncpg":
-                    rows = AsyncpgRows((await connection.get_raw_connection()).driver_connection)
+                rows: TurnRows = (
+                    AsyncpgRows((await connection.get_raw_connection()).driver_connection)
+                    if self.engine.dialect.driver == "asyncpg"
+                    else SessionRows(session)
+                )
                 turn = await self._open_turn(rows, lambda: session, key, channel, sender_id, now)
                 yield turn
                 await turn._write()

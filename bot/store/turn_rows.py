@@ -1,13 +1,21 @@
-"""The statements every turn runs, behind one interface with two implementations.
+"""The statements every turn runs, behind one interface (:class:`TurnRows`).
 
-:class:`SessionRows` runs them through SQLAlchemy's ``AsyncSession`` (PostgreSQL, where
-the round trip to the server dominates anyway); ``inline.InlineSqlite`` runs the same
-statements as plain SQL on the event loop's thread (SQLite, where the thread hops of an
-async driver would dominate). ``Turn`` (store.py) only sees :class:`TurnRows`.
+They are the same few statements on every backend; what differs is what it costs to
+send them. Through SQLAlchemy's async layer each costs ~0.2 ms of CPU before the driver
+sees it, several times the statement's own cost on a local database, so:
+
+- on SQLite, ``inline.InlineSqlite`` runs them as plain SQL on the event loop's thread;
+- on PostgreSQL, :class:`AsyncpgRows` sends the same SQL with asyncpg directly, on the
+  connection and in the transaction of the turn's ``AsyncSession``;
+- with any other driver, :class:`SessionRows` runs them through the ``AsyncSession``.
+
+``Turn`` (store.py) only sees :class:`TurnRows`; what is rare in a turn (cases,
+bookings) goes through the ORM session in the same transaction.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -35,55 +43,87 @@ class TurnRows(Protocol):
     async def remember(self, conversation_id: int, message_id: str, replies_enc: bytes, at: datetime) -> None: ...
 
 
-class AsyncpgRows:
-    """:class:`TurnRows` as plain SQL on the asyncpg connection of a transaction that
-    SQLAlchemy has already begun (the turn's advisory lock is its first statement)."""
+# The plain SQL, with sqlite3's ``?`` placeholders (numbered for asyncpg by AsyncpgRows).
+LOAD = (
+    "SELECT id, channel, language, state_enc, created_at, updated_at, unreachable_since"
+    " FROM conversations WHERE sender_key = ?"
+)
+INSERT = (
+    "INSERT INTO conversations (sender_key, channel, sender_enc, created_at, updated_at)"
+    " VALUES (?, ?, ?, ?, ?) RETURNING id"
+)
+PREVIOUS = "SELECT replies_enc FROM processed_messages WHERE conversation_id = ? AND message_id = ?"
+SAVE = "UPDATE conversations SET state_enc = ?, flow_id = ?, language = ?, updated_at = ? WHERE id = ?"
+LOG = "INSERT INTO transcript (conversation_id, at, body_enc) VALUES (?, ?, ?)"
+REMEMBER = "INSERT INTO processed_messages (conversation_id, message_id, replies_enc, at) VALUES (?, ?, ?, ?)"
 
-    def __init__(self, connection: Any) -> None:
-        self.connection = connection
+
+class PlainSqlRows:
+    """:class:`TurnRows` as the plain SQL above; a subclass says how to run a statement
+    and how its driver takes and gives times."""
+
+    async def _one(self, sql: str, *args: Any) -> tuple[Any, ...] | None:
+        raise NotImplementedError
+
+    async def _run(self, sql: str, *args: Any) -> None:
+        raise NotImplementedError
+
+    def _to_db(self, value: datetime) -> Any:
+        return value
+
+    def _from_db(self, value: Any) -> datetime | None:
+        return value  # type: ignore[no-any-return]
 
     async def load_conversation(self, sender_key: str) -> tuple[Any, ...] | None:
-        row = await self.connection.fetchrow(
-            "SELECT id, channel, language, state_enc, created_at, updated_at, unreachable_since"
-            " FROM conversations WHERE sender_key = $1",
-            sender_key,
-        )
-        return None if row is None else tuple(row)
+        row = await self._one(LOAD, sender_key)
+        if row is None:
+            return None
+        return (*row[:4], *map(self._from_db, row[4:]))  # LOAD's last three columns are times
 
     async def insert_conversation(self, sender_key: str, channel: str, sender_enc: bytes, now: datetime) -> int:
-        return int(
-            await self.connection.fetchval(
-                "INSERT INTO conversations (sender_key, channel, sender_enc, created_at, updated_at)"
-                " VALUES ($1, $2, $3, $4, $4) RETURNING id",
-                sender_key, channel, sender_enc, now,
-            )
-        )
+        stamp = self._to_db(now)
+        row = await self._one(INSERT, sender_key, channel, sender_enc, stamp, stamp)
+        assert row is not None
+        return int(row[0])
 
     async def previous_replies(self, conversation_id: int, message_id: str) -> bytes | None:
-        return await self.connection.fetchval(  # type: ignore[no-any-return]
-            "SELECT replies_enc FROM processed_messages WHERE conversation_id = $1 AND message_id = $2",
-            conversation_id, message_id,
-        )
+        row = await self._one(PREVIOUS, conversation_id, message_id)
+        return None if row is None else bytes(row[0])
 
     async def save_state(
         self, conversation_id: int, state_enc: bytes | None, flow_id: str | None, language: str | None, now: datetime
     ) -> None:
-        await self.connection.execute(
-            "UPDATE conversations SET state_enc = $2, flow_id = $3, language = $4, updated_at = $5 WHERE id = $1",
-            conversation_id, state_enc, flow_id, language, now,
-        )
+        await self._run(SAVE, state_enc, flow_id, language, self._to_db(now), conversation_id)
 
     async def log(self, conversation_id: int, at: datetime, body_enc: bytes) -> None:
-        await self.connection.execute(
-            "INSERT INTO transcript (conversation_id, at, body_enc) VALUES ($1, $2, $3)",
-            conversation_id, at, body_enc,
-        )
+        await self._run(LOG, conversation_id, self._to_db(at), body_enc)
 
     async def remember(self, conversation_id: int, message_id: str, replies_enc: bytes, at: datetime) -> None:
-        await self.connection.execute(
-            "INSERT INTO processed_messages (conversation_id, message_id, replies_enc, at) VALUES ($1, $2, $3, $4)",
-            conversation_id, message_id, replies_enc, at,
-        )
+        await self._run(REMEMBER, conversation_id, message_id, replies_enc, self._to_db(at))
+
+
+def numbered(sql: str) -> str:
+    """``?`` placeholders as PostgreSQL's ``$1``, ``$2``, …"""
+    count = iter(range(1, sql.count("?") + 1))
+    return re.sub(r"\?", lambda _: f"${next(count)}", sql)
+
+
+class AsyncpgRows(PlainSqlRows):
+    """The plain SQL on the asyncpg connection of a transaction that SQLAlchemy has
+    already begun (the turn's advisory lock is its first statement). asyncpg takes and
+    gives aware datetimes as they are."""
+
+    _NUMBERED = {sql: numbered(sql) for sql in (LOAD, INSERT, PREVIOUS, SAVE, LOG, REMEMBER)}
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    async def _one(self, sql: str, *args: Any) -> tuple[Any, ...] | None:
+        row = await self.connection.fetchrow(self._NUMBERED[sql], *args)
+        return None if row is None else tuple(row)
+
+    async def _run(self, sql: str, *args: Any) -> None:
+        await self.connection.execute(self._NUMBERED[sql], *args)
 
 
 class SessionRows:

@@ -198,25 +198,30 @@ class TurnAppointments:
         (for turns that commit after this one), its open jobs are cancelled, and its case
         (if any) records it. False if there is no such booking (another conversation's,
         already cancelled, or past)."""
-        if not await self._free_seat(booking_id, now):
+        booking = await self._upcoming(booking_id, now)
+        if booking is None or not await self._free_seat(booking_id, booking.slot_id, now):
             return False
-        reference = await self._session.scalar(select(Booking.case_reference).where(Booking.id == booking_id))
-        if reference:
-            await self._record_on_case(reference, now, "appointment cancelled by the applicant", cancelled=True)
+        if booking.case_reference:
+            await self._record_on_case(booking.case_reference, now, "appointment cancelled by the applicant", cancelled=True)
         return True
 
-    async def _free_seat(self, booking_id: int, now: datetime) -> bool:
-        session = self._session
-        slot_id = await session.scalar(
-            select(Booking.slot_id)
-            .join(Slot, Slot.id == Booking.slot_id)
-            .where(
-                Booking.id == booking_id, Booking.conversation_id == self.conversation.id,
-                Booking.status == ACTIVE, Slot.starts_at > now,
+    async def _upcoming(self, booking_id: int, now: datetime) -> Any:
+        """``(slot_id, case_reference)`` of an upcoming active booking of this conversation,
+        or None."""
+        return (
+            await self._session.execute(
+                select(Booking.slot_id, Booking.case_reference)
+                .join(Slot, Slot.id == Booking.slot_id)
+                .where(
+                    Booking.id == booking_id, Booking.conversation_id == self.conversation.id,
+                    Booking.status == ACTIVE, Slot.starts_at > now,
+                )
             )
-        )
-        if slot_id is None:
-            return False
+        ).one_or_none()
+
+    async def _free_seat(self, booking_id: int, slot_id: int, now: datetime) -> bool:
+        """Cancel the booking and its open jobs, and give its seat back."""
+        session = self._session
         cancelled = await session.execute(
             update(Booking)
             .where(Booking.id == booking_id, Booking.status == ACTIVE)
@@ -252,26 +257,16 @@ class TurnAppointments:
         rows are locked first, in id order: two applicants swapping times at the same
         moment then wait for each other instead of deadlocking on PostgreSQL.
         """
-        session = self._session
-        current = (
-            await session.execute(
-                select(Booking.slot_id, Booking.case_reference)
-                .join(Slot, Slot.id == Booking.slot_id)
-                .where(
-                    Booking.id == booking_id, Booking.conversation_id == self.conversation.id,
-                    Booking.status == ACTIVE, Slot.starts_at > now,
-                )
-            )
-        ).one_or_none()
+        current = await self._upcoming(booking_id, now)
         if current is None or current.slot_id == slot_id:
             return None
-        await session.execute(
+        await self._session.execute(
             select(Slot.id).where(Slot.id.in_((current.slot_id, slot_id))).order_by(Slot.id).with_for_update()
         )
         seat = await self.book(slot_id, now, reminders, kind=kind)
         if seat is None:
             return None
-        await self._free_seat(booking_id, now)
+        await self._free_seat(booking_id, current.slot_id, now)
         if current.case_reference:
             await self.attach_reference(seat.id, current.case_reference)
             seat = replace(seat, case_reference=current.case_reference)

@@ -423,10 +423,9 @@ class FlowRunner:
         """Buttons for a country question (typing any country still works): countries
         this conversation already named (a nationality for the destination question, say),
         then those most likely for the applicant's language, from content data."""
-        flow = self.flows.flows.get(state.flow_id or "")
         named = [
             state.answers.get(other.field)
-            for other in (flow.steps if flow else [])
+            for other in self.flow(state).steps
             if isinstance(other, AskStep) and other.type == "country" and other.field != step.field
         ]
         likely = []

@@ -28,6 +28,7 @@ from bot.engine.loader import load_flows
 from bot.store.crypto import Cipher, generate_key
 from bot.store.migrate import upgrade
 from bot.store.store import Store
+from nlu.langid import LanguageIdentifier
 
 from . import http
 from .answers import ANSWERS
@@ -93,7 +94,7 @@ async def run_backend(name: str, url: str, args: argparse.Namespace) -> None:
     cipher = Cipher([generate_key()])
     flows = load_flows(PROJECT_ROOT / "flows")
     store = Store.connect(url, cipher)
-    engine = Engine(store, flows)
+    engine = Engine(store, flows, language_id=LanguageIdentifier())
     try:
         await journey(engine, "warm-up", [])  # imports, caches, first connections
         await measure(f"{name}: bare store turn", args.concurrency, args.conversations,

@@ -27,12 +27,13 @@ from bot.event_loop import new_event_loop
 from bot.store.crypto import Cipher, generate_key
 from bot.store.database import create_engine
 from bot.store.store import Store
+from nlu.langid import LanguageIdentifier
 
 
 def rest_app(url: str) -> web.Application:
     store = Store.connect(url, Cipher([generate_key()]))
     flows = load_flows(PROJECT_ROOT / "flows")
-    engine = Engine(store, flows)
+    engine = Engine(store, flows, language_id=LanguageIdentifier())
     services = Services(settings=Settings(), store=store, flows=flows, engine=engine)
     prepare_process(services)
     return create_app(services, [RestChannel(engine, rate_limit_per_minute=1_000_000)])

@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
 
@@ -30,10 +31,12 @@ class Services:
     store: Store
     flows: FlowSet
     engine: Engine
+    nlu: Any = None
+    """``nlu.service.NLU``: closed with the services."""
 
     async def close(self) -> None:
-        if self.engine.dialogue.nlu is not None:
-            await self.engine.dialogue.nlu.close()
+        if self.nlu is not None:
+            await self.nlu.close()
         await self.store.close()
 
 
@@ -63,15 +66,17 @@ def build_services(settings: Settings) -> Services:
     store = Store.connect(settings.resolved_database_url(), Cipher(settings.keys()))
     from nlu.service import load_nlu  # numpy and the model: only where the server runs
 
+    nlu = load_nlu(settings)
     engine = Engine(
         store,
         flows,
         idle_timeout=timedelta(minutes=settings.session_idle_minutes),
         timezone=settings.timezone,
         default_language=settings.default_language,
-        nlu=load_nlu(settings),
+        nlu=nlu,
+        language_id=nlu.language_identifier(),
     )
-    return Services(settings=settings, store=store, flows=flows, engine=engine)
+    return Services(settings=settings, store=store, flows=flows, engine=engine, nlu=nlu)
 
 
 async def _healthz(request: web.Request) -> web.Response:
@@ -131,7 +136,7 @@ def create_app(services: Services, channels: Sequence[Channel] = ()) -> web.Appl
         for channel in channels:
             await channel.start()
         # Reminders: jobs live in the database, so every worker may run a scheduler.
-        scheduler = Scheduler(services.store, deliverer(services.engine, channels, services.settings.timezone))
+        scheduler = Scheduler(services.store, deliverer(services.store, services.engine, channels, services.settings.timezone))
         reminding = asyncio.create_task(
             scheduler.run(stop, services.settings.scheduler_interval_seconds), name="scheduler"
         )

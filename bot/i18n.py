@@ -233,6 +233,11 @@ def N_(msgid: str) -> str:
     return msgid
 
 
+def S_(msgid: str) -> str:
+    """Mark a staff-facing text (the ``backoffice`` catalogs, not the applicants')."""
+    return msgid
+
+
 def word_set(msgid: str) -> frozenset[str]:
     """Words that mean one thing in the turn's language, plus their English originals.
 
@@ -247,6 +252,7 @@ def word_set(msgid: str) -> frozenset[str]:
 __all__ = [
     "DEFAULT_LOCALE",
     "N_",
+    "S_",
     "current_locale",
     "format_moment",
     "gettext",

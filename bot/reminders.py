@@ -16,8 +16,14 @@ from typing import Any, Protocol
 
 from .engine import Engine, Outbound
 from .i18n import format_moment, gettext, use_locale
+from .store.appointments import ConversationAddress
 
 log = logging.getLogger(__name__)
+
+
+class Addresses(Protocol):
+    async def conversation_address(self, conversation_id: int) -> ConversationAddress | None:
+        """Where the applicant of a conversation is reached (None once erased)."""
 
 
 class Pusher(Protocol):
@@ -36,7 +42,9 @@ def reminder_text(payload: dict[str, Any], content: Any, timezone: str) -> str:
     )
 
 
-def deliverer(engine: Engine, channels: Sequence[Any], timezone: str) -> Callable[[Any], Awaitable[bool]]:
+def deliverer(
+    addresses: Addresses, engine: Engine, channels: Sequence[Any], timezone: str
+) -> Callable[[Any], Awaitable[bool]]:
     """The ``deliver`` callback of the scheduler."""
     pushers: dict[str, Pusher] = {c.name: c for c in channels if callable(getattr(c, "push", None))}
 
@@ -44,12 +52,12 @@ def deliverer(engine: Engine, channels: Sequence[Any], timezone: str) -> Callabl
         if job.kind != "appointment_reminder":
             log.warning("job %s: unknown kind %s", job.id, job.kind)
             return False
-        address = await engine.store.conversation_address(job.conversation_id)
+        address = await addresses.conversation_address(job.conversation_id)
         if address is None:  # erased meanwhile: nothing to send, nothing to retry
             return True
         language = job.payload.get("language") or engine.default_language
         with use_locale(language):
-            text = reminder_text(job.payload, engine.dialogue.flows.content, timezone)
+            text = reminder_text(job.payload, engine.content, timezone)
         pusher = pushers.get(address.channel)
         if pusher is not None and not address.unreachable:
             return await pusher.push(address.sender_id, [Outbound(text, language=language)])

@@ -69,32 +69,16 @@ class NgramLanguageModel:
         return self.model.proba(self.features.transform(list(texts)))
 
 
-_installed: NgramLanguageModel | None = None
-
-
-def install(model: NgramLanguageModel | None) -> NgramLanguageModel | None:
-    """Make ``model`` the process-wide n-gram model of :func:`identify` (``load_nlu``
-    does it); None goes back to CLD2 alone. Returns the one it replaces."""
-    global _installed
-    previous, _installed = _installed, model
-    return previous
-
-
-def installed() -> NgramLanguageModel | None:
-    return _installed
-
-
 def identify(text: str, supported: tuple[str, ...], *, model: NgramLanguageModel | None = None,
              hint: str | None = None) -> Guess:
     """The most likely of ``supported`` locales for ``text``.
 
-    ``model`` defaults to the installed n-gram model; ``hint`` (the channel's language)
-    tips the balance when the text says little."""
+    Without ``model`` (an n-gram model trained with the NLU) CLD2 decides alone;
+    ``hint`` (the channel's language) tips the balance when the text says little."""
     clean = _UNSAFE.sub(" ", unicodedata.normalize("NFC", text)).strip()
     words = len(clean.split())
     if not clean:
         return UNKNOWN
-    model = model if model is not None else _installed
     cld2 = _cld2(clean)
     if model is None:
         return _cld2_only(cld2, supported, words)
@@ -139,12 +123,26 @@ def combine(probabilities: dict[str, float], cld2: tuple[bool, list[tuple[str, i
     return Guess(code, p * (1 - min(foreign, 1.0) * (1 - p)), words)
 
 
-def clearly_in(text: str, supported: tuple[str, ...], *, min_words: int = MIN_WORDS, min_confidence: float = 0.9) -> str | None:
+def clearly_in(text: str, supported: tuple[str, ...], *, min_words: int = MIN_WORDS, min_confidence: float = 0.9,
+               model: NgramLanguageModel | None = None) -> str | None:
     """The locale ``text`` is clearly written in, or None when it is short or mixed."""
-    guess = identify(text, supported)
+    guess = identify(text, supported, model=model)
     if guess.code == "un" or guess.words < min_words or guess.confidence < min_confidence:
         return None
     return guess.code
+
+
+class LanguageIdentifier:
+    """What the dialogue is handed to tell the language of a first typed sentence: CLD2,
+    with the NLU's n-gram model when one is given (``EmbeddedNLU.language_identifier``)."""
+
+    min_words = MIN_WORDS
+
+    def __init__(self, model: NgramLanguageModel | None = None) -> None:
+        self.model = model
+
+    def clearly_in(self, text: str, supported: tuple[str, ...]) -> str | None:
+        return clearly_in(text, supported, model=self.model)
 
 
 def _cld2(clean: str) -> tuple[bool, list[tuple[str, int]]] | None:

@@ -32,6 +32,8 @@ class NLU(Protocol):
 
     async def close(self) -> None: ...
 
+    def language_identifier(self) -> langid.LanguageIdentifier: ...
+
 
 class EmbeddedNLU:
     """The trained model, in process. A parse takes about a millisecond, so it runs
@@ -51,6 +53,10 @@ class EmbeddedNLU:
 
     async def parse(self, text: str, language_hint: str | None = None) -> Parse:
         return self.parse_sync(text, language_hint)
+
+    def language_identifier(self) -> langid.LanguageIdentifier:
+        """CLD2 together with this model's n-gram language model."""
+        return langid.LanguageIdentifier(self.model.language_model)
 
     async def close(self) -> None:
         return None
@@ -101,6 +107,9 @@ class RasaNLU:
         if not isinstance(intent, dict) or "name" not in intent:
             raise ValueError("not a parse result")
         return body  # type: ignore[no-any-return]
+
+    def language_identifier(self) -> langid.LanguageIdentifier:
+        return self.fallback.language_identifier()
 
     async def close(self) -> None:
         if self._session is not None:
@@ -171,19 +180,16 @@ def default_model_path() -> Path:
     return Path(__file__).resolve().parent.parent / "var" / "nlu" / "model.npz"
 
 
-def load_nlu(settings: Any = None, *, data_dir: Path | None = None, install_langid: bool = True) -> NLU:
+def load_nlu(settings: Any = None, *, data_dir: Path | None = None) -> NLU:
     """The NLU the engine calls: embedded, or Rasa with the embedded model as fallback.
 
     ``settings`` is ``bot.config.Settings`` (``nlu_url``, ``nlu_model_path``,
-    ``timezone``). With ``install_langid`` the model's language model also serves
-    :func:`nlu.langid.identify` and ``clearly_in`` process-wide."""
+    ``timezone``)."""
     model_path = Path(getattr(settings, "nlu_model_path", None) or default_model_path())
     started = time.perf_counter()
     model = load_model(model_path, data_dir)
     log.info("NLU model ready in %.2f s (%d intents, %d languages)", time.perf_counter() - started,
              len(model.intent_model.classes), len(model.language_model.languages))
-    if install_langid:
-        langid.install(model.language_model)
     threading.Thread(target=warm_up, name="nlu-warm-up", daemon=True).start()
     embedded = EmbeddedNLU(model, getattr(settings, "timezone", "Europe/Brussels"))
     url = getattr(settings, "nlu_url", "") or ""

@@ -20,6 +20,7 @@ from bot.engine.loader import FlowSet, load_flows
 from bot.store.crypto import Cipher, generate_key
 from bot.store.migrate import upgrade
 from bot.store.store import Store
+from nlu.langid import LanguageIdentifier
 
 TABLES = ("jobs", "bookings", "slots", "case_events", "cases", "processed_messages", "transcript", "conversations")
 """Every table, children first (what a PostgreSQL test database is emptied of)."""
@@ -142,4 +143,4 @@ async def sqlite_store(sqlite_url: str, cipher: Cipher) -> AsyncIterator[Store]:
 @pytest.fixture
 def engine(sqlite_store: Store, flows: FlowSet, clock: Clock) -> Engine:
     """The engine on SQLite; tests that must run on both backends use ``store``."""
-    return Engine(sqlite_store, flows, clock=clock, idle_timeout=timedelta(hours=24))
+    return Engine(sqlite_store, flows, clock=clock, idle_timeout=timedelta(hours=24), language_id=LanguageIdentifier())

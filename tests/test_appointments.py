@@ -17,7 +17,8 @@ from bot.appointments_ics import appointment_ics
 from bot.scheduler import Scheduler
 from bot.store.appointments import ConversationAddress, JobView, SlotView
 from bot.store.crypto import Cipher, generate_key
-from bot.store.store import CaseDraft, Store
+from bot.cases.draft import CaseDraft
+from bot.store.store import Store
 
 from .conftest import START, Clock
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.engine import Engine
 from bot.i18n import gettext, use_locale
-from bot.store.store import CaseDraft
+from bot.cases.draft import CaseDraft
 
 from .chat import VOLUNTARY_RETURN, Chat
 from .conftest import START

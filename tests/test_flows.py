@@ -70,6 +70,7 @@ def test_a_good_flow_loads(tmp_path: Path) -> None:
         (["steps", 0, "facts"], ["no_such_fact"], "demo.yml: step 'ask_name': unknown fact 'no_such_fact'"),
         (["steps", 0, "colour"], "blue", "demo.yml: step 'ask_name': colour: Extra inputs are not permitted"),
         (["intent"], "go_home", "demo.yml: intent: Input should be 'greet'"),
+        (["case_kind"], "asylum_claim", "demo.yml: case_kind: case kind 'asylum_claim' is not registered"),
     ],
 )
 def test_a_broken_flow_is_refused_with_file_step_and_reason(tmp_path: Path, path: list, value: object, expected: str) -> None:
@@ -92,6 +93,14 @@ def test_flows_check_prints_one_line_per_flow(capsys: pytest.CaptureFixture[str]
     assert "urgent_help.yml: urgent_help → case urgent_safety:" in out
     files = sorted((Path(__file__).resolve().parent.parent / "flows").glob("*.yml"))
     assert f"{len(files)} flows OK" in out
+
+
+def test_flows_check_refuses_a_flow_whose_case_kind_is_not_registered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("INTAKE_FLOWS_DIR", str(flows_dir(tmp_path, broken(["case_kind"], "return_request"))))
+    assert main(["flows", "check"]) == 2
+    assert "case kind 'return_request' is not registered" in capsys.readouterr().err
 
 
 def test_flows_check_fails_on_a_broken_flow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

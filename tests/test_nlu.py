@@ -44,13 +44,6 @@ def model_file(model: NLUModel, tmp_path_factory: pytest.TempPathFactory) -> Pat
     return path
 
 
-@pytest.fixture
-def no_installed_langid():  # type: ignore[no-untyped-def]
-    previous = langid.install(None)
-    yield
-    langid.install(previous)
-
-
 # -- data -----------------------------------------------------------------------------------
 
 
@@ -177,15 +170,15 @@ def test_urgent_help_wins_at_a_lower_threshold_and_doubt_falls_back(model: NLUMo
     assert model.urgent_threshold <= 0.5
 
 
-def test_language_identification_knows_kurmanji_and_arabizi(model: NLUModel, no_installed_langid: None) -> None:
+def test_language_identification_knows_kurmanji_and_arabizi(model: NLUModel) -> None:
     text = "ez dixwazim vegerim welatê xwe"
     assert langid.identify(text, OURS).code != "ku"  # CLD2 alone reads Kurmanji as something else
     assert langid.identify(text, OURS, model=model.language_model).code == "ku"
     assert model.parse(text)["language"]["code"] == "ku"
     arabizi = langid.identify("baddi arja3 3a bladi", OURS, model=model.language_model)
     assert arabizi.code == "ar" and arabizi.confidence > 0.5  # CLD2 alone: Afar, "reliably"
-    langid.install(model.language_model)
-    assert langid.clearly_in("Ich möchte nach Hause zurückkehren", OURS) == "de"  # CLD2 still counts
+    identifier = langid.LanguageIdentifier(model.language_model)
+    assert identifier.clearly_in("Ich möchte nach Hause zurückkehren", OURS) == "de"  # CLD2 still counts
 
 
 # -- entities ---------------------------------------------------------------------------------
@@ -312,7 +305,7 @@ async def test_rasa_backend_falls_back_to_the_embedded_model(model: NLUModel, be
 
 
 async def test_load_nlu_trains_when_the_model_is_missing_or_stale(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, no_installed_langid: None
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     data = tmp_path / "data"
     for lang in ("en", "fr"):
@@ -323,7 +316,7 @@ async def test_load_nlu_trains_when_the_model_is_missing_or_stale(
     nlu = load_nlu(settings, data_dir=data)
     assert "is missing: training it" in caplog.text
     assert (await nlu.parse("je veux rentrer chez moi"))["intent"]["name"] == "voluntary_return"
-    assert langid.installed() is not None
+    assert nlu.language_identifier().model is not None
 
     caplog.clear()
     load_nlu(settings, data_dir=data)

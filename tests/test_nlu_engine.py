@@ -26,7 +26,7 @@ def nlu() -> Iterator[object]:
 
 @pytest.fixture
 def engine_nlu(sqlite_store: Store, flows: FlowSet, clock: Clock, nlu: object) -> Engine:
-    return Engine(sqlite_store, flows, clock=clock, nlu=nlu)
+    return Engine(sqlite_store, flows, clock=clock, nlu=nlu, language_id=nlu.language_identifier())
 
 
 @pytest.mark.parametrize(

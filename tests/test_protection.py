@@ -176,7 +176,7 @@ async def test_appointment_can_be_moved(engine: Engine) -> None:
 async def test_the_reminder_reaches_a_web_chat_at_its_next_message_once(engine: Engine, clock: Clock) -> None:
     chat = await booked(engine)
     clock.now = FIRST_SLOT - timedelta(hours=20)  # the day-before reminder is due
-    scheduler = Scheduler(engine.store, deliverer(engine, [], "Europe/Brussels"), clock=clock)
+    scheduler = Scheduler(engine.store, deliverer(engine.store, engine, [], "Europe/Brussels"), clock=clock)
     assert await scheduler.run_due() == 1
     assert await scheduler.run_due() == 0
     await chat.say("/start")
@@ -190,5 +190,5 @@ async def test_cancel_drops_the_reminders(engine: Engine, clock: Clock) -> None:
     await chat.say("/appointment_manage")
     await chat.say(next(p for p in chat.payloads if p.startswith("/appointment_manage cancel")))
     clock.now = FIRST_SLOT - timedelta(hours=1)
-    scheduler = Scheduler(engine.store, deliverer(engine, [], "Europe/Brussels"), clock=clock)
+    scheduler = Scheduler(engine.store, deliverer(engine.store, engine, [], "Europe/Brussels"), clock=clock)
     assert await scheduler.run_due() == 0

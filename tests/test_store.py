@@ -16,7 +16,8 @@ from bot.engine import Engine, Inbound
 from bot.engine.loader import FlowSet
 from bot.store import inline
 from bot.store.crypto import Cipher
-from bot.store.store import CaseDraft, Store
+from bot.cases.draft import CaseDraft
+from bot.store.store import Store
 
 from .chat import VOLUNTARY_RETURN, Chat
 from .conftest import START, Clock

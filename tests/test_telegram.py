@@ -334,7 +334,7 @@ async def test_a_blocked_bot_is_remembered_for_reminders_until_they_write_again(
         payload={"starts_at": "2026-12-01T08:00:00+00:00", "place": "registration_centre", "language": "en"},
     )
     sent = len(fake.calls_to("sendMessage"))
-    assert await deliverer(engine, [make_channel(engine, fake)], "Europe/Brussels")(reminder) is True
+    assert await deliverer(engine.store, engine, [make_channel(engine, fake)], "Europe/Brussels")(reminder) is True
     assert len(fake.calls_to("sendMessage")) == sent
 
     # They unblock and write: the reminder comes first, and pushing works again.

@@ -7,11 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-CaseKind = Literal[
-    "voluntary_return", "protection_appointment", "visa_question", "human_callback", "urgent_safety"
-]
+from .kinds import KIND_NAMES, Priority
+
+CaseKindName = Literal[KIND_NAMES]  # type: ignore[valid-type]
+"""The registered kinds (kinds.py), an enum in the JSON Schema."""
 CaseStatus = Literal["submitted", "in_review", "waiting_for_applicant", "closed", "withdrawn"]
-Priority = Literal["normal", "high", "urgent"]
 
 
 class _Model(BaseModel):
@@ -48,7 +48,7 @@ class StatusChange(_Model):
 class Case(_Model):
     id: str
     reference: str
-    kind: CaseKind
+    kind: CaseKindName
     status: CaseStatus
     priority: Priority = "normal"
     status_history: list[StatusChange] = []

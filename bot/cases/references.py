@@ -2,7 +2,8 @@
 
 The alphabet leaves out 0/O, 1/I/L and U, so a reference read over the phone or copied
 by hand stays unambiguous; six characters give 30**6 (about 729 million) references per
-kind, drawn with ``secrets`` so they cannot be guessed from one another.
+kind, drawn with ``secrets`` so they cannot be guessed from one another. The two-letter
+prefix is the case kind's (``kinds.py``).
 """
 
 from __future__ import annotations
@@ -10,22 +11,16 @@ from __future__ import annotations
 import re
 import secrets
 
+from .kinds import BY_PREFIX, get
+
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 LENGTH = 6
-PREFIXES = {
-    "voluntary_return": "VR",
-    "protection_appointment": "PA",
-    "visa_question": "VQ",
-    "human_callback": "HC",
-    "urgent_safety": "US",
-}
-_PATTERN = re.compile(rf"^[A-Z]{{2}}-[{ALPHABET}]{{{LENGTH}}}$")
-_LOOKALIKES = str.maketrans({"0": "O", "1": "I", "L": "I"})
+PATTERN = re.compile(rf"^(?:{'|'.join(sorted(BY_PREFIX))})-[{ALPHABET}]{{{LENGTH}}}$")
+"""A reference of a registered kind, in its canonical form."""
 
 
 def new_reference(kind: str) -> str:
-    prefix = PREFIXES.get(kind, "CS")
-    return f"{prefix}-" + "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
+    return f"{get(kind).prefix}-" + "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
 
 
 def normalise(text: str) -> str | None:
@@ -34,4 +29,4 @@ def normalise(text: str) -> str | None:
     if len(compact) != 2 + LENGTH:
         return None
     candidate = f"{compact[:2]}-{compact[2:]}"
-    return candidate if _PATTERN.match(candidate) else None
+    return candidate if PATTERN.match(candidate) else None

@@ -1,47 +1,27 @@
 """What a journey needs to book an appointment, and the choices it offers.
 
-The engine does not know tables: :class:`Appointments` is the handful of calls a turn
-makes (bound by the engine to the store's turn, so a booking commits with its case or
-not at all). :class:`FreeSlots` is the ``choices_from: free_slots`` source of a flow: the
-next free registration times, shown in the applicant's language and time zone.
+The engine does not know tables: it books through the turn's records
+(``context.TurnRecords``), so a booking commits with its case or not at all.
+:class:`FreeSlots` is the ``choices_from: free_slots`` source of a flow: the next free
+registration times, shown in the applicant's language and time zone.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..i18n import format_moment
 
 if TYPE_CHECKING:
-    from .runner import TurnContext
+    from .context import TurnContext
     from .state import State
 
 REMINDERS_BEFORE = (timedelta(days=1), timedelta(hours=2))
 """When the applicant is reminded of an appointment."""
 APPOINTMENT_LENGTH = timedelta(hours=2)
 """How long to block in the applicant's calendar (registration takes a morning)."""
-
-
-@dataclass(frozen=True)
-class Appointments:
-    """The calls of one turn; each runs in the turn's transaction."""
-
-    free_slots: Callable[[], Awaitable[list[Any]]]
-    """Future slots with a free seat, soonest first (``.id``, ``.starts_at``, ``.place``)."""
-    book: Callable[[int, list[tuple[datetime, dict[str, Any]]]], Awaitable[Any | None]]
-    """Take a seat atomically (None when full) and schedule the reminders."""
-    attach_reference: Callable[[int, str], Awaitable[None]]
-    bookings: Callable[[], Awaitable[list[Any]]]
-    """This conversation's upcoming active bookings."""
-    cancel: Callable[[int], Awaitable[bool]]
-    """Free the seat at once and drop its reminders."""
-    move: Callable[[int, int, list[tuple[datetime, dict[str, Any]]]], Awaitable[Any | None]]
-    """Take the new seat and free the old one in one step (None when the new one is full);
-    also safe when two applicants swap times at once."""
 
 
 class ChoiceSource(Protocol):
@@ -59,9 +39,7 @@ class FreeSlots:
         self.limit = limit
 
     async def options(self, ctx: TurnContext, state: State) -> list[tuple[str, dict[str, Any]]]:
-        if ctx.appointments is None:
-            return []
-        slots = await ctx.appointments.free_slots()
+        slots = await free_slots(ctx)
         return [
             (str(slot.id), {"starts_at": slot.starts_at.isoformat(), "place": slot.place})
             for slot in slots[: self.limit]
@@ -69,6 +47,11 @@ class FreeSlots:
 
     def title(self, ctx: TurnContext, data: dict[str, Any]) -> str:
         return format_moment(datetime.fromisoformat(data["starts_at"]), ctx.timezone)
+
+
+async def free_slots(ctx: TurnContext, limit: int = 20) -> list[Any]:
+    """Future slots with a free seat, soonest first, read in the turn's transaction."""
+    return await ctx.records.slots(ctx.now, free_only=True, limit=limit)
 
 
 def reminders(

@@ -9,7 +9,6 @@ the date of birth given in it, and is rate-limited so references cannot be guess
 
 from __future__ import annotations
 
-import re
 import time
 from collections import deque
 from datetime import date
@@ -17,9 +16,10 @@ from typing import Any
 
 from babel.dates import format_date
 
+from ..cases import kinds, references
 from ..i18n import N_, current_locale, format_moment, gettext
 from . import booking, validators
-from .runner import TurnContext
+from .context import TurnContext
 from .state import State
 from .turn import Button, Expects, Outbound
 
@@ -30,14 +30,6 @@ STATUS_TITLES = {
     "closed": N_("closed"),
     "withdrawn": N_("withdrawn"),
 }
-KIND_TITLES = {
-    "voluntary_return": N_("Return to my country"),
-    "protection_appointment": N_("Registration appointment"),
-    "visa_question": N_("Visa question"),
-    "human_callback": N_("Call back by a person"),
-    "urgent_safety": N_("Emergency help"),
-}
-REFERENCE = re.compile(r"^(VR|PA|VQ|HC|US)-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{6}$")
 LOOKUPS_PER_CONVERSATION = 5
 """Reference lookups a conversation may try per hour."""
 LOOKUPS_PER_MINUTE = 30
@@ -49,13 +41,11 @@ class AppointmentDesk:
         self.content = content
 
     async def handle(self, ctx: TurnContext, state: State, argument: str | None) -> list[Outbound]:
-        if ctx.appointments is None:
-            return [Outbound(gettext("You have no upcoming appointment."))]
         action, *ids = (argument or "").split() or [""]
-        mine = {b.id: b for b in await ctx.appointments.bookings()}
+        mine = {b.id: b for b in await ctx.records.bookings(ctx.now)}
         if action == "cancel" and ids and _int(ids[0]) in mine:
             seat = mine[_int(ids[0])]
-            await ctx.appointments.cancel(seat.id)
+            await ctx.records.cancel_booking(seat.id, ctx.now)
             return [Outbound(gettext(
                 "Your appointment of {moment} is cancelled, and the place is free for someone else.",
                 moment=self._moment(ctx, seat),
@@ -84,8 +74,7 @@ class AppointmentDesk:
         return out
 
     async def _offer_move(self, ctx: TurnContext, seat: Any) -> list[Outbound]:
-        assert ctx.appointments is not None
-        free = [s for s in await ctx.appointments.free_slots() if s.id != seat.slot_id][:6]
+        free = [s for s in await booking.free_slots(ctx) if s.id != seat.slot_id][:6]
         if not free:
             return [Outbound(gettext("There is no other free time right now. Your appointment stays as it is."))]
         buttons = tuple(
@@ -96,13 +85,12 @@ class AppointmentDesk:
     async def _move(self, ctx: TurnContext, seat: Any, slot_id: int) -> list[Outbound]:
         """The new seat is taken and the old one freed in one step of this turn's
         transaction, so the applicant never ends up with none (or two)."""
-        assert ctx.appointments is not None
-        free = {s.id: s for s in await ctx.appointments.free_slots()}
+        free = {s.id: s for s in await booking.free_slots(ctx)}
         new_slot = free.get(slot_id)
         moved = None
         if new_slot is not None:
             reminders = booking.reminders(new_slot.starts_at, ctx.language, ctx.now, new_slot.place)
-            moved = await ctx.appointments.move(seat.id, slot_id, reminders)
+            moved = await ctx.records.move_booking(seat.id, slot_id, ctx.now, reminders)
         if moved is None:
             return [Outbound(gettext("Sorry, someone else just took that time. Please choose another one."))] + await self._offer_move(ctx, seat)
         return [Outbound(gettext(
@@ -124,9 +112,10 @@ class CaseDesk:
         self._recent: deque[float] = deque()
 
     async def handle(self, ctx: TurnContext, state: State, argument: str | None, own_cases: list[Any]) -> list[Outbound]:
-        reference = (argument or "").strip().upper()
-        if reference:
-            if not REFERENCE.match(reference):
+        typed = (argument or "").strip()
+        if typed:
+            reference = references.normalise(typed)
+            if reference is None:
                 return [Outbound(gettext("A reference looks like VR-7K3M9Q. Please check it."))]
             own = next((c for c in own_cases if c.reference == reference), None)
             if own is not None:
@@ -170,7 +159,7 @@ class CaseDesk:
     def _line(case: Any) -> str:
         return gettext(
             "{kind} {reference}: {status} (since {since}).",
-            kind=gettext(KIND_TITLES.get(case.kind, case.kind)),
+            kind=gettext(kinds.get(case.kind).title),
             reference=case.reference,
             status=gettext(STATUS_TITLES.get(case.status, case.status)),
             since=_since(case),

@@ -6,8 +6,6 @@ import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from nlu import langid
-
 from ..cases.model import Case
 from ..i18n import N_, gettext, native_name, negotiate, set_locale, supported_locales, use_locale, word_set
 from . import commands
@@ -15,7 +13,8 @@ from .commands import Command
 from .desks import AppointmentDesk, CaseDesk
 from .flow import AskStep
 from .loader import FlowSet
-from .runner import FlowRunner, TurnContext
+from .context import LanguageIdentifier, TurnContext
+from .runner import FlowRunner
 from .state import State
 from .turn import Button, Inbound, Outbound
 from .validators import Rules, Valid, validate
@@ -47,6 +46,7 @@ class Dialogue:
         flows: FlowSet,
         find_case: Callable[[str], Awaitable[Case | None]] | None = None,
         nlu: Any = None,
+        language_id: LanguageIdentifier | None = None,
     ) -> None:
         missing = [f for f in CONTACT_FACTS if f not in flows.content]
         if missing:
@@ -60,6 +60,8 @@ class Dialogue:
         self.case_desk = CaseDesk(find_case)
         self.nlu = nlu
         """``nlu.service.NLU`` (Rasa's parse shape), or None: then typed words and keywords."""
+        self.language_id = language_id
+        """Tells the language of a first typed sentence; None: the bot never offers another."""
 
     async def respond(self, ctx: TurnContext, inbound: Inbound, state: State, first_contact: bool) -> list[Outbound]:
         if not self.runner.fits(state):
@@ -185,7 +187,7 @@ class Dialogue:
             state.mode = None
             answer = validate(Rules(type="yes_no"), text, today=ctx.today)
             if isinstance(answer, Valid) and answer.value is True:
-                withdrawn = await ctx.erase()
+                withdrawn = await ctx.records.erase(ctx.now)
                 ctx.erased = True
                 state.leave_flow()
                 done = gettext("Your answers and this conversation have been erased.")
@@ -278,7 +280,7 @@ class Dialogue:
                 self._resume(ctx, state) or self._menu(ctx, greeting=False)
             )
         if name == "case_status" and self.flows.by_intent(name) is None:
-            own = await ctx.own_cases() if ctx.own_cases is not None else []
+            own = await ctx.records.cases()
             replies = await self.case_desk.handle(ctx, state, command.argument, own)
             if state.mode == "case_lookup":
                 return replies
@@ -365,7 +367,7 @@ class Dialogue:
         """Whether ``text`` is the first message that says which language the applicant
         reads: a sentence, not a click or a single word, and not the answer to a free-text
         question (a name reads as any language)."""
-        if len(text.split()) < langid.MIN_WORDS:
+        if self.language_id is None or len(text.split()) < self.language_id.min_words:
             return False
         if state.flow_id and state.pending:
             step = self.runner.flow(state).step(state.pending)
@@ -378,7 +380,8 @@ class Dialogue:
         The message is held, then handled in whichever language the applicant picks, so
         nothing they wrote is lost either way.
         """
-        found = langid.clearly_in(text, supported_locales())
+        assert self.language_id is not None  # _tells_language said so
+        found = self.language_id.clearly_in(text, supported_locales())
         if found is None or found.split("_")[0] == ctx.language.split("_")[0]:
             return None
         if _script(text) != SCRIPTS.get(found.split("_")[0], "LATIN"):

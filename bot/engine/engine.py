@@ -2,24 +2,24 @@
 
 The engine takes the conversation's lock, answers a redelivered message from what it
 already said, loads the state, lets the dialogue respond, and writes state, transcript and
-any case in the same transaction. It knows nothing about Telegram or HTTP.
+any case in the same transaction. It knows nothing about Telegram or HTTP, and nothing
+about tables: the store is reached through the ports of ``context.py``.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from collections.abc import Callable
-from typing import Any
+from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..content import Content
 from ..i18n import DEFAULT_LOCALE, gettext, negotiate, use_locale
-from ..store.store import Store
-from .booking import Appointments
+from .context import ConversationStore, LanguageIdentifier, TurnContext
 from .dialogue import Dialogue
 from .loader import FlowSet
-from .runner import TurnContext
 from .state import State
 from .turn import Inbound, Outbound, utcnow
 
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 class Engine:
     def __init__(
         self,
-        store: Store,
+        store: ConversationStore,
         flows: FlowSet,
         *,
         idle_timeout: timedelta = timedelta(hours=24),
@@ -37,10 +37,11 @@ class Engine:
         default_language: str = DEFAULT_LOCALE,
         clock: Callable[[], datetime] = utcnow,
         nlu: Any = None,
+        language_id: LanguageIdentifier | None = None,
     ) -> None:
         self.store = store
         self.flows = flows
-        self.dialogue = Dialogue(flows, find_case=store.case, nlu=nlu)
+        self.dialogue = Dialogue(flows, find_case=store.case, nlu=nlu, language_id=language_id)
         self.idle_timeout = idle_timeout
         self.zone = ZoneInfo(timezone)
         self.timezone = timezone
@@ -53,7 +54,7 @@ class Engine:
             if inbound.message_id:
                 earlier = await turn.previous_replies(inbound.message_id)
                 if earlier is not None:
-                    return [Outbound.from_rest(r) for r in earlier]
+                    return [Outbound.from_dict(r) for r in earlier]
             await turn.reached()
             conversation = turn.conversation
             state = State.from_dict(conversation.state)
@@ -67,18 +68,8 @@ class Engine:
                 language=language,
                 now=now,
                 today=now.astimezone(self.zone).date(),
-                create_case=lambda draft: turn.create_case(draft, now),
-                erase=lambda: turn.erase(now),
+                records=turn,
                 timezone=self.timezone,
-                appointments=Appointments(
-                    free_slots=lambda: turn.slots(now, free_only=True, limit=20),
-                    book=lambda slot_id, reminders: turn.book(slot_id, now, reminders),
-                    attach_reference=lambda booking_id, reference: turn.attach_reference(booking_id, reference),
-                    bookings=lambda: turn.bookings(now),
-                    cancel=lambda booking_id: turn.cancel_booking(booking_id, now),
-                    move=lambda booking_id, slot_id, reminders: turn.move_booking(booking_id, slot_id, now, reminders),
-                ),
-                own_cases=turn.cases,
                 submitted_by=submitted_by,
             )
             with use_locale(language):
@@ -99,11 +90,7 @@ class Engine:
                 incoming = inbound.content or f"[{inbound.attachment_kind or 'empty'}]"
                 turn.log(incoming, [r.text for r in replies], now)
             if inbound.message_id:
-                turn.remember(
-                    inbound.message_id,
-                    [r.to_rest(inbound.sender_id) for r in replies],
-                    now,
-                )
+                turn.remember(inbound.message_id, [r.to_dict() for r in replies], now)
         return replies
 
     async def leave_notice(self, channel: str, sender_id: str, text: str) -> None:
@@ -114,6 +101,17 @@ class Engine:
             state = State.from_dict(turn.conversation.state)
             state.notices.append(text)
             turn.save_state(state.to_dict(), turn.conversation.language, now)
+
+    async def unreachable(self, channel: str, sender_id: str) -> None:
+        """The channel refused to deliver to this applicant (they blocked the bot): kept
+        until they write again, so that reminders wait for them instead."""
+        await self.store.mark_unreachable(channel, sender_id, self.clock())
+
+    @property
+    def content(self) -> Content:
+        """The content facts the journeys quote (places, numbers), for texts sent outside
+        a turn (reminders)."""
+        return self.flows.content
 
     async def purge(self) -> dict[str, int]:
         counts = await self.store.purge(self.clock(), self.idle_timeout)

@@ -17,9 +17,11 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    field_validator,
     model_validator,
 )
 
+from ..cases.kinds import KINDS
 from . import dates
 from .turn import ANSWER_TYPES
 from .validators import Choice, Rules
@@ -278,7 +280,9 @@ class Flag(_Model):
 class SubmitStep(_Step):
     submit: str = Field(min_length=1, description="what the applicant is told; has {reference}")
     flags: list[Flag] = []
-    priority: Literal["normal", "high", "urgent"] = "normal"
+    priority: Literal["normal", "high", "urgent"] | None = Field(
+        default=None, description="default: the case kind's (bot/cases/kinds.py)"
+    )
     facts: list[str] = []
     dates: DateParams = {}
     book: str | None = Field(
@@ -328,7 +332,7 @@ class Flow(_Model):
     intent: Literal[INTENTS + COMMAND_ONLY] = Field(  # type: ignore[valid-type]
         description="the NLU intent / button payload that starts it (or a command-only name)"
     )
-    case_kind: str = Field(pattern=_ID)
+    case_kind: str = Field(pattern=_ID, description="a kind registered in bot/cases/kinds.py")
     title: str = Field(min_length=1, description="the journey's button in the menu")
     keywords: str | None = Field(default=None, description="'|'-separated words that start it")
     menu: bool = True
@@ -341,6 +345,13 @@ class Flow(_Model):
     )
     content: list[str] = []
     steps: list[Step] = Field(min_length=1)
+
+    @field_validator("case_kind")
+    @classmethod
+    def _registered_kind(cls, value: str) -> str:
+        if value not in KINDS:
+            raise ValueError(f"case kind {value!r} is not registered (bot/cases/kinds.py has: {', '.join(KINDS)})")
+        return value
 
     @model_validator(mode="after")
     def _references(self) -> Flow:

@@ -7,19 +7,19 @@ journey says is in its YAML.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from datetime import date, datetime
+from dataclasses import replace
+from datetime import datetime
 from string import Formatter
 from typing import Any
 
-from ..cases.model import Case
 from babel.dates import format_date
 
+from ..cases import kinds
+from ..cases.draft import CaseDraft
 from ..i18n import current_locale, gettext
-from ..store.store import CaseDraft
 from . import booking, dates, validators
-from .booking import Appointments, ChoiceSource, FreeSlots
+from .booking import ChoiceSource, FreeSlots
+from .context import TurnContext
 from .flow import (
     AskStep,
     BranchStep,
@@ -40,31 +40,12 @@ LIKELY_COUNTRIES = "likely_countries"
 """Content fact: for each language, the countries its speakers most often come from or
 return to (ISO codes, space-separated), offered as buttons on country questions."""
 MAX_SUGGESTED_COUNTRIES = 4
-_PRIORITY = {"normal": 0, "high": 1, "urgent": 2}
+_PRIORITY = {name: rank for rank, name in enumerate(kinds.PRIORITIES)}
 _NAMESPACES = ("applicant", "household", "consent")
 
 
 class FlowRuntimeError(RuntimeError):
     pass
-
-
-@dataclass
-class TurnContext:
-    """What one turn knows about its surroundings; handed down, never global."""
-
-    channel: str
-    language: str
-    now: datetime
-    today: date
-    create_case: Callable[[CaseDraft], Awaitable[Case]]
-    erase: Callable[[], Awaitable[int]]
-    submitted_by: str | None = None
-    erased: bool = False
-    """Set when the applicant erased their data this turn: the turn itself is not logged."""
-    timezone: str = "Europe/Brussels"
-    appointments: Appointments | None = None
-    own_cases: Callable[[], Awaitable[list[Case]]] | None = None
-    """The cases sent from this conversation."""
 
 
 class FlowRunner:
@@ -285,11 +266,10 @@ class FlowRunner:
                 draft = self._draft(ctx, state, flow, step)
                 if seat is not None:
                     draft = replace(draft, appointment=seat.for_case())
-                case = await ctx.create_case(draft)
+                case = await ctx.records.create_case(draft, ctx.now)
                 reply = Outbound(self._text(ctx, state, step.submit, step.facts, {"reference": case.reference}, step.dates))
                 if seat is not None:
-                    assert ctx.appointments is not None
-                    await ctx.appointments.attach_reference(seat.id, case.reference)
+                    await ctx.records.attach_reference(seat.id, case.reference)
                     reply = replace(reply, custom={"attachment": self._calendar_file(ctx, seat, case.reference)})
                 out.append(reply)
                 index += 1
@@ -456,15 +436,13 @@ class FlowRunner:
         return bool(options)
 
     async def _book(self, ctx: TurnContext, state: State, field: str) -> Any | None:
-        if ctx.appointments is None:
-            raise FlowRuntimeError("this channel cannot book appointments")
         chosen = state.answers.get(field)
         data = next((d for v, d in state.offered if v == chosen), None)
         if chosen is None or data is None:
             return None
         starts_at = datetime.fromisoformat(data["starts_at"])
         reminders = booking.reminders(starts_at, ctx.language, ctx.now, data.get("place", "registration_centre"))
-        return await ctx.appointments.book(int(chosen), reminders)
+        return await ctx.records.book(int(chosen), ctx.now, reminders)
 
     async def _choose_again(self, ctx: TurnContext, state: State, flow: Flow, field: str) -> list[Outbound] | None:
         ask = flow.ask_for(field)
@@ -529,7 +507,7 @@ class FlowRunner:
             sections["answers"]["from_flow"] = origin.get("flow_id")
             sections["answers"]["from_step"] = origin.get("pending")
         flags = [f.name for f in step.flags if f.when.holds(state.answers, ctx.today)]
-        priority = step.priority
+        priority = step.priority or kinds.get(flow.case_kind).default_priority
         for flag in step.flags:
             if flag.name in flags and flag.priority and _PRIORITY[flag.priority] > _PRIORITY[priority]:
                 priority = flag.priority

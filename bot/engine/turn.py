@@ -61,6 +61,16 @@ class Expects:
     choices: tuple[str, ...] | None = None
     optional: bool = False
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Expects:
+        choices = data.get("choices")
+        return cls(
+            field=data["field"],
+            type=data["type"],
+            choices=tuple(choices) if choices is not None else None,
+            optional=bool(data.get("optional", False)),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"field": self.field, "type": self.type}
         if self.choices is not None:
@@ -77,6 +87,32 @@ class Outbound:
     expects: Expects | None = None
     custom: dict[str, Any] | None = None
     language: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A neutral, JSON-ready form (what a redelivery is answered from)."""
+        data: dict[str, Any] = {"text": self.text}
+        if self.buttons:
+            data["buttons"] = [b.to_dict() for b in self.buttons]
+        if self.expects is not None:
+            data["expects"] = self.expects.to_dict()
+        if self.custom:
+            data["custom"] = self.custom
+        if self.language:
+            data["language"] = self.language
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Outbound:
+        if "recipient_id" in data:  # kept by an earlier version, in the REST channel's shape
+            return cls.from_rest(data)
+        expects = data.get("expects")
+        return cls(
+            text=data.get("text", ""),
+            buttons=tuple(Button(b["title"], b["payload"]) for b in data.get("buttons", [])),
+            expects=Expects.from_dict(expects) if expects else None,
+            custom=data.get("custom") or None,
+            language=data.get("language"),
+        )
 
     def to_rest(self, recipient_id: str) -> dict[str, Any]:
         """The Rasa REST channel shape: ``recipient_id``, ``text``, ``buttons``, ``custom``."""
@@ -97,15 +133,7 @@ class Outbound:
         custom = dict(data.get("custom") or {})
         expects_data = custom.pop("expects", None)
         language = custom.pop("language", None)
-        expects = None
-        if expects_data:
-            choices = expects_data.get("choices")
-            expects = Expects(
-                field=expects_data["field"],
-                type=expects_data["type"],
-                choices=tuple(choices) if choices is not None else None,
-                optional=bool(expects_data.get("optional", False)),
-            )
+        expects = Expects.from_dict(expects_data) if expects_data else None
         return cls(
             text=data.get("text", ""),
             buttons=tuple(Button(b["title"], b["payload"]) for b in data.get("buttons", [])),

@@ -22,14 +22,13 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from .models import Booking, CaseEvent, CaseRow, Conversation, Job, Slot
+from .models import ERASED, Booking, CaseEvent, CaseRow, Conversation, Job, Slot, StoredConversation
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from .crypto import Cipher
     from .database import ConversationLocks
-    from .store import Store, StoredConversation
 
 REMINDER = "appointment_reminder"
 DEFAULT_PLACE = "registration_centre"
@@ -123,7 +122,7 @@ def _slots_query(now: datetime, free_only: bool, limit: int, place: str | None) 
 class TurnAppointments:
     """The calls of one conversation's turn (mixed into ``Turn``)."""
 
-    _store: Store
+    _cipher: Cipher
     _session: AsyncSession
     _sender_key: str
     conversation: StoredConversation
@@ -160,7 +159,7 @@ class TurnAppointments:
         )
         session.add(row)
         await session.flush()
-        cipher = self._store.cipher
+        cipher = self._cipher
         for due_at, payload in reminders:
             if _utc(due_at) <= now:
                 continue
@@ -288,7 +287,7 @@ class TurnAppointments:
         )
         if row is None:  # erased meanwhile
             return
-        cipher = self._store.cipher
+        cipher = self._cipher
         data = cipher.decrypt_json(row.data_enc)
         appointment = dict(data.get("appointment") or {})
         if moved_to is not None:
@@ -311,7 +310,7 @@ class TurnAppointments:
         await session.execute(
             update(Job)
             .where(Job.conversation_id == self.conversation.id)
-            .values(payload_enc=self._store.cipher.encrypt_json({}))
+            .values(payload_enc=self._cipher.encrypt_json({}))
             .execution_options(synchronize_session=False)
         )
         return len(upcoming)
@@ -397,7 +396,6 @@ class StoreAppointments:
     async def conversation_address(self, conversation_id: int) -> ConversationAddress | None:
         """Where a conversation's applicant is, decrypted, so a reminder can reach them;
         None if there is no such conversation or its data was erased."""
-        from .store import ERASED
 
         async with self._reads() as session:
             row = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -29,6 +30,24 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+ERASED = "[erased on request]"
+"""What an erased conversation's sender becomes (encrypted like any sender)."""
+
+
+@dataclass(slots=True)
+class StoredConversation:
+    """A conversation as a turn sees it: its state decrypted, nothing else loaded."""
+
+    id: int
+    channel: str
+    language: str | None
+    state: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+    is_new: bool
+    unreachable_since: datetime | None = None
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,50 +17,26 @@ from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
+from ..cases.draft import CaseDraft
 from ..cases.model import Case, StatusChange
 from ..cases.references import new_reference
 from .appointments import FINAL_JOB, BookingView, JobView, SlotView, StoreAppointments, TurnAppointments
 from .crypto import Cipher
 from .database import READ_ONLY, ConversationLocks, create_engine
 from .inline import InlineSqlite
-from .models import CaseEvent, CaseRow, Conversation, Job, ProcessedMessage, TranscriptEntry
+from .models import (
+    ERASED,
+    CaseEvent,
+    CaseRow,
+    Conversation,
+    Job,
+    ProcessedMessage,
+    StoredConversation,
+    TranscriptEntry,
+)
 from .turn_rows import AsyncpgRows, SessionRows, TurnRows
 
-__all__ = ["BookingView", "CaseDraft", "JobView", "SlotView", "Store", "StoredConversation", "Turn"]
-
-ERASED = "[erased on request]"
-
-
-@dataclass(frozen=True, slots=True)
-class CaseDraft:
-    """What a journey hands over; the store adds id, reference, status and times."""
-
-    kind: str
-    flow_id: str
-    language: str
-    channel: str
-    applicant: dict[str, Any]
-    household: dict[str, Any]
-    answers: dict[str, Any]
-    flags: list[str]
-    priority: str
-    consent: dict[str, Any] | None
-    content_version: str | None
-    submitted_by: str | None = None
-    appointment: dict[str, Any] | None = None
-
-
-@dataclass(slots=True)
-class StoredConversation:
-    id: int
-    channel: str
-    language: str | None
-    state: dict[str, Any] | None
-    created_at: datetime
-    updated_at: datetime
-    is_new: bool
-    unreachable_since: datetime | None = None
-
+__all__ = ["ERASED", "BookingView", "CaseDraft", "JobView", "SlotView", "Store", "StoredConversation", "Turn"]
 
 class Turn(TurnAppointments):
     """The open transaction of one turn of one conversation (appointments: see
@@ -80,6 +55,7 @@ class Turn(TurnAppointments):
         sender_key: str,
     ) -> None:
         self._store = store
+        self._cipher = store.cipher
         self._rows = rows
         self._open_session = session
         self._sender_key = sender_key

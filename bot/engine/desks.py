@@ -20,7 +20,7 @@ from ..cases import kinds, references
 from ..i18n import N_, current_locale, format_moment, gettext
 from . import booking, validators
 from .context import TurnContext
-from .state import State
+from .state import Mode, State
 from .turn import Button, Expects, Outbound
 
 STATUS_TITLES = {
@@ -120,7 +120,7 @@ class CaseDesk:
             own = next((c for c in own_cases if c.reference == reference), None)
             if own is not None:
                 return [Outbound(self._line(own))]
-            state.mode = "case_lookup"
+            state.mode = Mode.CASE_LOOKUP
             state.held_text = reference
             return [Outbound(
                 gettext("To protect your data, what is the date of birth given in this request?"),

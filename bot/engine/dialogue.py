@@ -15,7 +15,7 @@ from .flow import AskStep
 from .loader import FlowSet
 from .context import LanguageIdentifier, TurnContext
 from .runner import FlowRunner
-from .state import State
+from .state import Mode, State
 from .turn import Button, Inbound, Outbound
 from .validators import Rules, Valid, validate
 
@@ -37,6 +37,7 @@ FREE_TEXT_MIN_WORDS = 3
 """Shorter answers to a free-text question (names, places) are never read as a wish."""
 SERVICES = ("appointment_manage", "case_status")
 """Intents answered by a desk rather than a journey."""
+CommandHandler = Callable[["TurnContext", State, Command], Awaitable["list[Outbound] | None"]]
 KIND_OF_SERVICE = {"appointment_manage": N_("My appointment"), "case_status": N_("My requests")}
 
 
@@ -59,6 +60,9 @@ class Dialogue:
         self.appointments = AppointmentDesk(flows.content)
         self.case_desk = CaseDesk(find_case)
         self.nlu = nlu
+        self._commands = self._command_table()
+        self._journey_intents = frozenset(f.intent for f in flows.flows.values())
+        """Commands a flow took over by name (a desk gives way to a journey of the same intent)."""
         """``nlu.service.NLU`` (Rasa's parse shape), or None: then typed words and keywords."""
         self.language_id = language_id
         """Tells the language of a first typed sentence; None: the bot never offers another."""
@@ -137,7 +141,7 @@ class Dialogue:
             # "I am pregnant" may be the answer to a question about health: ask, do not guess.
             if confidence < MIDDLING:
                 return None
-            state.mode, state.held_text = "urgent_offer", text
+            state.mode, state.held_text = Mode.URGENT_OFFER, text
             return [Outbound(
                 gettext("Are you in danger or do you need urgent help now?"),
                 (Button(gettext("Yes, I need help now"), "/urgent_help"),
@@ -181,9 +185,9 @@ class Dialogue:
         self, ctx: TurnContext, state: State, text: str, command: Command | None
     ) -> list[Outbound] | None:
         mode = state.mode
-        if mode == "restart":
+        if mode == Mode.RESTART:
             state.mode = None  # the offer to continue or start again was not taken up
-        if mode == "forget" and (command is None or command.typed):
+        if mode == Mode.FORGET and (command is None or command.typed):
             state.mode = None
             answer = validate(Rules(type="yes_no"), text, today=ctx.today)
             if isinstance(answer, Valid) and answer.value is True:
@@ -197,24 +201,24 @@ class Dialogue:
                     )
                 return [Outbound(done)] + self._menu(ctx, greeting=False)
             return [Outbound(gettext("Nothing was erased."))] + self._resume(ctx, state)
-        if mode == "language" and command is None:
+        if mode == Mode.LANGUAGE and command is None:
             code = self._language_named(text)
             state.mode = None
             if code:
                 return self._switch_language(ctx, state, code)
-        if mode == "language_offer":
+        if mode == Mode.LANGUAGE_OFFER:
             return await self._language_offer_answered(ctx, state, text, command)
-        if mode == "urgent_offer":
+        if mode == Mode.URGENT_OFFER:
             held, state.mode, state.held_text = state.held_text, None, None
             if command is not None and command.name == "answer" and held and state.flow_id and state.pending:
                 return await self._answer(ctx, state, held)
-        if mode == "case_lookup" and command is None:
+        if mode == Mode.CASE_LOOKUP and command is None:
             return await self.case_desk.check_birth(ctx, state, text) + (
                 self._resume(ctx, state) or self._menu(ctx, greeting=False)
             )
-        if mode == "case_lookup":
+        if mode == Mode.CASE_LOOKUP:
             state.mode, state.held_text = None, None
-        if mode == "edit_pick" and command is None:
+        if mode == Mode.EDIT_PICK and command is None:
             flow = self.runner.flow(state)
             labels = {commands.normalise(gettext(flow.step(s).label)): s for s in state.path}
             step_id = labels.get(commands.normalise(text))
@@ -225,97 +229,137 @@ class Dialogue:
 
     # --- global commands ------------------------------------------------------------
 
+    def _command_table(self) -> dict[str, CommandHandler]:
+        """Each command's handler. A handler answers None when the command means nothing
+        at this point (then it is read as a journey's name, or as an answer)."""
+        return {
+            "start": self._start,
+            "continue": self._continue,
+            "restart": self._restart,
+            "cancel": self._cancel,
+            "back": self._back,
+            "help": self._help_command,
+            "human": self._human,
+            "language": self._language_command,
+            "stay": self._stay,
+            "appointment_manage": self._appointment_desk,
+            "case_status": self._case_desk,
+            "forget": self._forget,
+            "skip": self._skip,
+            "keep": self._keep,
+            "edit": self._edit,
+            "confirm": self._an_answer,
+            "done": self._an_answer,
+        }
+
     async def _command(self, ctx: TurnContext, state: State, command: Command) -> list[Outbound] | None:
-        name = command.name
-        in_flow = bool(state.flow_id and state.pending)
-        if state.mode == "edit_pick" and name != "edit":
+        if state.mode == Mode.EDIT_PICK and command.name != "edit":
             state.mode = None
-        if name == "start":
-            if in_flow:
-                state.mode = "restart"
-                title = gettext(self.runner.flow(state).title)
-                return [Outbound(
-                    gettext("You are in the middle of: {journey}. Do you want to continue or start again?", journey=title),
-                    (Button(gettext("Continue"), "/continue"), Button(gettext("Start again"), "/restart")),
-                )]
-            return self._menu(ctx, greeting=True)
-        if name == "continue":
-            state.mode = None
-            return self._resume(ctx, state) or self._menu(ctx, greeting=False)
-        if name == "restart":
-            state.leave_flow()
-            return self._menu(ctx, greeting=True)
-        if name == "cancel":
-            if not state.flow_id:
-                return [Outbound(gettext("There is nothing to cancel."))] + self._menu(ctx, greeting=False)
-            if self.runner.interrupted(state) is not None:
-                return [Outbound(gettext("Cancelled. Nothing was sent."))] + self.runner.stop(ctx, state)
-            state.leave_flow()
-            return [Outbound(gettext(
-                "Cancelled. Nothing was sent, and the answers you gave in this conversation were deleted."
-            ))] + self._menu(ctx, greeting=False)
-        if name == "back":
-            if not in_flow:
-                return self._menu(ctx, greeting=False)
-            return self.runner.back(ctx, state)
-        if name == "help":
-            return self._help(ctx, state)
-        if name == "human":
-            handoff = self.flows.by_intent("human_handoff")
-            if handoff is not None and state.flow_id != handoff.id:
-                return await self.runner.start(ctx, state, handoff)
-            return [Outbound(self._contact_text(ctx))] + (
-                self._resume(ctx, state) or self._menu(ctx, greeting=False)
-            )
-        if name == "language":
-            if command.argument:
-                code = negotiate(command.argument)
-                if code:
-                    return self._switch_language(ctx, state, code)
-            return self._language_picker(state)
-        if name == "stay":
-            return self._resume(ctx, state) or self._menu(ctx, greeting=False)
-        if name == "appointment_manage" and self.flows.by_intent(name) is None:
-            return await self.appointments.handle(ctx, state, command.argument) + (
-                self._resume(ctx, state) or self._menu(ctx, greeting=False)
-            )
-        if name == "case_status" and self.flows.by_intent(name) is None:
-            own = await ctx.records.cases()
-            replies = await self.case_desk.handle(ctx, state, command.argument, own)
-            if state.mode == "case_lookup":
-                return replies
-            return replies + (self._resume(ctx, state) or self._menu(ctx, greeting=False))
-        if name == "forget":
-            state.mode = "forget"
-            return [Outbound(
-                gettext(
-                    "Do you want me to erase everything you told me in this chat? Requests you "
-                    "already sent from this chat will be withdrawn. This cannot be undone."
-                ),
-                (Button(gettext("Yes, erase my data"), "yes"), Button(gettext("No, keep it"), "no")),
-            )]
-        if not in_flow:
-            flow = self.flows.by_intent(name)
-            if flow is not None:
-                return await self.runner.start(ctx, state, flow)
-            return None
-        if name == "skip":
-            return await self.runner.skip(ctx, state)
-        if name == "keep":
-            return await self.runner.keep(ctx, state)
-        if name == "edit":
-            return self.runner.edit(ctx, state, command.argument)
-        if name in ("confirm", "done"):
-            return None  # an answer to the current step; the runner reads it
+        handler = self._commands.get(command.name)
+        if handler is not None and command.name not in self._journey_intents:
+            return await handler(ctx, state, command)
+        return await self._journey_command(ctx, state, command.name)
+
+    async def _journey_command(self, ctx: TurnContext, state: State, name: str) -> list[Outbound] | None:
+        """``/visa_info`` and the like: start that journey, unless another one is open."""
         wanted = self.flows.by_intent(name)
-        if wanted is not None and wanted.interrupts and wanted.id != state.flow_id:
+        if wanted is None:
+            return None
+        if not _in_flow(state):
+            return await self.runner.start(ctx, state, wanted)
+        if wanted.interrupts and wanted.id != state.flow_id:
             return await self.runner.start(ctx, state, wanted)  # safety first: the journey waits
-        if wanted is not None:
-            journey = gettext(self.runner.flow(state).title)
-            return [Outbound(gettext(
-                "Please finish or cancel this first: {journey}.", journey=journey
-            ))] + self._resume(ctx, state)
-        return None
+        journey = gettext(self.runner.flow(state).title)
+        return [Outbound(gettext(
+            "Please finish or cancel this first: {journey}.", journey=journey
+        ))] + self._resume(ctx, state)
+
+    async def _start(self, ctx: TurnContext, state: State, command: Command) -> list[Outbound] | None:
+        if _in_flow(state):
+            state.mode = Mode.RESTART
+            title = gettext(self.runner.flow(state).title)
+            return [Outbound(
+                gettext("You are in the middle of: {journey}. Do you want to continue or start again?", journey=title),
+                (Button(gettext("Continue"), "/continue"), Button(gettext("Start again"), "/restart")),
+            )]
+        return self._menu(ctx, greeting=True)
+
+    async def _continue(self, ctx: TurnContext, state: State, command: Command) -> list[Outbound] | None:
+        state.mode = None
+        return self._resume(ctx, state) or self._menu(ctx, greeting=False)
+
+    async def _restart(self, ctx: TurnContext, state: State, command: Command) -> list[Outbound] | None:
+        state.leave_flow()
+        return self._menu(ctx, greeting=True)
+
+    async def _cancel(self, ctx: TurnContext, state: State, command: Command) -> list[Outbound] | None:
+        if not state.flow_id:
+            return [Outbound(gettext("There is nothing to cancel."))] + self._menu(ctx, greeting=False)
+        if self.runner.interrupted(state) is not None:
+            return [Outbound(gettext("Cancelled. Nothing was sent."))] + self.runner.stop(ctx, state)
+        state.leave_flow()
+        return [Outbound(gettext(
+            "Cancelled. Nothing was sent, and the answers you gave in this conversation were deleted."
+        ))] + self._menu(ctx, greeting=False)
+
+    async def _back(self, ctx: TurnContext, state: State, command: Command) -> list[Outbound] | None:
+        if not _in_flow(state):
+            return self._menu(ctx, greeting=False)
+        return self.runner.back(ctx, state)
+
+    async def _help_command(self, ctx: TurnContext, state: State, command: Command) -> list[Outbound] | None:
+        return self._help(ctx, state)
+
+    async def _human(self, ctx: TurnContext, state: State, command: Command) -> list[Outbound] | None:
+        handoff = self.flows.by_intent("human_handoff")
+        if handoff is not None and state.flow_id != handoff.id:
+            return await self.runner.start(ctx, state, handoff)
+        return [Outbound(self._contact_text(ctx))] + (
+            self._resume(ctx, state) or self._menu(ctx, greeting=False)
+        )
+
+    async def _language_command(self, ctx: TurnContext, state: State, command: Command) -> list[Outbound] | None:
+        if command.argument:
+            code = negotiate(command.argument)
+            if code:
+                return self._switch_language(ctx, state, code)
+        return self._language_picker(state)
+
+    async def _stay(self, ctx: TurnContext, state: State, command: Command) -> list[Outbound] | None:
+        return self._resume(ctx, state) or self._menu(ctx, greeting=False)
+
+    async def _appointment_desk(self, ctx: TurnContext, state: State, command: Command) -> list[Outbound] | None:
+        return await self.appointments.handle(ctx, state, command.argument) + (
+            self._resume(ctx, state) or self._menu(ctx, greeting=False)
+        )
+
+    async def _case_desk(self, ctx: TurnContext, state: State, command: Command) -> list[Outbound] | None:
+        replies = await self.case_desk.handle(ctx, state, command.argument, await ctx.records.cases())
+        if state.mode == Mode.CASE_LOOKUP:
+            return replies
+        return replies + (self._resume(ctx, state) or self._menu(ctx, greeting=False))
+
+    async def _forget(self, ctx: TurnContext, state: State, command: Command) -> list[Outbound] | None:
+        state.mode = Mode.FORGET
+        return [Outbound(
+            gettext(
+                "Do you want me to erase everything you told me in this chat? Requests you "
+                "already sent from this chat will be withdrawn. This cannot be undone."
+            ),
+            (Button(gettext("Yes, erase my data"), "yes"), Button(gettext("No, keep it"), "no")),
+        )]
+
+    async def _skip(self, ctx: TurnContext, state: State, command: Command) -> list[Outbound] | None:
+        return await self.runner.skip(ctx, state) if _in_flow(state) else None
+
+    async def _keep(self, ctx: TurnContext, state: State, command: Command) -> list[Outbound] | None:
+        return await self.runner.keep(ctx, state) if _in_flow(state) else None
+
+    async def _edit(self, ctx: TurnContext, state: State, command: Command) -> list[Outbound] | None:
+        return self.runner.edit(ctx, state, command.argument) if _in_flow(state) else None
+
+    async def _an_answer(self, ctx: TurnContext, state: State, command: Command) -> list[Outbound] | None:
+        return None  # an answer to the current step (or nothing): the runner reads it
 
     def _resume(self, ctx: TurnContext, state: State) -> list[Outbound]:
         return self.runner.prompt(ctx, state)
@@ -341,7 +385,7 @@ class Dialogue:
     # --- language -------------------------------------------------------------------
 
     def _language_picker(self, state: State) -> list[Outbound]:
-        state.mode = "language"
+        state.mode = Mode.LANGUAGE
         buttons = tuple(Button(native_name(code), f"/language {code}") for code in supported_locales())
         return [Outbound(gettext("Choose your language:"), buttons)]
 
@@ -361,7 +405,7 @@ class Dialogue:
         ctx.language = code
         set_locale(code)
         state.language_settled = True
-        state.mode = None if state.mode in ("language", "language_offer") else state.mode
+        state.mode = None if state.mode in (Mode.LANGUAGE, Mode.LANGUAGE_OFFER) else state.mode
 
     def _tells_language(self, state: State, text: str) -> bool:
         """Whether ``text`` is the first message that says which language the applicant
@@ -386,7 +430,7 @@ class Dialogue:
             return None
         if _script(text) != SCRIPTS.get(found.split("_")[0], "LATIN"):
             return None  # Latin letters read as Arabizi or Finglish: too unsure to offer
-        state.mode = "language_offer"
+        state.mode = Mode.LANGUAGE_OFFER
         state.held_text = text
         with use_locale(found):
             question = gettext("Do you want to continue in {language}?", language=native_name(found))
@@ -477,6 +521,11 @@ class Dialogue:
         else:
             text = gettext("What can I help you with?")
         return [Outbound(text, tuple(buttons))]
+
+
+def _in_flow(state: State) -> bool:
+    """Whether a journey is open and waiting for an answer."""
+    return bool(state.flow_id and state.pending)
 
 
 SCRIPTS = {"ar": "ARABIC", "fa": "ARABIC", "ps": "ARABIC", "ti": "ETHIOPIC", "ru": "CYRILLIC",

@@ -32,7 +32,7 @@ from .flow import (
     SummaryStep,
 )
 from .loader import FlowSet
-from .state import State
+from .state import Mode, State
 from .turn import Button, Expects, Outbound
 
 MAX_TRIES_BEFORE_OFFER = 3
@@ -129,14 +129,14 @@ class FlowRunner:
         """From the summary: pick an answer to change, then ask that one question again."""
         flow = self.flow(state)
         if step_id is None:
-            state.mode = "edit_pick"
+            state.mode = Mode.EDIT_PICK
             buttons = tuple(
                 Button(gettext(flow.step(sid).label), f"/edit {sid}") for sid in state.path
             )
             return [Outbound(gettext("Which answer do you want to change?"), buttons=buttons)]
         if step_id not in state.path:
             return [Outbound(gettext("Please choose one of the answers shown."))] + self.edit(ctx, state, None)
-        state.mode = "editing"
+        state.mode = Mode.EDITING
         state.pending = step_id
         state.attempts = 0
         state.selection = []
@@ -191,7 +191,7 @@ class FlowRunner:
         self._on_path(state, step)
         state.attempts = 0
         state.selection = []
-        editing = state.mode == "editing"
+        editing = state.mode == Mode.EDITING
         state.mode = None
         return await self._advance(ctx, state, flow, flow.index(step.id) + 1, fast_forward=editing)
 
@@ -242,7 +242,7 @@ class FlowRunner:
                 state.pending = step.id
                 state.attempts = 0
                 if fast_forward:
-                    state.mode = "editing"  # a new question on the way back to the summary
+                    state.mode = Mode.EDITING  # a new question on the way back to the summary
                 return out + [self._question(ctx, state, step)]
             elif isinstance(step, BranchStep):
                 target = next((b.goto for b in step.branch if b.when.holds(state.answers, ctx.today)), step.otherwise)
@@ -451,7 +451,7 @@ class FlowRunner:
         state.answers.pop(field, None)
         state.pending = ask.id
         state.attempts = 0
-        state.mode = "editing"  # once chosen, straight back to the summary
+        state.mode = Mode.EDITING  # once chosen, straight back to the summary
         sorry = Outbound(gettext("Sorry, someone else just took that time. Please choose another one."))
         return [sorry, self._question(ctx, state, ask)]
 

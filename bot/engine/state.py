@@ -7,7 +7,30 @@ reorder steps without breaking conversations that are in progress.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
+
+
+class Mode(StrEnum):
+    """A short side-dialogue that waits for one answer. The values are stored: never
+    rename one (add a new one instead)."""
+
+    LANGUAGE = "language"
+    """The language picker is open: a language's name is the answer."""
+    LANGUAGE_OFFER = "language_offer"
+    """Asked whether to switch to the language the first sentence was written in."""
+    FORGET = "forget"
+    """Asked to confirm erasing everything."""
+    RESTART = "restart"
+    """Asked whether to continue the journey or start again."""
+    EDIT_PICK = "edit_pick"
+    """From the summary: which answer to change."""
+    EDITING = "editing"
+    """Answering again one question picked from the summary."""
+    URGENT_OFFER = "urgent_offer"
+    """Asked whether a danger-sounding answer is a call for help."""
+    CASE_LOOKUP = "case_lookup"
+    """Asked for the date of birth given in a case looked up by reference."""
 
 
 @dataclass
@@ -19,9 +42,7 @@ class State:
     path: list[str] = field(default_factory=list)
     """Ask steps answered on the way here, in order: what ``back`` walks and what is sent."""
     attempts: int = 0
-    mode: str | None = None
-    """A short side-dialogue: ``language``, ``language_offer``, ``forget``, ``restart``,
-    ``edit_pick``, ``editing``."""
+    mode: Mode | None = None
     selection: list[str] = field(default_factory=list)
     """Choices ticked so far on a multiple-choice question."""
     answered_at: dict[str, str] = field(default_factory=dict)
@@ -49,6 +70,8 @@ class State:
         if not data:
             return cls()
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        mode = known.get("mode")
+        known["mode"] = Mode(mode) if mode in Mode._value2member_map_ else None
         return cls(**known)
 
     JOURNEY = ("flow_id", "pending", "answers", "path", "attempts", "selection", "answered_at", "kept", "offered")

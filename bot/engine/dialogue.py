@@ -8,6 +8,7 @@ from typing import Any
 
 from nlu import langid
 
+from ..answers import Rules, Valid, validate
 from ..cases.model import Case
 from ..i18n import N_, gettext, native_name, negotiate, set_locale, supported_locales, use_locale, word_set
 from . import commands
@@ -18,7 +19,6 @@ from .loader import FlowSet
 from .runner import FlowRunner, TurnContext
 from .state import State
 from .turn import Button, Inbound, Outbound
-from .validators import Rules, Valid, validate
 
 FREE_TEXT_TYPES = ("text", "phone", "email")
 """Answers whose language says nothing about the applicant's (names, numbers, addresses)."""

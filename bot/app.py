@@ -13,10 +13,11 @@ from typing import Any
 
 from aiohttp import web
 
+from . import answers
 from .channels.base import Channel
 from .config import Settings
 from .content import Fact, runtime_fact
-from .engine import Engine, validators
+from .engine import Engine
 from .engine.loader import FlowSet, load_flows
 from .reminders import deliverer
 from .scheduler import Scheduler
@@ -119,7 +120,7 @@ def prepare_process(services: Services) -> None:
     than in some applicant's turn, and keep what start-up loaded (flows, catalogs, the
     NLU model, lives as long as the process) out of the garbage collector's full passes,
     which would otherwise stall every turn in flight while they walk it."""
-    validators.warm_up(services.engine.clock().date())
+    answers.warm_up(services.engine.clock().date())
     gc.freeze()
 
 

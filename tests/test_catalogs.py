@@ -15,7 +15,7 @@ import pytest
 
 from bot.cli import main
 from bot.engine import commands
-from bot.engine.validators import NO_WORDS, YES_WORDS
+from bot.answers.yes_no import NO_WORDS, YES_WORDS
 from bot.i18n import TARGET_LOCALES, gettext, supported_locales, use_locale, word_set
 from bot.i18n_check import EXTRACTOR, catalog_codes, check_locale, source_texts
 

@@ -9,7 +9,7 @@ import pytest
 
 from bot import i18n
 from bot.engine import Engine
-from bot.engine.validators import Rules, display
+from bot.answers import Rules, display
 from bot.i18n import FSI, PDI, format_moment, gettext, native_name, negotiate, use_locale
 from nlu import langid
 

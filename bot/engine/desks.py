@@ -16,9 +16,10 @@ from typing import Any
 
 from babel.dates import format_date
 
+from .. import answers
 from ..cases import kinds, references
 from ..i18n import N_, current_locale, format_moment, gettext
-from . import booking, validators
+from . import booking
 from .context import TurnContext
 from .state import Mode, State
 from .turn import Button, Expects, Outbound
@@ -139,10 +140,10 @@ class CaseDesk:
         if len(state.lookups) >= LOOKUPS_PER_CONVERSATION or not self._service_allows(time.monotonic()):
             return [Outbound(gettext("Too many attempts. Please try again later, or type /human."))]
         state.lookups.append(now)
-        result = validators.validate(validators.Rules(type="date"), text, today=ctx.today)
-        case = await self.find_case(reference) if isinstance(result, validators.Valid) else None
+        result = answers.validate(answers.Rules(type="date"), text, today=ctx.today)
+        case = await self.find_case(reference) if isinstance(result, answers.Valid) else None
         born = case.applicant.date_of_birth if case is not None else None
-        if case is None or born is None or not isinstance(result, validators.Valid) or _as_date(result.value) != born:
+        if case is None or born is None or not isinstance(result, answers.Valid) or _as_date(result.value) != born:
             # One answer for a wrong date and an unknown reference: nothing to learn from it.
             return [Outbound(gettext("I could not find a request with this reference and date of birth."))]
         return [Outbound(self._line(case))]

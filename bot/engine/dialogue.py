@@ -6,6 +6,7 @@ import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..answers import Rules, Valid, validate
 from ..cases.model import Case
 from ..i18n import N_, gettext, native_name, negotiate, set_locale, supported_locales, use_locale, word_set
 from . import commands
@@ -17,7 +18,6 @@ from .context import LanguageIdentifier, TurnContext
 from .runner import FlowRunner
 from .state import Mode, State
 from .turn import Button, Inbound, Outbound
-from .validators import Rules, Valid, validate
 
 FREE_TEXT_TYPES = ("text", "phone", "email")
 """Answers whose language says nothing about the applicant's (names, numbers, addresses)."""

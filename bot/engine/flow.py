@@ -21,10 +21,9 @@ from pydantic import (
     model_validator,
 )
 
+from ..answers import ANSWER_TYPES, Choice, Rules
 from ..cases.kinds import KINDS
 from . import dates
-from .turn import ANSWER_TYPES
-from .validators import Choice, Rules
 
 STEP_KINDS = ("say", "ask", "branch", "goto", "summary", "recap", "submit", "end")
 INTENTS = (
@@ -173,9 +172,7 @@ class SayStep(_Step):
 
 class AskStep(_Step):
     ask: str = Field(min_length=1)
-    type: Literal[
-        "text", "choice", "yes_no", "date", "number", "phone", "email", "country", "consent"
-    ]
+    type: Literal[tuple(ANSWER_TYPES)]  # type: ignore[valid-type]
     field: str = Field(pattern=_FIELD)
     label: str = Field(min_length=1)
     optional: bool = False
@@ -430,6 +427,3 @@ def _conditions(step: Any) -> list[Condition]:
     if isinstance(step, SubmitStep):
         found += [f.when for f in step.flags]
     return found
-
-
-assert set(ANSWER_TYPES) == set(AskStep.model_fields["type"].annotation.__args__)  # type: ignore[union-attr]

@@ -14,10 +14,11 @@ from typing import Any
 
 from babel.dates import format_date
 
+from .. import answers
 from ..cases import kinds
 from ..cases.draft import CaseDraft
 from ..i18n import current_locale, gettext
-from . import booking, dates, validators
+from . import booking, dates
 from .booking import ChoiceSource, FreeSlots
 from .context import TurnContext
 from .flow import (
@@ -96,8 +97,8 @@ class FlowRunner:
             if not state.selection:
                 return [Outbound(gettext("Please choose at least one option, then press Done."))] + self.prompt(ctx, state)
             text = ", ".join(state.selection)
-        result = validators.validate(self._rules(ctx, state, step), text, today=ctx.today)
-        if isinstance(result, validators.Invalid):
+        result = answers.validate(self._rules(ctx, state, step), text, today=ctx.today)
+        if isinstance(result, answers.Invalid):
             return self._retry(ctx, state, step, result.message)
         return await self._accept(ctx, state, flow, step, result.value)
 
@@ -146,8 +147,8 @@ class FlowRunner:
         """Whether ``text`` is a valid answer to ``step`` (nothing is recorded)."""
         if step.multiple and text in {c.value for c in step.choices}:
             return True
-        result = validators.validate(self._rules(ctx, state, step), text, today=ctx.today)
-        return isinstance(result, validators.Valid)
+        result = answers.validate(self._rules(ctx, state, step), text, today=ctx.today)
+        return isinstance(result, answers.Valid)
 
     def prompt(self, ctx: TurnContext, state: State) -> list[Outbound]:
         """Say again what the applicant is being asked right now."""
@@ -329,14 +330,14 @@ class FlowRunner:
         elif step.type in ("choice", "country"):
             if step.type == "country" and not step.choices_from:
                 rules = step.rules(ctx.today)
-                buttons += [Button(validators.display(rules, code), code) for code in self._likely_countries(state, step)]
+                buttons += [Button(answers.display(rules, code), code) for code in self._likely_countries(state, step)]
             buttons += [Button(c.shown(), c.value) for c in self._choices(ctx, state, step)]
         elif step.type == "yes_no":
             buttons += [Button(gettext("Yes"), "yes"), Button(gettext("No"), "no")]
         elif step.type == "consent":
             buttons += [Button(gettext("I agree"), "yes"), Button(gettext("I do not agree"), "no")]
         if state.answers.get(step.field) is not None and not step.choices_from:
-            shown = validators.display(step.rules(ctx.today), state.answers[step.field])
+            shown = answers.display(step.rules(ctx.today), state.answers[step.field])
             buttons.append(Button(gettext("Keep: {answer}", answer=_short(shown)), "/keep"))
         if step.optional:
             buttons.append(Button(gettext("Skip this question"), "/skip"))
@@ -365,10 +366,10 @@ class FlowRunner:
     async def _summary_reply(
         self, ctx: TurnContext, state: State, flow: Flow, step: SummaryStep, text: str
     ) -> list[Outbound]:
-        result = validators.validate(validators.Rules(type="yes_no"), text, today=ctx.today)
-        if text == "/confirm" or (isinstance(result, validators.Valid) and result.value is True):
+        result = answers.validate(answers.Rules(type="yes_no"), text, today=ctx.today)
+        if text == "/confirm" or (isinstance(result, answers.Valid) and result.value is True):
             return await self._advance(ctx, state, flow, flow.index(step.id) + 1)
-        if isinstance(result, validators.Valid):  # "no": they want to change something
+        if isinstance(result, answers.Valid):  # "no": they want to change something
             return self.edit(ctx, state, None)
         return [Outbound(gettext("Please confirm your answers, or choose one to change."))] + self.prompt(ctx, state)
 
@@ -395,7 +396,7 @@ class FlowRunner:
         value = state.answers.get(step.field)
         if value is None:
             return gettext("(skipped)")
-        return validators.display(self._rules(ctx, state, step), value)
+        return answers.display(self._rules(ctx, state, step), value)
 
     # --- choices computed at run time, and booking ---------------------------------
 
@@ -415,13 +416,13 @@ class FlowRunner:
         codes = [c for c in (*named, *likely) if isinstance(c, str) and len(c) == 2 and c not in extras]
         return list(dict.fromkeys(codes))[:MAX_SUGGESTED_COUNTRIES]
 
-    def _choices(self, ctx: TurnContext, state: State, step: AskStep) -> tuple[validators.Choice, ...]:
+    def _choices(self, ctx: TurnContext, state: State, step: AskStep) -> tuple[answers.Choice, ...]:
         if not step.choices_from:
-            return tuple(validators.Choice(c.value, c.title) for c in step.choices)
+            return tuple(answers.Choice(c.value, c.title) for c in step.choices)
         source = self.sources[step.choices_from]
-        return tuple(validators.Choice(value, source.title(ctx, data), localized=True) for value, data in state.offered)
+        return tuple(answers.Choice(value, source.title(ctx, data), localized=True) for value, data in state.offered)
 
-    def _rules(self, ctx: TurnContext, state: State, step: AskStep) -> validators.Rules:
+    def _rules(self, ctx: TurnContext, state: State, step: AskStep) -> answers.Rules:
         rules = step.rules(ctx.today)
         if step.choices_from:
             rules = replace(rules, choices=self._choices(ctx, state, step))

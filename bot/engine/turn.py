@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Literal
-
-AnswerType = Literal[
-    "text", "choice", "yes_no", "date", "number", "phone", "email", "country", "consent"
-]
-ANSWER_TYPES: tuple[str, ...] = (
-    "text", "choice", "yes_no", "date", "number", "phone", "email", "country", "consent"
-)
+from typing import Any
 
 
 def utcnow() -> datetime:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import time
 from datetime import date
+from pathlib import Path
+from typing import get_args
 
 import pytest
 
-from bot.engine.validators import Choice, Invalid, Rules, Valid, display, validate
+import bot.answers
+from bot.answers import ANSWER_TYPES, Choice, Invalid, Rules, Valid, display, validate
+from bot.engine.flow import AskStep
+from bot.i18n import supported_locales
 from bot.i18n import use_locale
 
 TODAY = date(2026, 3, 10)
@@ -492,3 +498,40 @@ def test_country_is_fast_after_warm_up() -> None:
             validate(COUNTRY, answer, today=TODAY)
     per_call = (time.perf_counter() - start) / (rounds * len(answers))
     assert per_call < 0.001
+
+
+def test_answer_types_are_the_contract_of_expects() -> None:
+    assert list(ANSWER_TYPES) == [
+        "text", "choice", "yes_no", "date", "number", "phone", "email", "country", "consent"
+    ]
+
+
+def test_a_question_may_have_exactly_the_registered_types() -> None:
+    assert get_args(AskStep.model_fields["type"].annotation) == tuple(ANSWER_TYPES)
+
+
+def test_warm_up_samples_are_read_as_valid_answers_in_every_language() -> None:
+    """A sample that fails early (an unknown word) would skip the data warm_up is for."""
+    samples = {name: kind.warm_up_answer for name, kind in ANSWER_TYPES.items() if kind.warm_up_answer}
+    assert set(samples) == {"country", "date", "phone", "yes_no"}
+    for locale in supported_locales():
+        with use_locale(locale):
+            for name, sample in samples.items():
+                assert isinstance(validate(Rules(name), sample, today=TODAY), Valid), (locale, name)
+
+
+def test_answers_sit_below_the_engine() -> None:
+    """bot.answers is used by the engine and uses only the catalogs (bot.i18n)."""
+    package = Path(bot.answers.__file__).parent
+    for module in package.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level > 1:
+                names = [f"bot.{node.module or node.names[0].name}"]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                assert name == "bot.i18n" or not name.startswith("bot"), f"{module.name} imports {name}"

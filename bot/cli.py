@@ -118,7 +118,7 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
     from .channels.terminal import run
 
     services = _services(settings)
-    run(services.engine, sender=args.sender, language=args.lang, as_json=args.json)
+    run(services.engine, sender=args.sender, language=args.lang, as_json=args.json, close=services.close)
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from typing import TextIO
 
 from ..engine import Engine, Inbound, Outbound
@@ -75,13 +76,16 @@ def _show(replies: list[Outbound], out: TextIO) -> list[tuple[str, str]]:
     return shown
 
 
-def run(engine: Engine, *, sender: str, language: str | None, as_json: bool) -> None:
+def run(
+    engine: Engine, *, sender: str, language: str | None, as_json: bool, close: Callable[[], Awaitable[None]]
+) -> None:
+    """Chat until stdin ends, then ``close`` what the engine was built on (store, NLU)."""
     runner = run_json if as_json else run_interactive
-    asyncio.run(_with_store(runner(engine, sender, language, sys.stdin, sys.stdout), engine))
+    asyncio.run(_then(runner(engine, sender, language, sys.stdin, sys.stdout), close))
 
 
-async def _with_store(job: object, engine: Engine) -> None:
+async def _then(job: Awaitable[None], close: Callable[[], Awaitable[None]]) -> None:
     try:
-        await job  # type: ignore[misc]
+        await job
     finally:
-        await engine.store.close()
+        await close()

@@ -67,8 +67,8 @@ class TurnRecords(Protocol):
 
     def save_state(self, state: dict[str, Any] | None, language: str | None, now: datetime) -> None: ...
 
-    def log(self, incoming: str, replies: list[str], now: datetime) -> None:
-        """Add the turn to the transcript."""
+    def log(self, incoming: str | None, replies: list[str], now: datetime, *, staff: list[str] | None = None) -> None:
+        """Add the turn to the transcript (``staff``: what a staff member wrote to the applicant)."""
 
     def remember(self, message_id: str, replies: list[dict[str, Any]], now: datetime) -> None:
         """Keep the replies, so that a redelivery of ``message_id`` gets the same answer."""
@@ -118,6 +118,8 @@ class ConversationStore(Protocol):
     async def purge(self, now: datetime, idle: timedelta) -> dict[str, int]: ...
 
     async def mark_unreachable(self, channel: str, sender_id: str, now: datetime) -> None: ...
+
+    async def has_conversation(self, channel: str, sender_id: str) -> bool: ...
 
 
 @dataclass

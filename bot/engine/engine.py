@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 from ..content import Content
 from ..i18n import DEFAULT_LOCALE, gettext, negotiate, use_locale
-from .context import ConversationStore, LanguageIdentifier, TurnContext
+from . import commands
+from .context import ConversationStore, LanguageIdentifier, TurnContext, TurnRecords
 from .dialogue import Dialogue
 from .loader import FlowSet
 from .state import State
@@ -82,16 +83,108 @@ class Engine:
                     )))
                 notice += [Outbound(text) for text in state.notices]  # reminders kept for this turn
                 state.notices = []
+                if state.takeover is not None and not _for_the_bot(inbound):
+                    if now < datetime.fromisoformat(state.takeover["until"]):
+                        said = notice + self._quiet(state)
+                        return self._finish(turn, inbound, state, ctx, said)
+                    notice += self._handed_back(state)
                 first_contact = conversation.is_new or (conversation.state is None and not notice)
                 said = notice + await self.dialogue.respond(ctx, inbound, state, first_contact)
-            replies = [replace(r, language=ctx.language) for r in said]
-            turn.save_state(state.to_dict(), ctx.language, now)
-            if not ctx.erased:
-                incoming = inbound.content or f"[{inbound.attachment_kind or 'empty'}]"
-                turn.log(incoming, [r.text for r in replies], now)
-            if inbound.message_id:
-                turn.remember(inbound.message_id, [r.to_dict() for r in replies], now)
+            return self._finish(turn, inbound, state, ctx, said)
+
+    def _finish(
+        self, turn: TurnRecords, inbound: Inbound, state: State, ctx: TurnContext, said: list[Outbound]
+    ) -> list[Outbound]:
+        now = ctx.now
+        replies = [replace(r, language=ctx.language) for r in said]
+        turn.save_state(state.to_dict(), ctx.language, now)
+        if not ctx.erased:
+            incoming = inbound.content or f"[{inbound.attachment_kind or 'empty'}]"
+            turn.log(incoming, [r.text for r in replies], now)
+        if inbound.message_id:
+            turn.remember(inbound.message_id, [r.to_dict() for r in replies], now)
         return replies
+
+    # --- staff on the other side (the back office) ------------------------------------
+
+    def _quiet(self, state: State) -> list[Outbound]:
+        """While a person has taken over, the bot only says so, once."""
+        assert state.takeover is not None
+        if state.takeover.get("told"):
+            return []
+        state.takeover["told"] = True
+        return [Outbound(gettext(
+            "A person is reading your messages now and will answer you here. "
+            "For an emergency, type /urgent_help."
+        ))]
+
+    def _handed_back(self, state: State) -> list[Outbound]:
+        state.takeover = None
+        return [Outbound(gettext("You are talking to the automated assistant again."))]
+
+    async def staff_message(
+        self, channel: str, sender_id: str, text: str, *, case_reference: str, keep: bool
+    ) -> Outbound | None:
+        """A staff member writes to the applicant about ``case_reference``: recorded in the
+        transcript, and the applicant's next words answer that case. With ``keep`` (the
+        channel cannot push) it is shown first at their next message, or when their web
+        chat asks (:meth:`kept_messages`). None when the conversation was erased."""
+        now = self.clock()
+        async with self.store.turn(channel, sender_id, now) as turn:
+            language = turn.conversation.language or self.default_language
+            with use_locale(language):
+                heading = gettext("Message from the staff handling your request {reference}:", reference=case_reference)
+            message = Outbound(f"{heading}\n{text}", language=language)
+            state = State.from_dict(turn.conversation.state)
+            state.replying_to = case_reference
+            if keep:
+                state.notices.append(message.text)
+            turn.save_state(state.to_dict(), language, now)
+            turn.log(None, [], now, staff=[text])
+        return message
+
+    async def take_over(self, channel: str, sender_id: str, *, case_reference: str, until: datetime) -> None:
+        """A staff member answers in person until ``until`` (or :meth:`hand_back`): the
+        applicant's messages go to the transcript and the bot stays quiet, except for an
+        emergency or a request to erase their data."""
+        now = self.clock()
+        async with self.store.turn(channel, sender_id, now) as turn:
+            state = State.from_dict(turn.conversation.state)
+            state.takeover = {"case": case_reference, "until": until.isoformat(), "told": False}
+            state.replying_to = case_reference
+            turn.save_state(state.to_dict(), turn.conversation.language, now)
+
+    async def hand_back(self, channel: str, sender_id: str, *, keep: bool) -> Outbound | None:
+        """The bot answers again; what the applicant is told (kept with ``keep``), or None
+        when no one had taken over."""
+        now = self.clock()
+        async with self.store.turn(channel, sender_id, now) as turn:
+            state = State.from_dict(turn.conversation.state)
+            if state.takeover is None:
+                return None
+            language = turn.conversation.language or self.default_language
+            with use_locale(language):
+                message = replace(self._handed_back(state)[0], language=language)
+            if keep:
+                state.notices.append(message.text)
+            turn.save_state(state.to_dict(), language, now)
+            turn.log(None, [message.text], now)
+        return message
+
+    async def kept_messages(self, channel: str, sender_id: str) -> list[Outbound]:
+        """Hand over, once, what was kept for an applicant whose channel cannot push (a web
+        chat page asks now and then while it is open)."""
+        if not await self.store.has_conversation(channel, sender_id):
+            return []  # never create a conversation for a sender who did not write
+        now = self.clock()
+        async with self.store.turn(channel, sender_id, now) as turn:
+            state = State.from_dict(turn.conversation.state)
+            if not state.notices:
+                return []
+            language = turn.conversation.language or self.default_language
+            kept, state.notices = state.notices, []
+            turn.save_state(state.to_dict(), language, now)
+        return [Outbound(text, language=language) for text in kept]
 
     async def leave_notice(self, channel: str, sender_id: str, text: str) -> None:
         """Keep a message (a reminder) for an applicant whose channel cannot push: it is
@@ -119,3 +212,9 @@ class Engine:
             log.info("purged %s", counts)
         return counts
 
+
+
+def _for_the_bot(inbound: Inbound) -> bool:
+    """Words the bot answers even while a person has taken over: safety and erasure."""
+    command = commands.parse(inbound.content) if inbound.content else None
+    return command is not None and command.name in ("urgent_help", "forget")

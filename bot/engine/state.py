@@ -60,6 +60,10 @@ class State:
     """The language was chosen, or the first typed message was checked for another one."""
     held_text: str | None = None
     """A message kept while the applicant says whether to switch to its language."""
+    takeover: dict[str, Any] | None = None
+    """A staff member answers in person: ``{"case", "until", "told"}``; the bot stays quiet."""
+    replying_to: str | None = None
+    """The case whose staff member wrote last: the applicant's next words answer it."""
 
     def to_dict(self) -> dict[str, Any]:
         """A shallow view for serialising at once (``asdict`` deep-copies every answer)."""

@@ -78,8 +78,13 @@ class Turn(TurnAppointments):
         token = self._store.cipher.encrypt_json(state) if state is not None else None
         self._state = (token, (state or {}).get("flow_id"), language, now)
 
-    def log(self, incoming: str, replies: list[str], now: datetime) -> None:
-        self._transcript.append((now, self._store.cipher.encrypt_json({"in": incoming, "out": replies})))
+    def log(self, incoming: str | None, replies: list[str], now: datetime, *, staff: list[str] | None = None) -> None:
+        """Add to the transcript what the applicant said (None: nothing), what the bot
+        answered, and what staff wrote to them."""
+        entry: dict[str, Any] = {"in": incoming, "out": replies}
+        if staff:
+            entry["staff"] = staff
+        self._transcript.append((now, self._store.cipher.encrypt_json(entry)))
 
     def remember(self, message_id: str, replies: list[dict[str, Any]], now: datetime) -> None:
         self._replies.append((message_id, self._store.cipher.encrypt_json(replies), now))
@@ -265,6 +270,14 @@ class Store(StoreAppointments):
             )
         return Turn(self, rows, session, conversation, key)
 
+    async def has_conversation(self, channel: str, sender_id: str) -> bool:
+        """Whether this sender ever wrote (read only: never creates one)."""
+        async with self._reads() as session:
+            found = await session.scalar(
+                select(exists().where(Conversation.sender_key == self.sender_key(channel, sender_id)))
+            )
+            return bool(found)
+
     async def mark_unreachable(self, channel: str, sender_id: str, now: datetime) -> None:
         """The channel refused to deliver to this applicant (they blocked the bot): kept
         until they write again, so that reminders are not pushed in vain, also after a
@@ -295,7 +308,7 @@ class Store(StoreAppointments):
             return self.to_case(row) if row else None
 
     async def transcript(self, conversation_id: int) -> list[tuple[datetime, str, str]]:
-        """The conversation as (time, "in" | "out", text) lines, oldest first."""
+        """The conversation as (time, "in" | "out" | "staff", text) lines, oldest first."""
         async with self._reads() as session:
             rows = (
                 await session.scalars(
@@ -307,7 +320,9 @@ class Store(StoreAppointments):
             lines: list[tuple[datetime, str, str]] = []
             for row in rows:
                 turn = self.cipher.decrypt_json(row.body_enc)
-                lines.append((row.at, "in", turn["in"]))
+                if turn.get("in") is not None:
+                    lines.append((row.at, "in", turn["in"]))
+                lines += [(row.at, "staff", text) for text in turn.get("staff", [])]
                 lines += [(row.at, "out", text) for text in turn["out"]]
             return lines
 

@@ -20,6 +20,7 @@ from bot.engine import commands
 from bot.engine.validators import NO_WORDS, YES_WORDS
 from bot.i18n import LOCALES_DIR, TARGET_LOCALES, gettext, supported_locales, use_locale, word_set
 from bot.i18n_check import EXTRACTOR, catalog_codes, check_locale, source_texts
+from bot.resources import SOURCE_DIR
 
 
 def test_flow_extractor_is_registered() -> None:
@@ -70,7 +71,7 @@ def test_i18n_check_command_passes_on_the_catalogs(capsys: pytest.CaptureFixture
 
 
 def test_i18n_check_catches_missing_and_mismatched_translations(tmp_path: Path) -> None:
-    root = Path(__file__).resolve().parent.parent
+    root = SOURCE_DIR
     (tmp_path / "babel.cfg").write_text((root / "babel.cfg").read_text())
     (tmp_path / "bot").mkdir()
     (tmp_path / "bot" / "texts.py").write_text(textwrap.dedent('''

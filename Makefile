@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: run test bench install install-test widget catalogs model clean
+.PHONY: run test bench install install-test widget catalogs model wheel clean
 
 run: install catalogs model
 	$(BIN)/intake db upgrade
@@ -61,6 +61,11 @@ catalogs: install
 		$(BIN)/pybabel compile --domain messages --directory locales --statistics 2>&1 | tail -n +1; \
 	fi
 
+# A wheel to install elsewhere (`pip install dist/intake_bot-*.whl`): flows and compiled
+# catalogs inside (build_hooks.py); its data goes to INTAKE_DATA_DIR, default ./var.
+wheel: | $(BIN)/python
+	$(BIN)/python -m pip wheel --no-deps --wheel-dir dist .
+
 clean:
-	rm -rf $(VENV) var build *.egg-info $(WIDGET)/node_modules
+	rm -rf $(VENV) var build dist *.egg-info $(WIDGET)/node_modules
 	find locales -name '*.mo' -delete

@@ -22,9 +22,9 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bot.config import PROJECT_ROOT
 from bot.engine import Engine, Inbound
 from bot.engine.loader import load_flows
+from bot.resources import FLOWS_DIR
 from bot.store.crypto import Cipher, generate_key
 from bot.store.migrate import upgrade
 from bot.store.store import Store
@@ -92,7 +92,7 @@ async def measure(label: str, concurrency: int, conversations: int, job: Callabl
 
 async def run_backend(name: str, url: str, args: argparse.Namespace) -> None:
     cipher = Cipher([generate_key()])
-    flows = load_flows(PROJECT_ROOT / "flows")
+    flows = load_flows(FLOWS_DIR)
     store = Store.connect(url, cipher)
     engine = Engine(store, flows, language_id=LanguageIdentifier())
     try:

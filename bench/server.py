@@ -20,10 +20,11 @@ from sqlalchemy.engine import make_url
 
 from bot.app import Services, create_app, prepare_process
 from bot.channels.rest import RestChannel
-from bot.config import PROJECT_ROOT, Settings
+from bot.config import Settings
 from bot.engine import Engine
 from bot.engine.loader import load_flows
 from bot.event_loop import new_event_loop
+from bot.resources import FLOWS_DIR
 from bot.store.crypto import Cipher, generate_key
 from bot.store.database import create_engine
 from bot.store.store import Store
@@ -32,7 +33,7 @@ from nlu.langid import LanguageIdentifier
 
 def rest_app(url: str) -> web.Application:
     store = Store.connect(url, Cipher([generate_key()]))
-    flows = load_flows(PROJECT_ROOT / "flows")
+    flows = load_flows(FLOWS_DIR)
     engine = Engine(store, flows, language_id=LanguageIdentifier())
     services = Services(settings=Settings(), store=store, flows=flows, engine=engine)
     prepare_process(services)

@@ -149,7 +149,12 @@ def _flows_check(settings: Settings, args: argparse.Namespace) -> int:
 
 def _i18n_check(settings: Settings, args: argparse.Namespace) -> int:
     from .i18n_check import catalog_codes, check_locale, table
+    from .resources import in_checkout
 
+    if not in_checkout():
+        print("intake i18n check reads the source catalogs: run it in a checkout of the repository",
+              file=sys.stderr)
+        return 2
     codes = args.locale or catalog_codes()
     reports = [check_locale(code) for code in codes]
     print(table(reports))

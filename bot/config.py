@@ -6,24 +6,33 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .resources import FLOWS_DIR
 from .store.crypto import load_or_create_key_file
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+def default_data_dir() -> Path:
+    """``./var`` in the folder the bot was started from: never inside the installed
+    package. ``make run`` and the tests start in the repository root, so there it is
+    the checkout's ``var/``."""
+    return Path.cwd() / "var"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")
 
-    data_dir: Path = PROJECT_ROOT / "var"
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="where the bot writes: the SQLite database, the NLU model, the development key",
+    )
     database_url: str = ""
     secret_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="comma-separated Fernet keys; the first encrypts. Default: var/secret.key",
+        description="comma-separated Fernet keys; the first encrypts. Default: <data_dir>/secret.key",
     )
-    flows_dir: Path = PROJECT_ROOT / "flows"
+    flows_dir: Path = Field(default=FLOWS_DIR, description="the flows to run; default: those shipped with the bot")
     host: str = "127.0.0.1"
     port: int = 8080
     log_level: str = "INFO"
@@ -32,7 +41,7 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(default=1440, ge=1)
     purge_interval_seconds: int = Field(default=300, ge=5)
     nlu_url: str = Field(default="", description="a Rasa server (its /model/parse); empty: the embedded NLU only")
-    nlu_model_path: Path = PROJECT_ROOT / "var" / "nlu" / "model.npz"
+    nlu_model_path: Path | None = Field(default=None, description="default: <data_dir>/nlu/model.npz (set when loaded)")
     scheduler_interval_seconds: float = Field(default=15, gt=0, description="how often due reminders are sent")
     webchat_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -53,6 +62,12 @@ class Settings(BaseSettings):
         default="",
         description="the official Telegram bot, as @handle; empty: the bot points to the official websites",
     )
+
+    @model_validator(mode="after")
+    def _paths_in_the_data_dir(self) -> Settings:
+        if self.nlu_model_path is None:
+            self.nlu_model_path = self.data_dir / "nlu" / "model.npz"
+        return self
 
     @field_validator("official_web_chat_url")
     @classmethod

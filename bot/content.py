@@ -21,7 +21,7 @@ from typing import Any, Literal
 import yaml
 from babel.dates import format_date
 from babel.lists import format_list
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_percent
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
 from .i18n import current_locale, gettext
@@ -33,12 +33,22 @@ class Money(BaseModel):
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
 
 
+class Percent(BaseModel):
+    """A rate such as ``{percent: 10}``, written the locale's way (10 %, %10, ١٠٪…).
+
+    A figure in a text, never a literal ``%`` sign: gettext tools take ``10% for`` for a
+    printf ``% f`` and then reject every translation of it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    percent: Decimal
+
+
 class Fact(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    value: str | Money | list[str] | dict[str, str]
-    """Text, an amount, a list (of codes, for conditions), or a text per language."""
+    value: str | Money | Percent | list[str] | dict[str, str]
+    """Text, an amount, a rate, a list (of codes, for conditions), or a text per language."""
     source_url: HttpUrl
     source_title: str
     confidence: Literal["V", "V2", "G"]
@@ -62,6 +72,8 @@ class Fact(BaseModel):
         locale = current_locale()
         if isinstance(self.value, Money):
             return format_currency(self.value.amount, self.value.currency, locale=locale)
+        if isinstance(self.value, Percent):
+            return format_percent(self.value.percent / 100, locale=locale)
         if isinstance(self.value, list):
             return format_list(self.value, locale=locale)
         if isinstance(self.value, dict):

@@ -5,7 +5,8 @@ concurrent conversations in different languages never see each other's language.
 ids are the English source texts, the gettext way; flows and code both go through
 :func:`gettext`. Catalogs are read from ``locales/<lang>/LC_MESSAGES/messages.mo`` when a
 compiled file is there and fresh, and otherwise compiled in memory from the ``.po`` file,
-so a fresh checkout works without a build step.
+so a fresh checkout works without a build step (an installed wheel ships compiled files,
+:mod:`bot.resources`).
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
+from . import resources
+
 log = logging.getLogger(__name__)
 
 DEFAULT_LOCALE = "en"
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+LOCALES_DIR = resources.LOCALES_DIR
 
 TARGET_LOCALES = (
     "en", "fr", "nl", "de", "ar", "fa", "fa_AF", "ps", "ti", "tr",

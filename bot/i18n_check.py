@@ -33,9 +33,11 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from .content import Content
-from .i18n import DEFAULT_LOCALE, LOCALES_DIR, TARGET_LOCALES, VARIANTS
+from .i18n import DEFAULT_LOCALE, TARGET_LOCALES, VARIANTS
+from .resources import SOURCE_DIR
 
-ROOT = LOCALES_DIR.parent
+ROOT = SOURCE_DIR
+"""The source tree: its ``babel.cfg``, code, flows and ``.po`` catalogs (a checkout only)."""
 EXTRACTOR = "bot.i18n_extract:extract_flows"
 MESSAGE_LIMIT = 4096
 """Telegram's limit for one message (longer texts are split, but one entry should fit)."""

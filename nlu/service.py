@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from datetime import date, datetime
@@ -177,7 +178,9 @@ def train_and_save(model_path: Path, data_dir: Path | None = None) -> NLUModel:
 
 
 def default_model_path() -> Path:
-    return Path(__file__).resolve().parent.parent / "var" / "nlu" / "model.npz"
+    """Where the model goes without settings: where ``bot.config`` puts it, in the data
+    folder (``INTAKE_DATA_DIR``, default ``./var``), never inside the installed package."""
+    return Path(os.environ.get("INTAKE_DATA_DIR") or Path.cwd() / "var") / "nlu" / "model.npz"
 
 
 def load_nlu(settings: Any = None, *, data_dir: Path | None = None) -> NLU:

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.config import PROJECT_ROOT
 from bot.engine import Engine
 from bot.engine.loader import FlowSet, load_flows
+from bot.resources import FLOWS_DIR
 from bot.store.crypto import Cipher, generate_key
 from bot.store.migrate import upgrade
 from bot.store.store import Store
@@ -113,7 +113,7 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
 
 @pytest.fixture(scope="session")
 def flows() -> FlowSet:
-    return load_flows(PROJECT_ROOT / "flows")
+    return load_flows(FLOWS_DIR)
 
 
 @pytest.fixture(scope="session")

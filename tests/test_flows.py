@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from bot.cli import main
-from bot.config import PROJECT_ROOT
+from bot.resources import FLOWS_DIR
 from bot.engine.loader import FlowError, load_flows
 
 GOOD = {
@@ -30,7 +30,7 @@ GOOD = {
 
 def flows_dir(tmp_path: Path, flow: dict) -> Path:
     folder = tmp_path / "flows"
-    shutil.copytree(PROJECT_ROOT / "flows" / "content", folder / "content")
+    shutil.copytree(FLOWS_DIR / "content", folder / "content")
     (folder / "demo.yml").write_text(yaml.safe_dump(flow, sort_keys=False))
     return folder
 
@@ -48,7 +48,7 @@ def broken(path: list, value: object) -> dict:
 
 
 def test_the_shipped_flows_load() -> None:
-    flows = load_flows(PROJECT_ROOT / "flows")
+    flows = load_flows(FLOWS_DIR)
     assert "voluntary_return" in flows.flows
     assert flows.by_intent("voluntary_return") is flows.flows["voluntary_return"]
 
@@ -91,7 +91,7 @@ def test_flows_check_prints_one_line_per_flow(capsys: pytest.CaptureFixture[str]
     out = capsys.readouterr().out
     assert "voluntary_return.yml: voluntary_return → case voluntary_return:" in out
     assert "urgent_help.yml: urgent_help → case urgent_safety:" in out
-    files = sorted((Path(__file__).resolve().parent.parent / "flows").glob("*.yml"))
+    files = sorted(FLOWS_DIR.glob("*.yml"))
     assert f"{len(files)} flows OK" in out
 
 

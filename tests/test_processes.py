@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import Settings
+
 from .chat import VOLUNTARY_RETURN
 from .serving import free_port
 
@@ -22,7 +24,10 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "INTAKE_DATA_DIR": str(tmp_path / "var"), "INTAKE_LOG_LEVEL": "WARNING"}
+    """A data folder of its own, with the NLU model of this folder's (``make model``) rather
+    than one trained again in the new data folder."""
+    return {**os.environ, "INTAKE_DATA_DIR": str(tmp_path / "var"), "INTAKE_LOG_LEVEL": "WARNING",
+            "INTAKE_NLU_MODEL_PATH": str(Settings().nlu_model_path)}
 
 
 @pytest.fixture

@@ -12,10 +12,11 @@ import pytest
 
 from bot.app import runtime_facts
 from bot.cli import main
-from bot.config import PROJECT_ROOT, Settings
+from bot.config import Settings
 from bot.engine import Engine, commands
 from bot.engine.loader import FlowError, FlowSet, load_flows
 from bot.i18n import gettext, supported_locales, use_locale
+from bot.resources import FLOWS_DIR
 from bot.store.store import Store
 
 from .chat import VOLUNTARY_RETURN, Chat
@@ -33,7 +34,7 @@ REPORT = {"consent.fraud_report": "yes", "applicant.preferred_contact": "phone",
 @cache
 def flows_with(web_chat: str = "", telegram_bot: str = "", public_url: str = "") -> FlowSet:
     settings = Settings(official_web_chat_url=web_chat, official_telegram_bot=telegram_bot, public_url=public_url)
-    return load_flows(PROJECT_ROOT / "flows", runtime_facts=runtime_facts(settings))
+    return load_flows(FLOWS_DIR, runtime_facts=runtime_facts(settings))
 
 
 def engine_with(store: Store, clock: Clock, **settings: str) -> Engine:

@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from bot.engine import Engine
+from bot.engine.loader import FlowSet
+from bot.i18n import use_locale
 
 from .chat import Chat
 from .conftest import Clock
@@ -154,7 +156,17 @@ async def test_work_goes_through_the_employer_single_permit(engine: Engine) -> N
 async def test_family_reunification_with_a_refugee(engine: Engine) -> None:
     chat = await visa(engine, purpose="family_reunification", intended_stay_days="3650", sponsor_status="refugee")
     text = recap(chat)
-    assert "€2,323.00" in text and "within 6" in text
+    assert "€2,323.00" in text and "plus 10% for each extra family member" in text and "within 6" in text
+
+
+def test_a_rate_is_written_the_way_of_the_language(flows: FlowSet) -> None:
+    """A rate is a fact, so no text holds a literal ``%`` that gettext takes for printf."""
+    rate = flows.content.get("family_reunification_income_per_member")
+    assert rate.formatted() == "10%"
+    with use_locale("tr"):
+        assert rate.formatted() == "%10"
+    with use_locale("fr"):
+        assert rate.formatted() == "10\u00a0%"
 
 
 async def test_stateless_gets_a_person(engine: Engine) -> None:

@@ -14,6 +14,7 @@ import socketio
 from bot.app import create_app
 from bot.channels.rest import RestChannel
 from bot.channels.socketio import SocketIOChannel, as_markdown, create_channel, to_socketio
+from bot.channels.webchat_page import WebChatPage
 from bot.engine import Engine, Outbound
 from bot.engine.loader import FlowSet
 from bot.engine.turn import Button, Expects
@@ -103,7 +104,7 @@ def serve(engine: Engine, flows: FlowSet) -> Serve:
         services = services_for(engine, flows)
         channels: list[Any] = [SocketIOChannel(engine, **options)]
         if with_rest:
-            channels.insert(0, RestChannel(engine))
+            channels[:0] = [RestChannel(engine), WebChatPage()]
         async with serving(create_app(services, channels)) as url:
             yield url
 

@@ -30,7 +30,7 @@ from bot.store.migrate import upgrade
 from bot.store.store import Store
 
 from . import http
-from .answers import ANSWERS
+from .answers import answer
 
 
 async def journey(engine: Engine, sender: str, latencies: list[float]) -> int:
@@ -43,8 +43,9 @@ async def journey(engine: Engine, sender: str, latencies: list[float]) -> int:
 
     turns = 1
     field = await say("/voluntary_return")
+    previous = None
     while field:
-        field = await say(ANSWERS[field])
+        previous, field = field, await say(answer(field, previous))
         turns += 1
     await say("/confirm")
     return turns + 1

@@ -31,7 +31,7 @@ from bot.store.store import Store
 from nlu.langid import LanguageIdentifier
 
 from . import http
-from .answers import ANSWERS
+from .answers import answer
 
 
 async def journey(engine: Engine, sender: str, latencies: list[float]) -> int:
@@ -44,8 +44,9 @@ async def journey(engine: Engine, sender: str, latencies: list[float]) -> int:
 
     turns = 1
     field = await say("/voluntary_return")
+    previous = None
     while field:
-        field = await say(ANSWERS[field])
+        previous, field = field, await say(answer(field, previous))
         turns += 1
     await say("/confirm")
     return turns + 1

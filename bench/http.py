@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from .answers import ANSWERS
+from .answers import answer
 
 
 def free_port() -> int:
@@ -43,12 +43,9 @@ async def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("benchmark server did not start")
 
 
-def _next_message(replies: list[dict[str, Any]]) -> str | None:
+def _expected_field(replies: list[dict[str, Any]]) -> str | None:
     expects = next((r["custom"]["expects"] for r in reversed(replies) if r.get("custom", {}).get("expects")), None)
-    if expects is None:
-        return None
-    answer = ANSWERS[expects["field"]]
-    return answer
+    return None if expects is None else str(expects["field"])
 
 
 async def _journey(session: aiohttp.ClientSession, url: str, sender: str, latencies: list[float], floor: bool) -> int:
@@ -65,9 +62,10 @@ async def _journey(session: aiohttp.ClientSession, url: str, sender: str, latenc
             await post(f"answer {i}")
         return 27
     turns = 1
-    message = _next_message(await post("/voluntary_return"))
-    while message is not None:
-        message = _next_message(await post(message))
+    field = _expected_field(await post("/voluntary_return"))
+    previous = None
+    while field is not None:
+        previous, field = field, _expected_field(await post(answer(field, previous)))
         turns += 1
     await post("/confirm")
     return turns + 1

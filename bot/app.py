@@ -105,10 +105,14 @@ async def _purge_until(stop: asyncio.Event, services: Services) -> None:
 
 
 def default_channels(services: Services) -> list[Channel]:
-    """The web chat (REST and socket.io) always; Telegram when ``TELEGRAM_BOT_TOKEN`` is set."""
-    from .channels import rest, socketio, telegram
+    """The web chat (its page, REST and socket.io) always; Telegram when it has a bot token."""
+    from .channels import rest, socketio, telegram, webchat_page
 
-    channels: list[Channel] = [rest.create_channel(services), socketio.create_channel(services)]
+    channels: list[Channel] = [
+        webchat_page.create_channel(services),
+        rest.create_channel(services),
+        socketio.create_channel(services),
+    ]
     bot = telegram.create_channel(services)
     if bot is not None:
         channels.append(bot)

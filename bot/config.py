@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .resources import FLOWS_DIR
@@ -21,7 +21,7 @@ def default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore", populate_by_name=True)
 
     data_dir: Path = Field(
         default_factory=default_data_dir,
@@ -53,6 +53,18 @@ class Settings(BaseSettings):
         default="",
         description="this server's public https address (Telegram webhook mode; the web chat is at its /)",
     )
+    telegram_bot_token: SecretStr | None = Field(
+        default=None,
+        # The name BotFather's instructions and most deployments use, without our prefix.
+        validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "INTAKE_TELEGRAM_BOT_TOKEN"),
+        description="turns the Telegram channel on",
+    )
+    telegram_secret: SecretStr | None = Field(
+        default=None, description="the Telegram webhook's secret token; default: derived from the bot token"
+    )
+    telegram_api_url: str = Field(
+        default="", description="another Bot API server (e.g. http://127.0.0.1:8081/bot); empty: Telegram's"
+    )
     official_web_chat_url: str = Field(
         default="",
         description="the official web chat address the bot tells applicants to trust; "
@@ -68,6 +80,13 @@ class Settings(BaseSettings):
         if self.nlu_model_path is None:
             self.nlu_model_path = self.data_dir / "nlu" / "model.npz"
         return self
+
+    @field_validator("telegram_bot_token", "telegram_secret", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
 
     @field_validator("official_web_chat_url")
     @classmethod

@@ -184,11 +184,6 @@ def _check_message(report: LocaleReport, message: Message, strings: list[str], t
             report.too_long.append(f"{form[:40]!r}… is {len(form)} characters (limit {limit})")
 
 
-def check_all(root: Path = ROOT) -> list[LocaleReport]:
-    texts = source_texts(root)
-    return [check_locale(code, texts, root) for code in catalog_codes()]
-
-
 def table(reports: list[LocaleReport]) -> str:
     """One line per locale, like ``pybabel compile --statistics`` but with our checks."""
     header = (

@@ -8,7 +8,6 @@ back to the embedded model whenever that server is slow, down or answers nonsens
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import threading
@@ -200,8 +199,3 @@ def load_nlu(settings: Any = None, *, data_dir: Path | None = None) -> NLU:
         log.info("NLU: Rasa server at %s, embedded model as fallback", url)
         return RasaNLU(url, embedded)
     return embedded
-
-
-async def parse_in_thread(nlu: EmbeddedNLU, text: str, language_hint: str | None = None) -> Parse:
-    """For callers that prefer never to run the model on the loop."""
-    return await asyncio.to_thread(nlu.parse_sync, text, language_hint)

@@ -11,7 +11,9 @@ import aiohttp
 import pytest
 
 from bot.app import create_app
-from bot.channels.rest import RateLimiter, RestChannel, accept_language_tags, create_channel
+from bot.channels.rasa import RateLimiter, accept_language_tags
+from bot.channels.rest import RestChannel, create_channel
+from bot.channels.webchat_page import WebChatPage
 from bot.engine import Engine
 from bot.engine.loader import FlowSet
 from bot.i18n import native_name, supported_locales
@@ -82,7 +84,7 @@ def serve(engine: Engine, flows: FlowSet) -> Serve:
     @contextlib.asynccontextmanager
     async def run(**channel_options: Any) -> AsyncIterator[Client]:
         services = services_for(engine, flows)
-        app = create_app(services, [RestChannel(engine, **channel_options)])
+        app = create_app(services, [RestChannel(engine, **channel_options), WebChatPage()])
         async with serving(app) as url, aiohttp.ClientSession() as session:
             yield Client(session, url)
 

@@ -14,6 +14,7 @@ import socketio
 from bot.app import create_app
 from bot.channels.rest import RestChannel
 from bot.channels.socketio import SocketIOChannel, as_markdown, create_channel, to_socketio
+from bot.channels.webchat_page import WebChatPage
 from bot.engine import Engine, Outbound
 from bot.engine.loader import FlowSet
 from bot.engine.turn import Button, Expects
@@ -103,7 +104,7 @@ def serve(engine: Engine, flows: FlowSet) -> Serve:
         services = services_for(engine, flows)
         channels: list[Any] = [SocketIOChannel(engine, **options)]
         if with_rest:
-            channels.insert(0, RestChannel(engine))
+            channels[:0] = [RestChannel(engine), WebChatPage()]
         async with serving(create_app(services, channels)) as url:
             yield url
 
@@ -332,19 +333,31 @@ async def test_it_shares_the_app_with_the_other_routes(serve: Serve) -> None:
 
 
 async def test_stopping_the_server_closes_connected_sockets(serve: Serve) -> None:
+    loop = asyncio.get_running_loop()
     disconnected = asyncio.Event()
+    disconnected_at: list[float] = []
+
+    def on_disconnect(*args: Any) -> None:
+        disconnected_at.append(loop.time())
+        disconnected.set()
+
     client: Widget | None = None
     try:
         async with serve() as base:
             client = Widget(base)
-            client.client.on("disconnect", lambda *args: disconnected.set())
+            client.client.on("disconnect", on_disconnect)
             await client.connect()
             await client.request_session()
             await client.say("/start")
-            # Started before the server stops; it must see the disconnect long before
-            # aiohttp's shutdown timeout would cut the socket.
-            seen = asyncio.create_task(asyncio.wait_for(disconnected.wait(), 1))
-        await seen
+            assert not disconnected.is_set()
+            stopping_at = loop.time()
+        # The server has stopped. The client must have been told it closed (the event may
+        # still be on its way), and long before aiohttp's shutdown timeout (2 s, see
+        # tests/serving.py) would have cut the socket instead.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(disconnected.wait(), 1)
+        assert disconnected.is_set(), "the client was never told that the server closed"
+        assert disconnected_at[0] - stopping_at < 1.0
     finally:
         if client is not None:
             await client.close()

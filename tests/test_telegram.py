@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from bot.channels.telegram import (
     keyboard_rows,
     split_text,
 )
+from bot.config import Settings
 from bot.engine import Engine
 from bot.engine.loader import FlowSet
 from bot.engine.booking import ics_attachment
@@ -445,21 +447,39 @@ async def test_a_reminder_to_a_chat_that_blocked_the_bot_is_not_retried(engine: 
     assert len(fake.calls_to("sendMessage")) == 1
 
 
-def test_create_channel_reads_the_environment(engine: Engine, flows: FlowSet, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_create_channel_reads_the_settings_from_the_environment(
+    engine: Engine, flows: FlowSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
     services = services_for(engine, flows)
-    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
-    assert create_channel(services) is None
+
+    def from_environment() -> TelegramChannel | None:
+        return create_channel(dataclasses.replace(services, settings=Settings()))
+
+    for name in ("TELEGRAM_BOT_TOKEN", "INTAKE_TELEGRAM_BOT_TOKEN", "INTAKE_TELEGRAM_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    assert from_environment() is None
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("INTAKE_PUBLIC_URL", "https://intake.example.org/")
-    monkeypatch.delenv("INTAKE_TELEGRAM_SECRET", raising=False)
     monkeypatch.setenv("INTAKE_TELEGRAM_API_URL", "http://127.0.0.1:9/bot")
-    channel = create_channel(services)
+    channel = from_environment()
     assert channel is not None
     assert channel.public_url == "https://intake.example.org"
     assert channel.secret_token == derive_secret(TOKEN)
     assert channel.application.bot.base_url.startswith("http://127.0.0.1:9/bot")
     monkeypatch.setenv("INTAKE_TELEGRAM_SECRET", "s3cret")
-    assert create_channel(services).secret_token == "s3cret"  # type: ignore[union-attr]
+    assert from_environment().secret_token == "s3cret"  # type: ignore[union-attr]
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN")
+    monkeypatch.setenv("INTAKE_TELEGRAM_BOT_TOKEN", TOKEN)  # the prefixed name works too
+    assert from_environment() is not None
+    monkeypatch.setenv("INTAKE_TELEGRAM_BOT_TOKEN", "  ")
+    assert from_environment() is None
+
+
+def test_telegram_secrets_do_not_show_in_the_settings_repr() -> None:
+    settings = Settings(telegram_bot_token=TOKEN, telegram_secret="s3cret")
+    shown = repr(settings) + str(settings) + str(settings.model_dump())
+    assert TOKEN not in shown and "s3cret" not in shown
+    assert settings.telegram_bot_token is not None and settings.telegram_bot_token.get_secret_value() == TOKEN
 
 
 async def test_webhook_answers_only_after_the_turn_so_a_restart_loses_nothing(

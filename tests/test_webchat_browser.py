@@ -15,6 +15,7 @@ import pytest
 
 from bot.app import create_app
 from bot.channels.rest import RestChannel
+from bot.channels.webchat_page import WebChatPage
 from bot.engine import Engine
 from bot.engine.loader import FlowSet
 from bot.i18n import gettext, use_locale
@@ -49,7 +50,7 @@ DEPARTURE = "2027-01-15"  # what <input type=date> sends: an ISO date
 @pytest.fixture
 async def base_url(engine: Engine, flows: FlowSet) -> AsyncIterator[str]:
     """The app with the web chat, served on a free port of 127.0.0.1."""
-    async with serving(create_app(services_for(engine, flows), [RestChannel(engine)])) as url:
+    async with serving(create_app(services_for(engine, flows), [WebChatPage(), RestChannel(engine)])) as url:
         yield url
 
 

@@ -6,8 +6,9 @@ Existing Rasa chat widgets (``rasa-webchat`` and the like) connect unchanged:
   session id as a bare string: the one given, or a new ``uuid4().hex``.
 * ``user_uttered`` ``{"message", "session_id", "metadata" | "customData"}`` runs one turn
   with the session id as the sender (the socket id when ``session_persistence`` is off,
-  as in Rasa); ``language`` in the metadata is the language hint (else the handshake's
-  ``Accept-Language``), ``message_id`` makes a retried message get the same answer.
+  as in Rasa); the message is read by :mod:`.rasa`: ``language`` in the metadata is the
+  language hint (else the handshake's ``Accept-Language``), ``message_id`` makes a
+  retried message get the same answer.
 * Every ``Outbound`` becomes one ``bot_uttered`` to the client's socket: ``{"text"}``, or
   ``{"text", "quick_replies": [{"content_type": "text", "title", "payload"}]}`` when it has
   buttons, the shape Rasa sends. Nothing else is added by default, because rasa-webchat
@@ -32,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import re
 import uuid
 from typing import Any
@@ -42,46 +42,23 @@ import socketio
 from aiohttp import web
 
 from ..engine import Engine, Inbound, Outbound
-from ..i18n import gettext, negotiate, use_locale
+from ..i18n import gettext, use_locale
+from . import rasa
 from .base import TurnsInFlight
-from .rest import (
-    MAX_LANGUAGE_CHARS,
-    MAX_SENDER_CHARS,
-    RateLimiter,
-    accept_language_tags,
-    message_id_of,
-)
+from .rasa import Refused
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "socketio"
+CHANNEL = rasa.SOCKETIO.channel
 USER_MESSAGE_EVENT = "user_uttered"
 BOT_MESSAGE_EVENT = "bot_uttered"
 MAX_PACKET_BYTES = 64 * 1024
 """The largest Socket.IO packet accepted, like the app's ``client_max_size``."""
-METADATA_KEYS = ("metadata", "customData")
-"""Where clients put metadata: Rasa's default key, and rasa-webchat's."""
 
 # python-engineio logs every packet with its data at INFO; only warnings and up, here.
 _transport_log = logging.getLogger(f"{__name__}.transport")
 if _transport_log.level == logging.NOTSET:
     _transport_log.setLevel(logging.WARNING)
-
-
-class Refused(Exception):
-    """A message that is not processed; ``reply`` is what the applicant is told, if anything."""
-
-    def __init__(self, error: str, reply: str | None = None) -> None:
-        super().__init__(error)
-        self.error = error
-        self.reply = reply
-
-
-def valid_session_id(value: Any) -> str | None:
-    """``value`` if it can be a sender id: a non-blank string of at most 128 characters."""
-    if isinstance(value, str) and value.strip() and len(value) <= MAX_SENDER_CHARS:
-        return value
-    return None
 
 
 _MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>|~])")
@@ -141,7 +118,7 @@ class SocketIOChannel:
         self.max_message_chars = max_message_chars
         self.send_custom = send_custom
         self.markdown = markdown
-        self.limiter = RateLimiter(rate_limit_per_minute)
+        self.limiter = rasa.RateLimiter(rate_limit_per_minute)
         self.sio = socketio.AsyncServer(
             async_mode="aiohttp",
             # One socket's events one after the other, so replies keep the order of messages.
@@ -203,7 +180,7 @@ class SocketIOChannel:
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
         if self._closing:
             return False
-        tags = accept_language_tags(environ.get("HTTP_ACCEPT_LANGUAGE"))
+        tags = rasa.accept_language_tags(environ.get("HTTP_ACCEPT_LANGUAGE"))
         await self.sio.save_session(sid, {"accept_language": tags[:5]})
         return True
 
@@ -217,7 +194,7 @@ class SocketIOChannel:
 
     async def _session_request(self, sid: str, data: Any = None) -> None:
         given = data.get("session_id") if isinstance(data, dict) else None
-        session_id = valid_session_id(given) or uuid.uuid4().hex
+        session_id = rasa.sender_id_or_none(given) or uuid.uuid4().hex
         async with self.sio.session(sid) as session:
             session["session_id"] = session_id
         await self.sio.emit("session_confirm", session_id, to=sid)
@@ -226,11 +203,14 @@ class SocketIOChannel:
         session = await self.sio.get_session(sid)
         try:
             inbound = self._parse(sid, session, data)
-            self._admit(inbound)
+            if self._closing:
+                raise rasa.shutting_down(inbound)
+            self.limiter.admit(inbound)
         except Refused as refused:
             log.info("socketio: message refused: %s", refused.error)
-            if refused.reply:
-                await self.sio.emit(BOT_MESSAGE_EVENT, {"text": self._text(refused.reply)}, to=sid)
+            reply = self._refusal_text(refused)
+            if reply:
+                await self.sio.emit(BOT_MESSAGE_EVENT, {"text": self._text(reply)}, to=sid)
             return {"error": refused.error}
 
         try:
@@ -252,65 +232,32 @@ class SocketIOChannel:
         return hint or self.engine.default_language
 
     def _parse(self, sid: str, session: dict[str, Any], data: Any) -> Inbound:
-        if not isinstance(data, dict):
-            raise Refused("the message must be an object")
-
-        metadata: dict[str, Any] = {}
-        for key in METADATA_KEYS:
-            value = data.get(key)
-            if isinstance(value, dict):
-                metadata = value
-                break
-        language = metadata.get("language")
-        if not isinstance(language, str) or len(language) > MAX_LANGUAGE_CHARS:
-            language = None
-        hint = negotiate(language, *session.get("accept_language", ()))
-
         if self.session_persistence:
-            # As in Rasa, the message names its session; a socket that asked for one
-            # with session_request falls back to it.
-            sender = valid_session_id(data.get("session_id")) or session.get("session_id")
-            if sender is None:
-                raise Refused("session_id must be a non-empty string of at most "
-                              f"{MAX_SENDER_CHARS} characters; send session_request first")
+            dialect, default_sender = rasa.SOCKETIO, session.get("session_id")
         else:
-            sender = sid
-
-        message = data.get("message")
-        if not isinstance(message, str):
-            raise Refused("message must be a string")
-        if len(message) > self.max_message_chars:
-            with use_locale(self._locale(hint)):
-                reply = gettext("Your message is too long. Please make it shorter.")
-            raise Refused(f"message must be at most {self.max_message_chars} characters", reply)
-
-        try:
-            message_id = message_id_of(metadata)
-        except ValueError as exc:
-            raise Refused(str(exc)) from None
-
-        return Inbound(
-            channel=CHANNEL,
-            sender_id=sender,
-            message_id=message_id,
-            text=message,
-            language_hint=hint,
+            dialect, default_sender = rasa.SOCKETIO_PER_SOCKET, sid
+        return rasa.parse_message(
+            data,
+            dialect,
+            max_message_chars=self.max_message_chars,
+            accept_language=session.get("accept_language", ()),
+            default_sender=default_sender,
         )
 
-    def _admit(self, inbound: Inbound) -> None:
-        if self._closing:
-            with use_locale(self._locale(inbound.language_hint)):
-                reply = gettext("Sorry, something went wrong on our side. Please try again in a moment.")
-            raise Refused("the service is shutting down", reply)
-        wait = self.limiter.take(inbound.sender_id)
-        if wait > 0:
-            seconds = max(1, math.ceil(wait))
-            with use_locale(self._locale(inbound.language_hint)):
-                reply = gettext(
+    def _refusal_text(self, refused: Refused) -> str | None:
+        """What the applicant is told of a refused message, in their language; a malformed
+        message (a client's bug, not the applicant's doing) is dropped without a word."""
+        with use_locale(self._locale(refused.language_hint)):
+            if refused.status == 413:
+                return gettext("Your message is too long. Please make it shorter.")
+            if refused.status == 429:
+                return gettext(
                     "You are sending messages too fast. Please wait {seconds} seconds and try again.",
-                    seconds=seconds,
+                    seconds=refused.retry_after,
                 )
-            raise Refused(f"too many messages; retry after {seconds} seconds", reply)
+            if refused.status == 503:
+                return gettext("Sorry, something went wrong on our side. Please try again in a moment.")
+        return None
 
 
 def create_channel(services: Any) -> SocketIOChannel:

@@ -20,7 +20,6 @@ import base64
 import hashlib
 import hmac
 import logging
-import os
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from datetime import timedelta
@@ -396,7 +395,7 @@ class TelegramChannel:
 
     async def _record_unreachable(self, chat_id: int) -> None:
         try:
-            await self.engine.store.mark_unreachable(CHANNEL, str(chat_id), self.engine.clock())
+            await self.engine.unreachable(CHANNEL, str(chat_id))
         except Exception:  # the in-memory record still stops this process from retrying
             log.exception("telegram: could not record that chat %s blocked the bot", self._tag(chat_id))
 
@@ -445,21 +444,21 @@ def _locale(language: str | None) -> str:
 
 
 def create_channel(services: Any) -> TelegramChannel | None:
-    """The Telegram channel from the environment, or None without ``TELEGRAM_BOT_TOKEN``."""
-    token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
-    if not token:
+    """The Telegram channel from ``services.settings``, or None without a bot token."""
+    settings = services.settings
+    if settings.telegram_bot_token is None:
         return None
     # httpx logs every request URL at INFO, and the URL contains the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    public_url = os.environ.get("INTAKE_PUBLIC_URL", "").strip() or None
-    secret = os.environ.get("INTAKE_TELEGRAM_SECRET", "").strip() or None
-    base_url = os.environ.get("INTAKE_TELEGRAM_API_URL", "").strip() or None
+    public_url = settings.public_url.strip() or None
+    secret = settings.telegram_secret.get_secret_value() if settings.telegram_secret else None
+    base_url = settings.telegram_api_url.strip() or None
     base_file_url = None
     if base_url and base_url.endswith("/bot"):  # e.g. http://127.0.0.1:8081/bot → …/file/bot
         base_file_url = base_url[: -len("bot")] + "file/bot"
     return TelegramChannel(
         services.engine,
-        token,
+        settings.telegram_bot_token.get_secret_value(),
         public_url=public_url,
         secret_token=secret,
         base_url=base_url,

@@ -306,3 +306,19 @@ async def test_create_channel_builds_the_rest_channel(engine: Engine, flows: Flo
     services = services_for(engine, flows)
     channel = create_channel(services)
     assert isinstance(channel, RestChannel) and channel.name == "rest" and channel.engine is engine
+
+
+async def test_messages_kept_for_the_web_chat_are_handed_over_once(serve: Serve, engine: Engine) -> None:
+    async with serve() as client:
+        await client.say("/start", sender="kept-web-chat-sender-0001", language="de")
+        await engine.leave_notice("rest", "kept-web-chat-sender-0001", "Ihr Termin wurde bestätigt.")
+        kept = client.base + "/webhooks/rest/kept"
+        async with client.session.post(kept, json={"sender": "kept-web-chat-sender-0001"}) as response:
+            assert response.status == 200
+            assert [m["text"] for m in await response.json()] == ["Ihr Termin wurde bestätigt."]
+        async with client.session.post(kept, json={"sender": "kept-web-chat-sender-0001"}) as response:
+            assert await response.json() == []
+        async with client.session.post(kept, json={"sender": "never-wrote-0001"}) as response:
+            assert await response.json() == []
+        async with client.session.post(kept, json={"message": "x"}) as response:
+            assert response.status == 400

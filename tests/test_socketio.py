@@ -393,3 +393,26 @@ def test_text_is_sent_as_markdown_that_reads_as_the_plain_text() -> None:
     reply = Outbound("a_b\nc")
     assert to_socketio(reply, "s")["text"] == "a\\_b  \nc"
     assert to_socketio(reply, "s", markdown=False)["text"] == "a_b\nc"
+
+
+async def test_staff_messages_are_pushed_to_an_open_chat_and_kept_when_none_is_open(
+    engine: Engine, flows: FlowSet
+) -> None:
+    channel = SocketIOChannel(engine)
+    async with serving(create_app(services_for(engine, flows), [channel])) as base:
+        async with widget(base) as client:
+            session = await client.request_session("pushed-session-0123456789")
+            await client.say("/start")
+            before = len(client.received)
+            assert await channel.push(session, [Outbound("Your ticket is booked.")])
+            for _ in range(100):
+                if len(client.received) > before:
+                    break
+                await asyncio.sleep(0.01)
+            assert client.received[before:] == [{"text": "Your ticket is booked."}]
+        for _ in range(100):  # the server notices the disconnect a moment later
+            if not await channel.push(session, [Outbound("Nobody is listening.")]):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("a closed chat still counts as open")

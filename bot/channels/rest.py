@@ -58,6 +58,7 @@ class RestChannel:
     def mount(self, app: web.Application) -> None:
         router = app.router
         router.add_post("/webhooks/rest/webhook", self.webhook)
+        router.add_post("/webhooks/rest/kept", self.kept)
         router.add_get("/webhooks/rest/", self.status)
         router.add_get("/webhooks/rest", self.status)
 
@@ -88,7 +89,20 @@ class RestChannel:
             return _error(Refused(500, "internal error"))
         return web.json_response([r.to_rest(inbound.sender_id) for r in replies])
 
-    async def _parse(self, request: web.Request) -> Inbound:
+    async def kept(self, request: web.Request) -> web.Response:
+        """Our extension of the protocol: ``{"sender"}`` → the messages kept for this
+        sender since their last turn (from staff, or a reminder), in the webhook's shape,
+        handed over once. The web chat page asks now and then while it is open, since
+        this channel cannot push."""
+        try:
+            inbound = await self._parse(request, message_required=False)
+            self.limiter.admit(inbound)
+        except Refused as refused:
+            return _error(refused)
+        kept = await self.engine.kept_messages(CHANNEL, inbound.sender_id)
+        return web.json_response([r.to_rest(inbound.sender_id) for r in kept])
+
+    async def _parse(self, request: web.Request, *, message_required: bool = True) -> Inbound:
         if request.content_type != "application/json":
             raise Refused(415, "content type must be application/json")
         try:
@@ -101,6 +115,8 @@ class RestChannel:
             raise Refused(400, "body is not valid JSON") from None
         if not isinstance(body, dict):
             raise Refused(400, "body must be a JSON object")
+        if not message_required:
+            body = {**body, "message": ""}
         return rasa.parse_message(
             body,
             rasa.REST,

@@ -35,6 +35,7 @@ import contextlib
 import logging
 import re
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import engineio.packet
@@ -197,6 +198,7 @@ class SocketIOChannel:
         session_id = rasa.sender_id_or_none(given) or uuid.uuid4().hex
         async with self.sio.session(sid) as session:
             session["session_id"] = session_id
+        await self.sio.enter_room(sid, _room(session_id))  # where push() finds the applicant
         await self.sio.emit("session_confirm", session_id, to=sid)
 
     async def _user_uttered(self, sid: str, data: Any = None) -> dict[str, str] | None:
@@ -228,6 +230,20 @@ class SocketIOChannel:
             )
         return None
 
+    async def push(self, sender_id: str, replies: Sequence[Outbound]) -> bool:
+        """Send to the applicant's open chat (every socket of their session); False when
+        none is open, so that the message is kept for their next visit instead."""
+        room = _room(sender_id) if self.session_persistence else sender_id
+        if not any(True for _ in self.sio.manager.get_participants("/", room)):
+            return False
+        for reply in replies:
+            await self.sio.emit(
+                BOT_MESSAGE_EVENT,
+                to_socketio(reply, sender_id, send_custom=self.send_custom, markdown=self.markdown),
+                room=room,
+            )
+        return True
+
     def _locale(self, hint: str | None) -> str:
         return hint or self.engine.default_language
 
@@ -258,6 +274,10 @@ class SocketIOChannel:
             if refused.status == 503:
                 return gettext("Sorry, something went wrong on our side. Please try again in a moment.")
         return None
+
+
+def _room(session_id: str) -> str:
+    return f"session:{session_id}"
 
 
 def create_channel(services: Any) -> SocketIOChannel:

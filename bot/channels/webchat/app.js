@@ -5,6 +5,8 @@
   "use strict";
 
   var ENDPOINT = "/webhooks/rest/webhook";
+  var KEPT = "/webhooks/rest/kept";      // messages from staff (and reminders) kept for us
+  var KEPT_EVERY_MS = 15000;
   var STORE_KEY = "intake-webchat-v1";
   var MAX_LOG = 300;
   var RTL = ["ar", "fa", "ps", "he", "ur"];
@@ -302,10 +304,30 @@
     send("/start", null, false, { language: code });
   });
 
+  // Staff may write while this page is open: ask for what was kept, now and then, while
+  // the page is visible and not waiting for an answer.
+  function fetchKept() {
+    if (busy || document.hidden || state.log.length === 0) { return; }
+    fetch(KEPT, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ sender: state.sender })
+    }).then(function (response) {
+      return response.ok ? response.json() : [];
+    }).then(function (replies) {
+      if (!Array.isArray(replies) || replies.length === 0) { return; }
+      replies.forEach(function (r) { if (r.text) { append({ who: "bot", text: String(r.text) }); } });
+      save();
+    }).catch(function () { /* offline for a moment: ask again later */ });
+  }
+
   loadLanguages().then(function () {
     applyLanguage();
     if (state.log.length === 0) {
       send("/start", null, false, { language: navigator.language || "en" });
     }
+    window.setInterval(fetchKept, KEPT_EVERY_MS);
+    document.addEventListener("visibilitychange", fetchKept);
+    window.addEventListener("focus", fetchKept);
   });
 }());

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.backoffice import policy
 from bot.store.casework import CaseFilter, Casework
-from bot.store.models import CaseRow
+from bot.store.models import CaseNote, CaseRow
 from bot.store.staff import StaffDirectory
 from bot.store.store import Store
 
@@ -106,3 +106,18 @@ async def test_a_disabled_user_loses_sessions_and_cases(store: Store, world) -> 
     disabled = await d.user("fedasil@example.org")
     assert disabled is not None and disabled.disabled
     assert not policy.can(disabled, "list_cases")
+
+
+async def test_a_partner_reads_only_its_own_organisations_notes(store: Store, world) -> None:  # type: ignore[no-untyped-def]
+    users, refs = world
+    work = Casework(store)
+    io, ngo = users["io"], users["ngo"]
+    await work.add_note(refs["ngo_pa"], io.id, io.organisation_id, "office note", START)
+    await work.add_note(refs["ngo_pa"], ngo.id, ngo.organisation_id, "street team note", START)
+    seen_by_ngo = await work.case_file(policy.visible_cases(ngo), refs["ngo_pa"], notes_of=policy.notes_visible_to(ngo))
+    seen_by_io = await work.case_file(policy.visible_cases(io), refs["ngo_pa"], notes_of=policy.notes_visible_to(io))
+    assert seen_by_ngo is not None and [n.text for n in seen_by_ngo.notes] == ["street team note"]
+    assert seen_by_io is not None and [n.text for n in seen_by_io.notes] == ["office note", "street team note"]
+    async with store.engine.connect() as conn:
+        stored = (await conn.execute(select(CaseNote.body_enc))).scalars().all()
+    assert all(b"note" not in body for body in stored)  # encrypted at rest

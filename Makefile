@@ -60,6 +60,9 @@ catalogs: install
 	@if ls locales/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
 		$(BIN)/pybabel compile --domain messages --directory locales --statistics 2>&1 | tail -n +1; \
 	fi
+	@if ls locales/*/LC_MESSAGES/backoffice.po >/dev/null 2>&1; then \
+		$(BIN)/pybabel compile --domain backoffice --directory locales --statistics 2>&1 | tail -n +1; \
+	fi
 
 # A wheel to install elsewhere (`pip install dist/intake_bot-*.whl`): flows and compiled
 # catalogs inside (build_hooks.py); its data goes to INTAKE_DATA_DIR, default ./var.

@@ -2,8 +2,9 @@
 
 The repository keeps ``flows/`` and ``locales/`` at the top, next to ``bot/``, where
 editors and translators find them. A wheel has only packages, so ``build_py`` copies the
-flows to ``bot/shipped/flows`` and compiles each ``locales/<lang>/LC_MESSAGES/messages.po``
-to ``bot/shipped/locales/<lang>/LC_MESSAGES/messages.mo`` with Babel; a catalog that
+flows to ``bot/shipped/flows`` and compiles each ``locales/<lang>/LC_MESSAGES/<domain>.po``
+(the applicants' ``messages`` and the staff's ``backoffice``) to
+``bot/shipped/locales/<lang>/LC_MESSAGES/<domain>.mo`` with Babel; a catalog that
 ``pybabel compile`` would reject fails the build. ``bot.resources`` looks there first.
 An editable install skips this: it reads the checkout's own folders.
 """
@@ -40,7 +41,7 @@ class BuildPy(build_py):
         from babel.messages.mofile import write_mo
         from babel.messages.pofile import read_po
 
-        for po in sorted((ROOT / "locales").glob("*/LC_MESSAGES/messages.po")):
+        for po in sorted((ROOT / "locales").glob("*/LC_MESSAGES/*.po")):  # messages and backoffice
             code = po.parent.parent.name
             with po.open("rb") as fh:
                 catalog = read_po(fh, locale=code)
@@ -50,7 +51,7 @@ class BuildPy(build_py):
                 raise SystemExit("catalogs that do not compile:\n" + "\n".join(errors))
             buffer = BytesIO()
             write_mo(buffer, catalog)
-            self._write(target / code / "LC_MESSAGES" / "messages.mo", buffer.getvalue())
+            self._write(target / code / "LC_MESSAGES" / po.with_suffix(".mo").name, buffer.getvalue())
 
     def _write(self, path: Path, data: bytes) -> None:
         self.announce(f"writing {path}", level=2)

@@ -132,6 +132,9 @@ def create_app(services: Services, channels: Sequence[Channel] = ()) -> web.Appl
     app = web.Application(client_max_size=64 * 1024)
     app[SERVICES] = services
     app.router.add_get("/healthz", _healthz)
+    from .backoffice.web import mount as mount_backoffice
+
+    mount_backoffice(app, services)
     for channel in channels:
         channel.mount(app)
 

@@ -71,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     show.set_defaults(handler=_cases_show)
 
     _slots_commands(sub)
+    _staff_commands(sub)
 
     i18n = sub.add_parser("i18n", help="translations").add_subparsers(metavar="ACTION")
     i18n_check = i18n.add_parser(
@@ -324,6 +325,117 @@ def _slots_list(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{slot.starts_at.astimezone(zone):%Y-%m-%d %H:%M}  {slot.place}  {slot.booked}/{slot.capacity}")
     if not slots:
         print("no future slots" + ("" if args.all else " with a free seat"), file=sys.stderr)
+    return 0
+
+
+# --- staff accounts and organisations (the back office) -------------------------------
+
+
+def _staff_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from .store.staff import ROLES
+
+    users = sub.add_parser("users", help="back-office staff accounts").add_subparsers(metavar="ACTION")
+    add = users.add_parser("add", help="create a staff account")
+    add.add_argument("email")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--org", required=True, help="organisation slug (see `intake orgs list`)")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.set_defaults(handler=_users_add)
+    listing = users.add_parser("list", help="staff accounts: e-mail, role, organisation, on duty, disabled")
+    listing.add_argument("--org")
+    listing.set_defaults(handler=_users_list)
+    disable = users.add_parser("disable", help="disable an account and end its sessions at once")
+    disable.add_argument("email")
+    disable.set_defaults(handler=_users_disable)
+
+    orgs = sub.add_parser("orgs", help="organisations and the case kinds they see").add_subparsers(metavar="ACTION")
+    orgs.add_parser("list", help="organisations with their case kinds and rules").set_defaults(handler=_orgs_list)
+    org_add = orgs.add_parser("add", help="add an organisation")
+    org_add.add_argument("slug")
+    org_add.add_argument("name")
+    org_add.set_defaults(handler=_orgs_add)
+
+
+def _staff_run(settings: Settings, action):  # type: ignore[no-untyped-def]
+    """Run ``action(directory)`` against the migrated database; StaffError → exit 2."""
+    from .store.staff import StaffDirectory, StaffError
+
+    store = _slot_store(settings)
+
+    async def run():  # type: ignore[no-untyped-def]
+        try:
+            return await action(StaffDirectory(store))
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(run())
+    except StaffError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("Password (12 characters or more): ")
+    if getpass.getpass("Same password again: ") != first:
+        raise SystemExit("error: the passwords differ")
+    return first
+
+
+def _users_add(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import timezone
+
+    password = _read_password(args)
+    user = _staff_run(settings, lambda d: d.add_user(args.email, password, args.role, args.org, datetime.now(timezone.utc)))
+    if user is None:
+        return 2
+    print(f"user {user.email} added: {user.role} of {user.organisation}")
+    return 0
+
+
+def _users_list(settings: Settings, args: argparse.Namespace) -> int:
+    users = _staff_run(settings, lambda d: d.users(args.org))
+    print(f"{'EMAIL':<36} {'ROLE':<10} {'ORGANISATION':<20} {'ON DUTY':<7} STATE")
+    for user in users or []:
+        print(f"{user.email:<36} {user.role:<10} {user.organisation:<20} {'yes' if user.on_duty else 'no':<7} "
+              f"{'disabled' if user.disabled else 'active'}")
+    return 0
+
+
+def _users_disable(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import timezone
+
+    async def disable(directory):  # type: ignore[no-untyped-def]
+        await directory.disable_user(args.email, datetime.now(timezone.utc))
+        return True
+
+    if _staff_run(settings, disable) is None:
+        return 2
+    print(f"user {args.email} disabled; their sessions are ended")
+    return 0
+
+
+def _orgs_list(settings: Settings, args: argparse.Namespace) -> int:
+    orgs = _staff_run(settings, lambda d: d.organisations())
+    print(f"{'SLUG':<20} {'NAME':<28} CASE KINDS (RULE)")
+    for slug, name, access in orgs or []:
+        kinds = ", ".join(f"{kind} ({rule})" for kind, rule in access) or "-"
+        print(f"{slug:<20} {name:<28} {kinds}")
+    return 0
+
+
+def _orgs_add(settings: Settings, args: argparse.Namespace) -> int:
+    async def add(directory):  # type: ignore[no-untyped-def]
+        await directory.add_organisation(args.slug, args.name)
+        return True
+
+    if _staff_run(settings, add) is None:
+        return 2
+    print(f"organisation {args.slug} added")
     return 0
 
 

@@ -128,3 +128,8 @@ class Settings(BaseSettings):
 
     def keys(self) -> list[str]:
         return self.secret_keys or load_or_create_key_file(self.data_dir / "secret.key")
+
+    backoffice_secure_cookies: bool | None = Field(
+        default=None,
+        description="send the back office's cookies with Secure; default: when INTAKE_PUBLIC_URL is https",
+    )

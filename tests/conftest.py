@@ -22,7 +22,10 @@ from bot.store.migrate import upgrade
 from bot.store.store import Store
 from nlu.langid import LanguageIdentifier
 
-TABLES = ("jobs", "bookings", "slots", "case_events", "cases", "processed_messages", "transcript", "conversations")
+TABLES = (
+    "audit_log", "staff_sessions", "case_notes", "case_steps", "jobs", "bookings", "slots", "case_events", "cases",
+    "staff_users", "processed_messages", "transcript", "conversations",
+)
 """Every table, children first (what a PostgreSQL test database is emptied of)."""
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 START = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)

@@ -22,4 +22,6 @@ class CaseDraft:
     consent: dict[str, Any] | None
     content_version: str | None
     submitted_by: str | None = None
+    submitted_org: str | None = None
+    """The organisation of the staff member who ran an assisted intake (its slug)."""
     appointment: dict[str, Any] | None = None

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -138,6 +139,17 @@ class CaseRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     retention_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Plain columns for the back office, so that its one access check (and its lists)
+    # need no decryption; nothing personal (bot/backoffice/policy.py).
+    origin_flow: Mapped[str | None] = mapped_column(String(64))
+    """The journey the case came from: for a call-back, the one the applicant was stuck in."""
+    shared_with: Mapped[str] = mapped_column(String(255), default="")
+    """Organisations the applicant agreed to share with, as ``,iom,caritas,`` (empty: none)."""
+    submitted_org: Mapped[str | None] = mapped_column(String(64))
+    """The organisation of the staff member who ran an assisted intake."""
+    outcome: Mapped[str | None] = mapped_column(String(64))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"), index=True)
+    first_answer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.id", cascade="all, delete-orphan"
@@ -228,3 +240,103 @@ class Job(Base):
 
 
 Index("ix_jobs_status_due_at", Job.status, Job.due_at)
+
+
+# --- the back office: organisations, staff, sessions, audit, notes, steps -----------------
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class KindAccess(Base):
+    """Which organisation sees which case kind, and on what condition (configuration).
+
+    ``rule``: ``always``; ``shared`` (only where the applicant agreed to share with it);
+    ``vulnerable`` (only where a vulnerability flag is set); ``on_duty`` (only its staff
+    who are on duty). A call-back is seen as the kind of the journey it came from.
+    """
+
+    __tablename__ = "kind_access"
+    __table_args__ = (UniqueConstraint("kind", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    rule: Mapped[str] = mapped_column(String(16))
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    """Lower-cased."""
+    password_hash: Mapped[str] = mapped_column(String(255))
+    """argon2id, with its parameters (argon2-cffi's encoded form)."""
+    role: Mapped[str] = mapped_column(String(16))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    on_duty: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[str | None] = mapped_column(String(16))
+    totp_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StaffSession(Base):
+    """A signed-in browser. The cookie holds a random token; only its hash is kept."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """Append-only: who did what to which case, when; never the personal values."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    """A staff user id (kept as a number, not a foreign key: the log outlives nothing)."""
+    actor: Mapped[str] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(32))
+    case_reference: Mapped[str | None] = mapped_column(String(16), index=True)
+    detail: Mapped[str | None] = mapped_column(String(255))
+    """What changed, as ids (``in_review``, ``closed:departed``), never free text."""
+
+
+class CaseNote(Base):
+    """An internal note on a case; its text may be personal, so it is encrypted."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    body_enc: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CaseStep(Base):
+    """A step of the case kind's workflow recorded by a caseworker (kinds.py)."""
+
+    __tablename__ = "case_steps"
+    __table_args__ = (UniqueConstraint("case_id", "step"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    step: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(254))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -21,6 +21,7 @@ from ..cases.draft import CaseDraft
 from ..cases.model import Case, StatusChange
 from ..cases.references import new_reference
 from .appointments import FINAL_JOB, BookingView, JobView, SlotView, StoreAppointments, TurnAppointments
+from .case_access import access_columns
 from .crypto import Cipher
 from .database import READ_ONLY, ConversationLocks, create_engine
 from .inline import InlineSqlite
@@ -151,6 +152,7 @@ class Turn(TurnAppointments):
             created_at=now,
             updated_at=now,
             retention_until=None,
+            **access_columns(draft),
         )
         row.events.append(CaseEvent(at=now, status="submitted", actor="applicant", note=None))
         self._session.add(row)

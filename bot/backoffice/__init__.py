@@ -1,0 +1,1 @@
+"""The staff web app (the back office), served at ``/backoffice/`` by the same process."""

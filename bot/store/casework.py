@@ -1,0 +1,261 @@
+"""The back office's reads and writes of cases: lists with filters, one case with its
+notes and steps, status changes, assignment. The access condition (policy.visible_cases)
+is passed in by the caller and applied to every query, so nothing here decides who sees
+what."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Text, asc, case, cast, desc, func, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..cases.kinds import KINDS
+from ..cases.model import Case
+from .database import READ_ONLY
+from .models import CaseEvent, CaseNote, CaseRow, CaseStep, Organisation, StaffUser
+
+OPEN = ("submitted", "in_review", "waiting_for_applicant")
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "submitted": frozenset({"in_review", "waiting_for_applicant", "closed"}),
+    "in_review": frozenset({"waiting_for_applicant", "closed"}),
+    "waiting_for_applicant": frozenset({"in_review", "closed"}),
+    "closed": frozenset({"in_review"}),  # reopened, with a reason
+    "withdrawn": frozenset(),  # the applicant's; final
+}
+SORTS = {
+    "newest": (desc(CaseRow.created_at),),
+    "oldest": (asc(CaseRow.created_at),),
+    "priority": (
+        case((CaseRow.priority == "urgent", 0), (CaseRow.priority == "high", 1), else_=2),
+        desc(CaseRow.created_at),
+    ),
+    "updated": (desc(CaseRow.updated_at),),
+}
+
+
+class WorkflowError(ValueError):
+    """A change the workflow does not allow (said in English; the pages translate it)."""
+
+
+@dataclass
+class CaseFilter:
+    kind: str | None = None
+    status: str | None = None
+    """A status, or ``open`` for the three open ones."""
+    priority: str | None = None
+    language: str | None = None
+    flag: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    reference: str | None = None
+    assignee_id: int | None = None
+    unassigned: bool = False
+    sort: str = "priority"
+    page: int = 1
+    per_page: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class CaseLine:
+    """One row of the case list: plain columns only (nothing decrypted)."""
+
+    reference: str
+    kind: str
+    status: str
+    priority: str
+    language: str
+    flags: list[str]
+    created_at: datetime
+    updated_at: datetime
+    first_answer_at: datetime | None
+    assignee: str | None
+    outcome: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    at: datetime
+    author: str | None
+    organisation: str
+    text: str
+
+
+@dataclass
+class CaseFile:
+    """One case as a caseworker opens it."""
+
+    case: Case
+    row: CaseRow
+    assignee: str | None
+    notes: list[Note] = field(default_factory=list)
+    steps: dict[str, tuple[datetime, str]] = field(default_factory=dict)
+
+
+class Casework:
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self._sessions = async_sessionmaker(store.engine, expire_on_commit=False)
+        self._reads = async_sessionmaker(store.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+
+    async def cases(self, visible: ColumnElement[bool], f: CaseFilter) -> tuple[list[CaseLine], int]:
+        """A page of the cases ``visible`` lets through, filtered, and how many in all."""
+        where = [visible]
+        if f.kind:
+            where.append(CaseRow.kind == f.kind)
+        if f.status == "open":
+            where.append(CaseRow.status.in_(OPEN))
+        elif f.status:
+            where.append(CaseRow.status == f.status)
+        if f.priority:
+            where.append(CaseRow.priority == f.priority)
+        if f.language:
+            where.append(CaseRow.language == f.language)
+        if f.flag:
+            where.append(cast(CaseRow.flags, Text).like(f'%"{_like_safe(f.flag)}"%'))
+        if f.created_from:
+            where.append(CaseRow.created_at >= f.created_from)
+        if f.created_to:
+            where.append(CaseRow.created_at < f.created_to)
+        if f.reference:
+            where.append(CaseRow.reference.like(f"%{_like_safe(f.reference.upper())}%"))
+        if f.unassigned:
+            where.append(CaseRow.assignee_id.is_(None))
+        elif f.assignee_id is not None:
+            where.append(CaseRow.assignee_id == f.assignee_id)
+        query = (
+            select(CaseRow, StaffUser.email)
+            .outerjoin(StaffUser, StaffUser.id == CaseRow.assignee_id)
+            .where(*where)
+            .order_by(*SORTS.get(f.sort, SORTS["priority"]), CaseRow.id)
+            .limit(f.per_page)
+            .offset(max(f.page - 1, 0) * f.per_page)
+        )
+        async with self._reads() as session:
+            total = await session.scalar(select(func.count()).select_from(CaseRow).where(*where))
+            rows = (await session.execute(query)).all()
+        lines = [
+            CaseLine(
+                reference=r.reference, kind=r.kind, status=r.status, priority=r.priority, language=r.language,
+                flags=list(r.flags or []), created_at=r.created_at, updated_at=r.updated_at,
+                first_answer_at=r.first_answer_at, assignee=email, outcome=r.outcome,
+            )
+            for r, email in rows
+        ]
+        return lines, int(total or 0)
+
+    async def case_file(
+        self, visible: ColumnElement[bool], reference: str, notes_of: int | None = None
+    ) -> CaseFile | None:
+        """The case if ``visible`` lets it through (else None, as for no case at all);
+        ``notes_of`` keeps only the notes of one organisation (partners)."""
+        async with self._reads() as session:
+            found = (
+                await session.execute(
+                    select(CaseRow, StaffUser.email)
+                    .outerjoin(StaffUser, StaffUser.id == CaseRow.assignee_id)
+                    .where(CaseRow.reference == reference, visible)
+                    .options(selectinload(CaseRow.events))
+                )
+            ).first()
+            if found is None:
+                return None
+            row, assignee = found
+            notes_query = (
+                select(CaseNote, StaffUser.email, Organisation.slug)
+                .outerjoin(StaffUser, StaffUser.id == CaseNote.author_id)
+                .join(Organisation, Organisation.id == CaseNote.organisation_id)
+                .where(CaseNote.case_id == row.id)
+                .order_by(CaseNote.id)
+            )
+            if notes_of is not None:
+                notes_query = notes_query.where(CaseNote.organisation_id == notes_of)
+            notes = [
+                Note(n.at, email, slug, self._store.cipher.decrypt(n.body_enc).decode())
+                for n, email, slug in (await session.execute(notes_query)).all()
+            ]
+            steps = {
+                s.step: (s.at, s.actor)
+                for s in (await session.scalars(select(CaseStep).where(CaseStep.case_id == row.id))).all()
+            }
+        return CaseFile(self._store.to_case(row), row, assignee, notes, steps)
+
+    async def change_status(
+        self, reference: str, status: str, reason: str, outcome: str | None, actor: str, now: datetime
+    ) -> None:
+        """Move the case along the workflow; closing needs one of its kind's outcomes."""
+        reason = reason.strip()
+        if not reason:
+            raise WorkflowError("a reason is required")
+        async with self._store.locks.writer(), self._sessions() as session, session.begin():
+            row = await session.scalar(select(CaseRow).where(CaseRow.reference == reference).with_for_update())
+            if row is None:
+                raise WorkflowError("no such case")
+            if status not in TRANSITIONS.get(row.status, frozenset()):
+                raise WorkflowError(f"a {row.status} case cannot become {status}")
+            if status == "closed":
+                kind = KINDS.get(row.kind)
+                if not outcome or kind is None or kind.outcome(outcome) is None:
+                    raise WorkflowError("closing needs one of the case kind's outcomes")
+                row.outcome = outcome
+            elif row.status == "closed":
+                row.outcome = None
+            row.status = status
+            row.updated_at = now
+            if row.first_answer_at is None:
+                row.first_answer_at = now
+            session.add(CaseEvent(case_id=row.id, at=now, status=status, actor=actor, note=reason[:2000]))
+
+    async def assign(self, reference: str, assignee_id: int | None, now: datetime) -> None:
+        async with self._store.locks.writer(), self._sessions() as session, session.begin():
+            row = await session.scalar(select(CaseRow).where(CaseRow.reference == reference))
+            if row is None:
+                raise WorkflowError("no such case")
+            row.assignee_id = assignee_id
+            row.updated_at = now
+
+    async def add_note(self, reference: str, author_id: int, organisation_id: int, text: str, now: datetime) -> None:
+        text = text.strip()
+        if not text:
+            raise WorkflowError("a note cannot be empty")
+        async with self._store.locks.writer(), self._sessions() as session, session.begin():
+            case_id = await session.scalar(select(CaseRow.id).where(CaseRow.reference == reference))
+            if case_id is None:
+                raise WorkflowError("no such case")
+            session.add(CaseNote(
+                case_id=case_id, author_id=author_id, organisation_id=organisation_id, at=now,
+                body_enc=self._store.cipher.encrypt(text[:5000].encode()),
+            ))
+
+    async def record_step(self, reference: str, step: str, actor: str, now: datetime) -> None:
+        async with self._store.locks.writer(), self._sessions() as session, session.begin():
+            row = await session.scalar(select(CaseRow).where(CaseRow.reference == reference))
+            kind = KINDS.get(row.kind) if row is not None else None
+            if row is None or kind is None or kind.step(step) is None:
+                raise WorkflowError("not a step of this case kind")
+            if await session.scalar(select(CaseStep.id).where(CaseStep.case_id == row.id, CaseStep.step == step)):
+                return
+            session.add(CaseStep(case_id=row.id, step=step, actor=actor, at=now))
+            row.updated_at = now
+
+    async def colleagues(self, organisation_id: int) -> list[tuple[int, str]]:
+        """Enabled caseworkers and admins of an organisation (whom a case may be assigned to)."""
+        async with self._reads() as session:
+            rows = await session.execute(
+                select(StaffUser.id, StaffUser.email)
+                .where(
+                    StaffUser.organisation_id == organisation_id,
+                    StaffUser.disabled_at.is_(None),
+                    StaffUser.role.in_(("caseworker", "admin")),
+                )
+                .order_by(StaffUser.email)
+            )
+            return [(i, e) for i, e in rows.all()]
+
+
+def _like_safe(text: str) -> str:
+    return "".join(ch for ch in text if ch.isalnum() or ch in "-_")

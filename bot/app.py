@@ -105,8 +105,9 @@ async def _purge_until(stop: asyncio.Event, services: Services) -> None:
 
 
 def default_channels(services: Services) -> list[Channel]:
-    """The web chat (its page, REST and socket.io) always; Telegram when it has a bot token."""
-    from .channels import rest, socketio, telegram, webchat_page
+    """The web chat (its page, REST and socket.io) always; Telegram when it has a bot token;
+    WhatsApp when its four settings are given."""
+    from .channels import rest, socketio, telegram, webchat_page, whatsapp
 
     channels: list[Channel] = [
         webchat_page.create_channel(services),
@@ -116,6 +117,9 @@ def default_channels(services: Services) -> list[Channel]:
     bot = telegram.create_channel(services)
     if bot is not None:
         channels.append(bot)
+    business = whatsapp.create_channel(services)
+    if business is not None:
+        channels.append(business)
     return channels
 
 

@@ -133,3 +133,37 @@ class Settings(BaseSettings):
         default=None,
         description="send the back office's cookies with Secure; default: when INTAKE_PUBLIC_URL is https",
     )
+
+    # --- WhatsApp Business Cloud API (bot/channels/whatsapp.py) ---------------------
+    whatsapp_token: SecretStr | None = Field(
+        default=None, description="the Cloud API access token; with the three below, turns the WhatsApp channel on"
+    )
+    whatsapp_phone_number_id: str = Field(default="", description="the business phone number's id (not the number)")
+    whatsapp_app_secret: SecretStr | None = Field(
+        default=None, description="the Meta app's secret: checks X-Hub-Signature-256 of every delivery"
+    )
+    whatsapp_verify_token: SecretStr | None = Field(
+        default=None, description="the token Meta sends back when the webhook is registered"
+    )
+    whatsapp_api_url: str = Field(
+        default="https://graph.facebook.com/v21.0", description="the Graph API's base URL, with its version"
+    )
+    whatsapp_templates: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description='approved templates for messages outside the 24-hour window, by language: JSON such as '
+        '{"en": {"name": "intake_update", "language": "en"}, "ar": {"name": "intake_update", "language": "ar"}}; '
+        "each has one body parameter, the message",
+    )
+
+    @field_validator("whatsapp_token", "whatsapp_app_secret", "whatsapp_verify_token", mode="before")
+    @classmethod
+    def _blank_whatsapp_secret_is_unset(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
+
+    def whatsapp_configured(self) -> bool:
+        return bool(
+            self.whatsapp_token and self.whatsapp_phone_number_id.strip()
+            and self.whatsapp_app_secret and self.whatsapp_verify_token
+        )

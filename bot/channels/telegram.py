@@ -51,6 +51,7 @@ from telegram.ext import (
 from ..engine import Engine, Inbound, Outbound
 from ..engine.turn import Button
 from ..i18n import DEFAULT_LOCALE, gettext, is_rtl, negotiate, use_locale
+from .text import split_text as text_pieces
 
 log = logging.getLogger(__name__)
 
@@ -72,25 +73,8 @@ ATTACHMENTS = (
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Cut ``text`` into pieces of at most ``limit`` characters, at paragraph breaks first,
-    then at line breaks, then at spaces, and only mid-word when nothing else fits."""
-    pieces: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        for sep in ("\n\n", "\n", " "):
-            cut = rest.rfind(sep, 0, limit)
-            if cut > 0:
-                break
-        else:
-            cut, sep = limit, ""
-        piece = rest[:cut].rstrip()
-        if piece:
-            pieces.append(piece)
-        rest = rest[cut + len(sep):].lstrip("\n ")
-    if rest.strip():
-        pieces.append(rest)
-    return pieces
-
+    """Cut ``text`` into pieces of at most ``limit`` characters (see channels/text.py)."""
+    return text_pieces(text, limit)
 
 
 def keyboard_rows(buttons: Sequence[Button], language: str | None = None) -> list[list[Button]]:

@@ -340,3 +340,35 @@ class CaseStep(Base):
     step: Mapped[str] = mapped_column(String(64))
     actor: Mapped[str] = mapped_column(String(254))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+class WhatsAppContact(Base):
+    """What WhatsApp's rules need about a conversation: when the applicant last wrote
+    (free-form messages only within 24 hours of it) and whether they agreed to be written
+    to outside that window (by an approved template). No personal data."""
+
+    __tablename__ = "whatsapp_contacts"
+
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_inbound_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    opted_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Set when the applicant agreed to templates, cleared when they declined."""
+
+
+class WhatsAppMessage(Base):
+    """One message we sent on WhatsApp and its latest status (accepted → sent → delivered
+    → read, or failed), by WhatsApp's message id. No personal data: no text, no number."""
+
+    __tablename__ = "whatsapp_messages"
+
+    wa_message_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    """``session`` (within the window) or ``template``."""
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -36,6 +36,7 @@ from .models import (
     TranscriptEntry,
 )
 from .turn_rows import AsyncpgRows, SessionRows, TurnRows
+from .whatsapp import WhatsAppRecords
 
 __all__ = ["ERASED", "BookingView", "CaseDraft", "JobView", "SlotView", "Store", "StoredConversation", "Turn"]
 
@@ -204,6 +205,8 @@ class Store(StoreAppointments):
         self._reads = async_sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
         database = engine.url.database or ""
         self._inline = InlineSqlite(database) if self.dialect == "sqlite" and database not in ("", ":memory:") else None
+        self.whatsapp = WhatsAppRecords(self)
+        """The WhatsApp channel's window, opt-in and statuses (whatsapp.py)."""
 
     @classmethod
     def connect(cls, url: str, cipher: Cipher, **engine_kwargs: Any) -> Store:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import re
 import unicodedata
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -60,6 +61,19 @@ RTL_LANGUAGES = frozenset({"ar", "fa", "ps", "he", "ur"})
 
 FSI, PDI = "\u2068", "\u2069"
 """Unicode first-strong and pop directional isolates (UAX #9)."""
+
+BIDI_CONTROLS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Marks, embeddings, overrides and isolates: invisible, and never part of what people mean."""
+
+_LEFT_TO_RIGHT_TOKEN = re.compile(
+    r"(?P<keep>\u2068[^\u2069]*\u2069|\{[^{}]*\})"  # already isolated; a placeholder
+    r"|(?P<token>"
+    r"(?<![\w/:])/[A-Za-z_]+(?:@\w+)?"  # a command: /official, /back@IntakeBot (not a URL's path)
+    r"|\b[A-Z]{2}-[0-9A-Z]{6}\b"  # a case reference: VR-7K3M9Q
+    r"|(?<![\w+])\+?[0-9](?:[0-9 .:/-]*[0-9])?(?!\w)"  # a number, a date, a phone number: 112, +32 2 488 21 11
+    r")"
+)
+"""What a right-to-left text may hold that must keep its own left-to-right order."""
 
 _current: ContextVar[str] = ContextVar("intake_locale", default=DEFAULT_LOCALE)
 _reported_missing: set[tuple[str, str]] = set()
@@ -181,10 +195,32 @@ def isolate(value: Any) -> str:
     return f"{FSI}{text}{PDI}"
 
 
+def strip_bidi_controls(text: str) -> str:
+    """``text`` without the invisible direction marks a right-to-left text carries (a
+    command or a reference copied from one of our messages comes back with them)."""
+    return BIDI_CONTROLS.sub("", text)
+
+
+def isolate_tokens(text: str) -> str:
+    """A right-to-left text with its commands, references and numbers isolated.
+
+    Unisolated, ``اكتب /official.`` shows its slash after the word, and a phone number's
+    groups in the wrong order; an isolate keeps each such run whole and in its own
+    direction, on every channel (the marks are plain characters)."""
+    def wrap(match: re.Match[str]) -> str:
+        token = match.group("token")
+        return f"{FSI}{token}{PDI}" if token else match.group(0)
+
+    return _LEFT_TO_RIGHT_TOKEN.sub(wrap, text)
+
+
 def _render(source: str, translated: str, params: dict[str, Any]) -> str:
+    rtl = is_rtl(_current.get())
+    if rtl:
+        translated = isolate_tokens(translated)
     if not params:
         return translated
-    if is_rtl(_current.get()):
+    if rtl:
         params = {key: isolate(value) for key, value in params.items()}
     try:
         return translated.format_map(params)
@@ -261,10 +297,12 @@ __all__ = [
     "gettext",
     "is_rtl",
     "isolate",
+    "isolate_tokens",
     "native_name",
     "negotiate",
     "ngettext",
     "set_locale",
+    "strip_bidi_controls",
     "supported_locales",
     "use_locale",
     "word_set",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 
+from ..i18n import strip_bidi_controls
 from .kinds import BY_PREFIX, get
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -24,8 +25,9 @@ def new_reference(kind: str) -> str:
 
 
 def normalise(text: str) -> str | None:
-    """A reference as typed (``vr 7k3m9q``, ``VR7K3M9Q``) in its canonical form, or None."""
-    compact = re.sub(r"[\s\-_.]", "", text.upper())
+    """A reference as typed (``vr 7k3m9q``, ``VR7K3M9Q``, copied with its direction marks
+    from a right-to-left message) in its canonical form, or None."""
+    compact = re.sub(r"[\s\-_.]", "", strip_bidi_controls(text).upper())
     if len(compact) != 2 + LENGTH:
         return None
     candidate = f"{compact[:2]}-{compact[2:]}"

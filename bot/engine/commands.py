@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..i18n import N_, current_locale, use_locale, word_set
+from ..i18n import N_, current_locale, strip_bidi_controls, use_locale, word_set
 
 GLOBAL = ("start", "restart", "back", "help", "language", "human", "cancel", "forget")
 """Commands offered everywhere; flows may not use these names as intents."""
@@ -69,16 +69,19 @@ class Command:
 
 
 def normalise(text: str) -> str:
-    """Case-, accent- and punctuation-insensitive form of a short message."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    """Case-, accent-, punctuation- and direction-mark-insensitive form of a short message."""
+    decomposed = unicodedata.normalize("NFKD", strip_bidi_controls(text).casefold())
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     stripped = re.sub(r"[.!¡¿,;:\"'«»“”()\[\]]+", " ", stripped)
     return " ".join(stripped.split())
 
 
 def parse(text: str) -> Command | None:
-    """A slash command (any name: flows' intents too), or one of the global words."""
-    text = text.strip()
+    """A slash command (any name: flows' intents too), or one of the global words.
+
+    Direction marks are ignored: a right-to-left message shows its commands isolated
+    (:func:`bot.i18n.isolate_tokens`), and people copy them back with the marks."""
+    text = strip_bidi_controls(text).strip()
     match = _SLASH.match(text)
     if match:
         argument = (match.group(2) or "").strip() or None

@@ -36,7 +36,7 @@ from .text import WORD, clean, fold, for_intent, for_language
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2
+FORMAT = 3
 FALLBACK = "nlu_fallback"
 VIEWS = {"intent": for_intent, "language": for_language}
 

@@ -43,7 +43,7 @@ VIEWS = {"intent": for_intent, "language": for_language}
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    alpha: float = 3e-5
+    alpha: float = 1.5e-5
     """Regularisation of the intent SVM (lower fits the training data more closely)."""
     epochs: int = 15
     char_max: int = 5

@@ -17,7 +17,7 @@ MAX_ROUTED = 0.08
 """Share of held-out out-of-scope messages routed into a journey or urgent help (all languages)."""
 MAX_ROUTED_PER_LANGUAGE = 0.2
 MIN_ACCURACY = 0.95
-MIN_ACCURACY_PER_LANGUAGE = 0.89
+MIN_ACCURACY_PER_LANGUAGE = 0.85
 MIN_URGENT_RECALL = 0.99
 
 
@@ -34,7 +34,7 @@ def figures(model: NLUModel) -> dict:  # type: ignore[type-arg]
 def test_every_language_has_held_out_messages_of_both_kinds(figures: dict) -> None:  # type: ignore[type-arg]
     assert len(figures["languages"]) == 18
     for code, row in figures["languages"].items():
-        assert row["oos"] >= 15 and row["realistic"] >= 28, code
+        assert row["oos"] >= 15 and row["realistic"] >= 36, code
 
 
 def test_held_out_messages_are_not_training_examples() -> None:

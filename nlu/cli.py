@@ -43,6 +43,11 @@ def add_commands(sub: Any) -> None:
                           help="leave-one-language-out languages (default: a few; 'none' for none)")
     evaluate.add_argument("--confusions", type=int, default=15, help="how many confusions to list")
     evaluate.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    evaluate.add_argument("--heldout", nargs="?", const=True, default=None, type=Path, metavar="DIR",
+                          help="instead: the trained model on the held-out messages (default nlu/eval): "
+                               "out-of-scope routing and realistic accuracy per language and intent")
+    evaluate.add_argument("--model", type=Path, help="with --heldout: model file (default INTAKE_NLU_MODEL_PATH)")
+    evaluate.add_argument("--misses", type=int, default=30, help="with --heldout: how many misses to list")
     evaluate.set_defaults(handler=_eval)
 
 
@@ -103,6 +108,8 @@ def _eval(settings: Any, args: argparse.Namespace) -> int:
     from .evaluate import DEFAULT_LEAVE_OUT, report, run
 
     started = time.perf_counter()
+    if args.heldout is not None:
+        return _eval_heldout(settings, args)
     data = load(args.data or default_data_dir(), args.lang)
     if not data.examples:
         print("no training data", file=sys.stderr)
@@ -111,6 +118,22 @@ def _eval(settings: Any, args: argparse.Namespace) -> int:
     figures = run(data, folds=args.folds, leave_out=leave_out)
     print(report(figures, confusions=args.confusions))
     print(f"(evaluated in {time.perf_counter() - started:.0f} s)")
+    if args.json:
+        args.json.write_text(json.dumps(figures, ensure_ascii=False, indent=2), encoding="utf-8")
+    return 0
+
+
+def _eval_heldout(settings: Any, args: argparse.Namespace) -> int:
+    from . import heldout
+    from .service import load_model
+
+    data = heldout.load_heldout(None if args.heldout is True else args.heldout, args.lang)
+    if not data.examples:
+        print("no held-out messages", file=sys.stderr)
+        return 1
+    model = load_model(_model_path(settings, args.model), args.data)
+    figures = heldout.run(model, data)
+    print(heldout.report(figures, misses=args.misses))
     if args.json:
         args.json.write_text(json.dumps(figures, ensure_ascii=False, indent=2), encoding="utf-8")
     return 0

@@ -36,14 +36,14 @@ from .text import WORD, clean, fold, for_intent, for_language
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2
+FORMAT = 3
 FALLBACK = "nlu_fallback"
 VIEWS = {"intent": for_intent, "language": for_language}
 
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    alpha: float = 3e-5
+    alpha: float = 1.5e-5
     """Regularisation of the intent SVM (lower fits the training data more closely)."""
     epochs: int = 15
     char_max: int = 5

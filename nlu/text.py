@@ -13,6 +13,11 @@ _SPACES = re.compile(r"\s+")
 REFERENCE = re.compile(r"(?<![A-Za-z0-9])(?:VR|PA|VQ|HC|US)[\s\-_.]?[23456789ABCDEFGHJKMNPQRSTVWXYZ]{6}(?![A-Za-z0-9])",
                        re.IGNORECASE)
 _LONG_NUMBER = re.compile(r"\d[\d\s\-./]{4,}\d")
+_ARABIZI_DIGIT = re.compile(r"(?<=[a-z])[235679]|[235679](?=[a-z])")
+_ARABIZI = {"2": "", "3": "a", "5": "kh", "6": "t", "7": "h", "9": "q"}
+"""Arabic written in Latin letters uses digits for the letters Latin lacks (3 = ع,
+7 = ح, 2 = ء, 5 = خ, 9 = ق): "7imaye", "b2dar", "3ayez". Spelt with or without them
+("himaye", "ayez"), the words meet."""
 
 # Arabic-script letter variants written interchangeably (hamza forms, ta marbuta, alef
 # maqsura, Persian/Arabic kaf and yeh), tatweel and Arabic-Indic digits.
@@ -43,10 +48,12 @@ def fold(text: str) -> str:
 
 def for_intent(text: str) -> str:
     """What the intent classifier reads: folded, references and long numbers as
-    placeholders, letters repeated for emphasis ("pleeease") shortened."""
+    placeholders, Arabizi digits inside Latin words as letters, letters repeated for
+    emphasis ("pleeease") shortened."""
     text = REFERENCE.sub(" vrref ", clean(text))
     text = _LONG_NUMBER.sub(" 0000 ", text)
-    return _REPEATS.sub(r"\1\1", fold(text))
+    text = _ARABIZI_DIGIT.sub(lambda m: _ARABIZI[m.group()], fold(text))
+    return _REPEATS.sub(r"\1\1", text)
 
 
 def for_language(text: str) -> str:

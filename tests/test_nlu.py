@@ -369,3 +369,12 @@ def test_loading_text_with_a_list_of_examples() -> None:
     lang = LanguageData("en")
     load_text('version: "3.1"\nnlu:\n- intent: greet\n  examples:\n  - text: hello\n  - hi\n', lang)
     assert [e.text for e in lang.examples] == ["hello", "hi"] and not lang.problems
+
+
+def test_arabizi_digits_are_read_as_letters_but_numbers_stay_numbers() -> None:
+    from nlu.text import for_intent
+
+    assert for_intent("bdi 7imaye, ma b2dar erja3") == for_intent("bdi himaye, ma bdar erjaa")
+    assert for_intent("ana 3ayez arga3") == "ana aayez argaa"
+    assert for_intent("15 x 7 = ?") == "15 x 7 = ?"
+    assert "vrref" in for_intent("status of VR-7K3M9Q")

@@ -100,3 +100,13 @@ async def test_a_name_is_never_read_as_a_wish(engine_nlu: Engine) -> None:
     chat = await at_question(engine_nlu, "applicant.name")
     await chat.say("Nino Beridze")
     assert chat.field == "applicant.preferred_contact"
+
+
+@pytest.mark.parametrize(("text", "lang"), [("هل احتاج مظلة يوم الاربعاء", "ar"), ("do I need an umbrella on Wednesday?", None),
+                                           ("recommend me a good film for tonight", None)])
+async def test_everyday_requests_get_the_menu_not_a_journey(engine_nlu: Engine, text: str, lang: str | None) -> None:
+    chat = Chat(engine_nlu, lang=lang)
+    await chat.say("/start")
+    await chat.say(text)
+    # the menu again: no journey's first question, no emergency numbers
+    assert chat.field is None and "/visa_info" in chat.payloads and "112" not in chat.text

@@ -124,12 +124,13 @@ async def widget(base: str, transports: list[str] | None = None,
 
 async def test_session_request_confirms_the_given_id_or_a_new_one(serve: Serve) -> None:
     async with serve() as base, widget(base) as client:
-        assert await client.request_session("abc-123") == "abc-123"
+        assert await client.request_session("abc-123-9f8e7d6c5b") == "abc-123-9f8e7d6c5b"
         new = await client.request_session(None)
-        assert isinstance(new, str) and len(new) == 32 and new != "abc-123"
+        assert isinstance(new, str) and len(new) == 32 and new != "abc-123-9f8e7d6c5b"
         await client.client.emit("session_request")  # no data at all, as old clients do
         assert len(await asyncio.wait_for(client.confirmed.get(), TIMEOUT)) == 32
-        for bad in ("x" * 129, 42, "   "):  # not a usable sender id: a new one instead
+        # Not a usable sender id (too long, not a string, blank, or easy to guess): a new one instead.
+        for bad in ("x" * 129, 42, "   ", "me", "abc-123"):
             got = await client.request_session(bad)  # type: ignore[arg-type]
             assert isinstance(got, str) and len(got) == 32
 
@@ -327,7 +328,7 @@ async def test_it_shares_the_app_with_the_other_routes(serve: Serve) -> None:
                 async with session.get(base + path) as response:
                     assert response.status == 200, path
             async with session.post(base + "/webhooks/rest/webhook",
-                                    json={"sender": "web-1", "message": "/start"}) as response:
+                                    json={"sender": "web-1-8f3c2a9d7b6e", "message": "/start"}) as response:
                 assert response.status == 200
                 assert "automated assistant" in (await response.json())[0]["text"]
 

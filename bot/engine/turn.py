@@ -25,6 +25,15 @@ class Inbound:
     attachment_kind: str | None = None
     language_hint: str | None = None
     received_at: datetime = field(default_factory=utcnow)
+    bindable: bool = False
+    """The channel carries a secret back and forth (REST, socket.io): the conversation gets
+    a token and a device key in ``custom`` (see binding.py)."""
+    conversation_token: str | None = None
+    """The token the server issued to this conversation, as the client sent it back."""
+    device_key: str | None = None
+    """The device key the server issued to this web chat (kept across "Start over")."""
+    origin: str | None = None
+    """Where the message came from, as a rate-limit key (an address group); never stored."""
 
     @property
     def content(self) -> str:

@@ -18,6 +18,7 @@ from bot.channels.webchat_page import WebChatPage
 from bot.engine import Engine, Outbound
 from bot.engine.loader import FlowSet
 from bot.engine.turn import Button, Expects
+from bot.i18n import gettext, use_locale
 
 from .chat import VOLUNTARY_RETURN, answer_by_field
 from .serving import serving, services_for
@@ -417,3 +418,27 @@ async def test_staff_messages_are_pushed_to_an_open_chat_and_kept_when_none_is_o
             await asyncio.sleep(0.01)
         else:
             raise AssertionError("a closed chat still counts as open")
+
+
+async def test_with_custom_a_conversation_binds_and_refuses_a_socket_without_its_token(serve: Serve) -> None:
+    async with serve(send_custom=True) as base, widget(base) as owner:
+        session_id = await owner.request_session()
+        first = await owner.say("/start")
+        token = first[0]["custom"]["conversation_token"]
+        await owner.say("/voluntary_return", conversation_token=token)  # binds it
+        async with widget(base, headers={"Accept-Language": "fr"}) as intruder:
+            await intruder.request_session(session_id)
+            replies = await intruder.send({"message": "/forget", "session_id": session_id})
+            assert "conversation_token" in intruder.ack["error"]
+            with use_locale("fr"):
+                assert replies[0]["text"] == as_markdown(gettext(
+                    "This conversation is open in another window or device, so it cannot continue "
+                    "here. Please start a new conversation."))
+        await owner.say("/back", conversation_token=token)
+
+
+async def test_without_custom_no_token_is_issued_and_widgets_stay_unbound(serve: Serve) -> None:
+    async with serve() as base, widget(base) as client:
+        await client.request_session()
+        replies = await client.say("/start")
+        assert all(set(r) <= {"text", "quick_replies"} for r in replies)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine import Inbound
+from ..engine.turn import plain_text
 from ..i18n import negotiate
 
 MIN_SENDER_CHARS = 16
@@ -131,14 +132,7 @@ def parse_message(
     )
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _SECRET = re.compile(r"[A-Za-z0-9_-]{16,128}")
-
-
-def plain_text(text: str) -> str:
-    """``text`` with lone surrogates (valid in JSON's escapes, not in UTF-8) replaced by
-    U+FFFD, so that it can be stored and sent back; everything else is kept as typed."""
-    return _SURROGATE.sub("\ufffd", text)
 
 
 def _secret(metadata: dict[str, Any], key: str, dialect: Dialect) -> str | None:
@@ -221,7 +215,7 @@ def message_id_of(metadata: dict[str, Any]) -> str | None:
     message_id = str(message_id)
     if not message_id or len(message_id) > MAX_MESSAGE_ID_CHARS:
         raise ValueError(f"metadata.message_id must be 1 to {MAX_MESSAGE_ID_CHARS} characters")
-    if not message_id.isprintable() or _SURROGATE.search(message_id):
+    if not message_id.isprintable() or plain_text(message_id) != message_id:
         raise ValueError("metadata.message_id must be printable text")
     return message_id
 

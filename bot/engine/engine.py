@@ -55,6 +55,7 @@ class Engine:
 
     async def handle(self, inbound: Inbound, *, submitted_by: str | None = None) -> list[Outbound]:
         now = self.clock()
+        inbound = inbound.storable()
         async with self.store.turn(inbound.channel, inbound.sender_id, now) as turn:
             secrets: dict[str, Any] = {}
             if inbound.bindable:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def plain_text(text: str) -> str:
+    """``text`` with lone surrogates (which JSON escapes and some platforms let through,
+    but UTF-8 cannot hold) replaced by U+FFFD; everything else is kept as typed."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +44,14 @@ class Inbound:
     """The device key the server issued to this web chat (kept across "Start over")."""
     origin: str | None = None
     """Where the message came from, as a rate-limit key (an address group); never stored."""
+
+    def storable(self) -> Inbound:
+        """This message with texts that can be stored and sent back (:func:`plain_text`)."""
+        text = plain_text(self.text) if self.text else self.text
+        payload = plain_text(self.payload) if self.payload else self.payload
+        if text == self.text and payload == self.payload:
+            return self
+        return replace(self, text=text, payload=payload)
 
     @property
     def content(self) -> str:

@@ -143,3 +143,13 @@ async def test_lookups_are_limited_per_address(engine: Engine) -> None:
         await engine.handle(Inbound(channel="rest", sender_id=sender, text=f"/case_status {reference}", origin="shelter"))
         texts.append((await engine.handle(Inbound(channel="rest", sender_id=sender, text="01/01/1990", origin="shelter")))[0].text)
     assert all("could not find" in t for t in texts[:-1]) and "Too many attempts" in texts[-1]
+
+
+def test_the_settings_read_the_proxies_and_redis_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.config import Settings
+
+    monkeypatch.setenv("INTAKE_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8")
+    monkeypatch.setenv("INTAKE_REDIS_URL", REDIS_URL)
+    settings = Settings()
+    assert settings.trusted_proxies == ["127.0.0.1", "10.0.0.0/8"] and settings.redis_url == REDIS_URL
+    assert len(addresses.trusted_networks(settings.trusted_proxies)) == 2

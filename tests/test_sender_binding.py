@@ -64,7 +64,9 @@ async def rows(engine: Engine) -> tuple[int, int]:
                       for t in ("transcript", "processed_messages")])
 
 
-async def test_the_first_reply_carries_a_token_and_a_message_with_it_binds_the_conversation(base: str, engine: Engine) -> None:
+async def test_the_first_reply_carries_a_token_and_a_message_with_it_binds_the_conversation(
+    base: str, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
     status, first = await post(base, WEBHOOK, {"sender": SENDER, "message": "/start"})
     assert status == 200
     token, device = first[0]["custom"]["conversation_token"], first[0]["custom"]["device_key"]
@@ -79,6 +81,7 @@ async def test_the_first_reply_carries_a_token_and_a_message_with_it_binds_the_c
         status, body = await post(base, WEBHOOK, {"sender": SENDER, "message": "/forget", "metadata": metadata})
         assert status == 403 and "conversation_token" in body["error"]
     assert await rows(engine) == before  # nothing read, nothing written
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]  # a refusal, not a failure
     status, body = await post(base, KEPT, {"sender": SENDER})
     assert status == 403
 

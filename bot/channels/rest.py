@@ -99,8 +99,7 @@ class RestChannel:
             replies = await self._turns.run(self.engine.handle(inbound))
         except NotYourConversation as refused:
             return _error(Refused(403, refused.error))
-        except Exception:
-            log.exception("rest: a turn failed")
+        except Exception:  # logged by TurnsInFlight
             return _error(Refused(500, "internal error"))
         return web.json_response([r.to_rest(inbound.sender_id) for r in replies])
 

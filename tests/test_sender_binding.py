@@ -132,7 +132,16 @@ async def test_a_purged_conversation_tells_the_device_and_issues_a_new_token(eng
     assert custom.get("purged") is True and custom.get("conversation_token") not in (None, "")
 
 
-async def test_forget_reaches_the_requests_sent_before_start_over_from_the_same_device(engine: Engine) -> None:
+@pytest.fixture
+def any_engine(store: Any, flows: FlowSet, clock: Any) -> Engine:
+    """The engine on each backend (SQLite, and PostgreSQL when it is reachable)."""
+    from datetime import timedelta
+
+    return Engine(store, flows, clock=clock, idle_timeout=timedelta(hours=24))
+
+
+async def test_forget_reaches_the_requests_sent_before_start_over_from_the_same_device(any_engine: Engine) -> None:
+    engine = any_engine
     first = WebChat(engine, "first-conversation-7c1e9a3b")
     await first.say("/voluntary_return")
     await first.answer_until(VOLUNTARY_RETURN)

@@ -34,7 +34,7 @@ async def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
                 raise RuntimeError("benchmark server exited")
             try:
                 async with session.post(f"http://127.0.0.1:{port}/webhooks/rest/webhook",
-                                        json={"sender": "warm-up", "message": "/start"}) as r:
+                                        json={"sender": "warm-up-5c9e1f3a7b", "message": "/start"}) as r:
                     if r.status == 200:
                         return
             except aiohttp.ClientError:
@@ -80,7 +80,7 @@ async def _load(port: int, concurrency: int, conversations: int, floor: bool) ->
         async def worker() -> int:
             done = 0
             while queue:
-                done += await _journey(session, url, f"load-{queue.pop()}", latencies, floor)
+                done += await _journey(session, url, f"load-{queue.pop()}-5c9e1f3a7b2d", latencies, floor)
             return done
 
         start = time.perf_counter()

@@ -19,8 +19,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bot.app import Services, create_app, prepare_process
+from bot.channels.abuse import AddressLimits
 from bot.channels.rest import RestChannel
 from bot.config import Settings
+from bot.limits import MemoryLimits
 from bot.engine import Engine
 from bot.engine.loader import load_flows
 from bot.event_loop import new_event_loop
@@ -37,7 +39,9 @@ def rest_app(url: str) -> web.Application:
     engine = Engine(store, flows, language_id=LanguageIdentifier())
     services = Services(settings=Settings(), store=store, flows=flows, engine=engine)
     prepare_process(services)
-    return create_app(services, [RestChannel(engine, rate_limit_per_minute=1_000_000)])
+    # One client (the load generator) sends everything: no per-sender or per-address limits.
+    unlimited = AddressLimits(MemoryLimits(), messages_per_minute=10**9, new_conversations_per_hour=10**9)
+    return create_app(services, [RestChannel(engine, rate_limit_per_minute=1_000_000, address_limits=unlimited)])
 
 
 def floor_app(url: str) -> web.Application:

@@ -7,18 +7,21 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 
 from . import answers
+from .channels import addresses
+from .channels.abuse import AddressLimits
 from .channels.base import Channel
 from .config import Settings
 from .content import Fact, runtime_fact
 from .engine import Engine
 from .engine.loader import FlowSet, load_flows
+from .limits import Limits, MemoryLimits, limits_for
 from .reminders import deliverer
 from .scheduler import Scheduler
 from .store.crypto import Cipher
@@ -34,10 +37,16 @@ class Services:
     engine: Engine
     nlu: Any = None
     """``nlu.service.NLU``: closed with the services."""
+    limits: Limits = field(default_factory=MemoryLimits)
+    """Rate-limit counts, in Redis when ``INTAKE_REDIS_URL`` is set (shared by the workers)."""
+    address_limits: AddressLimits = field(default_factory=AddressLimits.in_memory)
 
     async def close(self) -> None:
         if self.nlu is not None:
             await self.nlu.close()
+        close_limits = getattr(self.limits, "close", None)
+        if close_limits is not None:
+            await close_limits()
         await self.store.close()
 
 
@@ -68,6 +77,7 @@ def build_services(settings: Settings) -> Services:
     from nlu.service import load_nlu  # numpy and the model: only where the server runs
 
     nlu = load_nlu(settings)
+    limits = limits_for(settings.redis_url)
     engine = Engine(
         store,
         flows,
@@ -76,8 +86,16 @@ def build_services(settings: Settings) -> Services:
         default_language=settings.default_language,
         nlu=nlu,
         language_id=nlu.language_identifier(),
+        limits=limits,
     )
-    return Services(settings=settings, store=store, flows=flows, engine=engine, nlu=nlu)
+    address_limits = AddressLimits(
+        limits,
+        trusted=addresses.trusted_networks(settings.trusted_proxies),
+        messages_per_minute=settings.address_messages_per_minute,
+        new_conversations_per_hour=settings.address_new_conversations_per_hour,
+    )
+    return Services(settings=settings, store=store, flows=flows, engine=engine, nlu=nlu,
+                    limits=limits, address_limits=address_limits)
 
 
 async def _healthz(request: web.Request) -> web.Response:
@@ -132,8 +150,50 @@ def prepare_process(services: Services) -> None:
     gc.freeze()
 
 
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+FRAME_ANCESTORS = "frame-ancestors 'none'"
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def security_headers(settings: Settings) -> Any:
+    """A middleware that puts the security headers on every answer, errors and JSON
+    webhooks included: no MIME sniffing, no referrer, never framed, and HSTS when this
+    service is reached over HTTPS (``INTAKE_PUBLIC_URL`` is https, or the request came
+    over https, directly or through a trusted proxy that says so)."""
+    trusted = addresses.trusted_networks(settings.trusted_proxies)
+    public_https = settings.public_url.strip().lower().startswith("https://")
+
+    def apply(request: web.Request, response: web.StreamResponse) -> None:
+        if response.prepared:  # a WebSocket or a stream already sent its headers
+            return
+        headers = response.headers
+        for name, value in SECURITY_HEADERS.items():
+            headers.setdefault(name, value)
+        if "Content-Security-Policy" not in headers:
+            headers["Content-Security-Policy"] = FRAME_ANCESTORS
+        peer_trusted = addresses.peer_is_trusted(request.remote, trusted)
+        if public_https or addresses.came_over_https(request.scheme, request.headers, peer_trusted):
+            headers.setdefault("Strict-Transport-Security", HSTS)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            apply(request, exc)
+            raise
+        apply(request, response)
+        return response
+
+    return middleware
+
+
 def create_app(services: Services, channels: Sequence[Channel] = ()) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024)
+    app = web.Application(client_max_size=64 * 1024, middlewares=[security_headers(services.settings)])
     app[SERVICES] = services
     app.router.add_get("/healthz", _healthz)
     from .backoffice.web import mount as mount_backoffice

@@ -48,6 +48,22 @@ class Settings(BaseSettings):
         description="comma-separated sites (https://partner.example) whose pages may embed a "
         "Rasa chat widget talking to /socket.io; empty: this server's own pages only",
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated addresses or networks of reverse proxies whose X-Forwarded-For "
+        "and X-Forwarded-Proto are believed (e.g. 127.0.0.1,10.0.0.0/8); empty: none",
+    )
+    redis_url: str = Field(
+        default="",
+        description="Redis for rate limits shared by every worker (redis://127.0.0.1:6379/0); "
+        "empty: each worker counts on its own",
+    )
+    address_messages_per_minute: int = Field(
+        default=600, ge=1, description="web chat messages per minute from one address (IPv6: one /64)"
+    )
+    address_new_conversations_per_hour: int = Field(
+        default=120, ge=1, description="new web chat conversations per hour from one address (IPv6: one /64)"
+    )
 
     public_url: str = Field(
         default="",
@@ -114,7 +130,7 @@ class Settings(BaseSettings):
         public = self.public_url.strip().rstrip("/")
         return public + "/" if public else None
 
-    @field_validator("secret_keys", "webchat_origins", mode="before")
+    @field_validator("secret_keys", "webchat_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):

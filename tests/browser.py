@@ -23,7 +23,7 @@ CHROMIUM_ARGS = [
 ]
 VIEWPORT = {"width": 360, "height": 740}  # a cheap phone
 WEBHOOK = "/webhooks/rest/webhook"
-STORE_KEY = "intake-webchat-v1"  # app.js keeps the conversation there
+STORE_KEY = "intake-webchat-v2"  # app.js keeps the conversation there (sessionStorage)
 TIMEOUT_MS = 10_000
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
@@ -115,7 +115,7 @@ async def turn(page: Any, action: Callable[[], Awaitable[Any]]) -> None:
 
 async def state(page: Any) -> dict[str, Any]:
     """The page's saved conversation: sender, log, current buttons and ``expects``."""
-    raw = await page.evaluate(f"() => localStorage.getItem({json.dumps(STORE_KEY)})")
+    raw = await page.evaluate(f"() => sessionStorage.getItem({json.dumps(STORE_KEY)})")
     assert raw, "the page saved no conversation"
     return json.loads(raw)
 

@@ -148,3 +148,11 @@ async def sqlite_store(sqlite_url: str, cipher: Cipher) -> AsyncIterator[Store]:
 def engine(sqlite_store: Store, flows: FlowSet, clock: Clock) -> Engine:
     """The engine on SQLite; tests that must run on both backends use ``store``."""
     return Engine(sqlite_store, flows, clock=clock, idle_timeout=timedelta(hours=24), language_id=LanguageIdentifier())
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fuzz-examples", type=int, default=None,
+        help="examples per conversation fuzzer test (tests/test_fuzz.py); default: a short, "
+        "derandomized run; given: that many random examples",
+    )

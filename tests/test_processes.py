@@ -126,7 +126,7 @@ def test_serve_answers_healthz_and_stops_cleanly_on_sigterm(intake: Callable[...
         assert b"<html" in response.read()  # the web chat is served
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/webhooks/rest/webhook",
-        data=json.dumps({"sender": "process-test", "message": "/voluntary_return"}).encode(),
+        data=json.dumps({"sender": "process-test-5f1c9e2a", "message": "/voluntary_return"}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:

@@ -42,7 +42,7 @@ class Client:
             text = await response.text()
             return response.status, json.loads(text) if text else None, response
 
-    async def say(self, message: str, sender: str = "web-1", **metadata: Any) -> list[dict[str, Any]]:
+    async def say(self, message: str, sender: str = "web-1-8f3c2a9d7b6e", **metadata: Any) -> list[dict[str, Any]]:
         status, body, _ = await self.post({"sender": sender, "message": message, "metadata": metadata})
         assert status == 200, body
         self.replies = body
@@ -67,7 +67,7 @@ class Client:
     def text(self) -> str:
         return "\n".join(r["text"] for r in self.replies)
 
-    async def click(self, value: str, sender: str = "web-1") -> None:
+    async def click(self, value: str, sender: str = "web-1-8f3c2a9d7b6e") -> None:
         """Click the button whose payload (or title) is ``value``; type it when there is none."""
         for button in self.buttons:
             if value in (button["payload"], button["title"]):
@@ -105,7 +105,7 @@ async def test_replies_have_the_rasa_rest_shape(serve: Serve) -> None:
         replies = await client.say("/start")
         assert isinstance(replies, list) and replies
         for reply in replies:
-            assert reply["recipient_id"] == "web-1"
+            assert reply["recipient_id"] == "web-1-8f3c2a9d7b6e"
             assert isinstance(reply["text"], str) and reply["text"]
             assert reply["custom"]["language"] == "en"
         assert "automated assistant" in client.text
@@ -150,26 +150,26 @@ async def test_whole_voluntary_return_journey_over_http_ends_in_a_case(serve: Se
 
 
 BAD_REQUESTS = [
-    pytest.param({"raw": b'{"sender": "web-1", "message": "yes"}', "content_type": "text/plain"}, 415,
+    pytest.param({"raw": b'{"sender": "web-1-8f3c2a9d7b6e", "message": "yes"}', "content_type": "text/plain"}, 415,
                  id="wrong-content-type"),
-    pytest.param({"raw": b'{"sender": "web-1", "message": '}, 400, id="invalid-json"),
+    pytest.param({"raw": b'{"sender": "web-1-8f3c2a9d7b6e", "message": '}, 400, id="invalid-json"),
     pytest.param({"raw": b"\xff\xfe not utf-8"}, 400, id="not-utf8"),
-    pytest.param({"body": ["web-1", "yes"]}, 400, id="not-an-object"),
+    pytest.param({"body": ["web-1-8f3c2a9d7b6e", "yes"]}, 400, id="not-an-object"),
     pytest.param({"body": {"message": "yes"}}, 400, id="missing-sender"),
     pytest.param({"body": {"sender": "", "message": "yes"}}, 400, id="empty-sender"),
     pytest.param({"body": {"sender": "   ", "message": "yes"}}, 400, id="blank-sender"),
     pytest.param({"body": {"sender": 42, "message": "yes"}}, 400, id="non-string-sender"),
     pytest.param({"body": {"sender": "x" * 129, "message": "yes"}}, 400, id="sender-too-long"),
-    pytest.param({"body": {"sender": "web-1"}}, 400, id="missing-message"),
-    pytest.param({"body": {"sender": "web-1", "message": 1}}, 400, id="non-string-message"),
-    pytest.param({"body": {"sender": "web-1", "message": {"text": "yes"}}}, 400, id="object-message"),
-    pytest.param({"body": {"sender": "web-1", "message": "y" * 2001}}, 413, id="message-too-long"),
-    pytest.param({"body": {"sender": "web-1", "message": "yes", "metadata": "fr"}}, 400, id="metadata-not-object"),
-    pytest.param({"body": {"sender": "web-1", "message": "yes", "metadata": {"language": 3}}}, 400,
+    pytest.param({"body": {"sender": "web-1-8f3c2a9d7b6e"}}, 400, id="missing-message"),
+    pytest.param({"body": {"sender": "web-1-8f3c2a9d7b6e", "message": 1}}, 400, id="non-string-message"),
+    pytest.param({"body": {"sender": "web-1-8f3c2a9d7b6e", "message": {"text": "yes"}}}, 400, id="object-message"),
+    pytest.param({"body": {"sender": "web-1-8f3c2a9d7b6e", "message": "y" * 2001}}, 413, id="message-too-long"),
+    pytest.param({"body": {"sender": "web-1-8f3c2a9d7b6e", "message": "yes", "metadata": "fr"}}, 400, id="metadata-not-object"),
+    pytest.param({"body": {"sender": "web-1-8f3c2a9d7b6e", "message": "yes", "metadata": {"language": 3}}}, 400,
                  id="language-not-string"),
-    pytest.param({"body": {"sender": "web-1", "message": "yes", "metadata": {"message_id": ["a"]}}}, 400,
+    pytest.param({"body": {"sender": "web-1-8f3c2a9d7b6e", "message": "yes", "metadata": {"message_id": ["a"]}}}, 400,
                  id="message-id-not-string"),
-    pytest.param({"raw": b'{"sender": "web-1", "message": "' + b"y" * 70_000 + b'"}'}, 413, id="body-too-large"),
+    pytest.param({"raw": b'{"sender": "web-1-8f3c2a9d7b6e", "message": "' + b"y" * 70_000 + b'"}'}, 413, id="body-too-large"),
 ]
 
 
@@ -198,13 +198,13 @@ async def test_a_sender_that_sends_too_fast_gets_429_with_retry_after(serve: Ser
         for _ in range(3):
             await client.say("/start")
         before = await counts(engine)
-        status, body, response = await client.post({"sender": "web-1", "message": "/start"})
+        status, body, response = await client.post({"sender": "web-1-8f3c2a9d7b6e", "message": "/start"})
         assert status == 429
         assert "error" in body
         assert 1 <= int(response.headers["Retry-After"]) <= 20
         assert await counts(engine) == before
         # Another sender has a bucket of its own.
-        await client.say("/start", sender="web-2")
+        await client.say("/start", sender="web-2-8f3c2a9d7b6e")
 
 
 def test_the_token_bucket_refills_over_time() -> None:
@@ -232,7 +232,7 @@ async def test_metadata_language_fr_gives_french(serve: Serve) -> None:
 async def test_accept_language_is_the_hint_without_metadata(serve: Serve) -> None:
     async with serve() as client:
         status, body, _ = await client.post(
-            {"sender": "web-nl", "message": "/start"},
+            {"sender": "web-nl-8f3c2a9d7b6e", "message": "/start"},
             headers={"Accept-Language": "de;q=0.9, nl-BE, en;q=0.5"},
         )
         assert status == 200
@@ -318,7 +318,7 @@ async def test_messages_kept_for_the_web_chat_are_handed_over_once(serve: Serve,
             assert [m["text"] for m in await response.json()] == ["Ihr Termin wurde bestätigt."]
         async with client.session.post(kept, json={"sender": "kept-web-chat-sender-0001"}) as response:
             assert await response.json() == []
-        async with client.session.post(kept, json={"sender": "never-wrote-0001"}) as response:
+        async with client.session.post(kept, json={"sender": "never-wrote-8f3c2a9d"}) as response:
             assert await response.json() == []
         async with client.session.post(kept, json={"message": "x"}) as response:
             assert response.status == 400

@@ -18,6 +18,7 @@ from bot.channels.webchat_page import WebChatPage
 from bot.engine import Engine, Outbound
 from bot.engine.loader import FlowSet
 from bot.engine.turn import Button, Expects
+from bot.i18n import gettext, use_locale
 
 from .chat import VOLUNTARY_RETURN, answer_by_field
 from .serving import serving, services_for
@@ -124,12 +125,13 @@ async def widget(base: str, transports: list[str] | None = None,
 
 async def test_session_request_confirms_the_given_id_or_a_new_one(serve: Serve) -> None:
     async with serve() as base, widget(base) as client:
-        assert await client.request_session("abc-123") == "abc-123"
+        assert await client.request_session("abc-123-9f8e7d6c5b") == "abc-123-9f8e7d6c5b"
         new = await client.request_session(None)
-        assert isinstance(new, str) and len(new) == 32 and new != "abc-123"
+        assert isinstance(new, str) and len(new) == 32 and new != "abc-123-9f8e7d6c5b"
         await client.client.emit("session_request")  # no data at all, as old clients do
         assert len(await asyncio.wait_for(client.confirmed.get(), TIMEOUT)) == 32
-        for bad in ("x" * 129, 42, "   "):  # not a usable sender id: a new one instead
+        # Not a usable sender id (too long, not a string, blank, or easy to guess): a new one instead.
+        for bad in ("x" * 129, 42, "   ", "me", "abc-123"):
             got = await client.request_session(bad)  # type: ignore[arg-type]
             assert isinstance(got, str) and len(got) == 32
 
@@ -327,7 +329,7 @@ async def test_it_shares_the_app_with_the_other_routes(serve: Serve) -> None:
                 async with session.get(base + path) as response:
                     assert response.status == 200, path
             async with session.post(base + "/webhooks/rest/webhook",
-                                    json={"sender": "web-1", "message": "/start"}) as response:
+                                    json={"sender": "web-1-8f3c2a9d7b6e", "message": "/start"}) as response:
                 assert response.status == 200
                 assert "automated assistant" in (await response.json())[0]["text"]
 
@@ -416,3 +418,27 @@ async def test_staff_messages_are_pushed_to_an_open_chat_and_kept_when_none_is_o
             await asyncio.sleep(0.01)
         else:
             raise AssertionError("a closed chat still counts as open")
+
+
+async def test_with_custom_a_conversation_binds_and_refuses_a_socket_without_its_token(serve: Serve) -> None:
+    async with serve(send_custom=True) as base, widget(base) as owner:
+        session_id = await owner.request_session()
+        first = await owner.say("/start")
+        token = first[0]["custom"]["conversation_token"]
+        await owner.say("/voluntary_return", conversation_token=token)  # binds it
+        async with widget(base, headers={"Accept-Language": "fr"}) as intruder:
+            await intruder.request_session(session_id)
+            replies = await intruder.send({"message": "/forget", "session_id": session_id})
+            assert "conversation_token" in intruder.ack["error"]
+            with use_locale("fr"):
+                assert replies[0]["text"] == as_markdown(gettext(
+                    "This conversation is open in another window or device, so it cannot continue "
+                    "here. Please start a new conversation."))
+        await owner.say("/back", conversation_token=token)
+
+
+async def test_without_custom_no_token_is_issued_and_widgets_stay_unbound(serve: Serve) -> None:
+    async with serve() as base, widget(base) as client:
+        await client.request_session()
+        replies = await client.say("/start")
+        assert all(set(r) <= {"text", "quick_replies"} for r in replies)

@@ -505,3 +505,19 @@ async def test_webhook_answers_only_after_the_turn_so_a_restart_loses_nothing(
     assert first and "Which country do you want to return to?" in first[-1]
     again = await post_with_a_fresh_process(consent)  # Telegram did not get the 200: it retries
     assert again == first
+
+
+async def test_a_chat_that_floods_is_told_once_and_its_extra_messages_are_dropped(
+    engine: Engine, fake: FakeTelegram
+) -> None:
+    channel = make_channel(engine, fake, messages_per_minute=3)
+    await channel.start()
+    try:
+        fake.inject(*[text_update(CHAT, "/start") for _ in range(6)], text_update(CHAT + 1, "/start"))
+        await wait_for(lambda: channel.stats["turns"] == 4 and channel.stats["rate_limited"] == 3)
+        await asyncio.sleep(0.05)
+        too_fast = [m for m in fake.sent(CHAT) if "too fast" in m["text"]]
+        assert len(too_fast) == 1  # told once, not once per dropped message
+        assert any("automated assistant" in m["text"] for m in fake.sent(CHAT + 1))  # another chat is not slowed
+    finally:
+        await channel.stop()

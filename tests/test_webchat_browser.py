@@ -173,3 +173,37 @@ async def test_a_right_to_left_language_turns_the_page_rtl(page: Page, code: str
     await expect(page.locator("#choices button", has_text=menu_button)).to_be_visible()
     # Text inputs and bubbles take their direction from their content.
     await expect(page.locator("#input")).to_have_attribute("dir", "auto")
+
+
+async def test_the_device_keeps_only_a_device_key_and_clear_this_device_drops_everything(
+    page: Page, engine: Engine
+) -> None:
+    await open_chat(page)
+    await click_choice(page, "/voluntary_return")  # sends the token back: the conversation is bound
+    saved = await state(page)
+    assert saved["token"] and saved["log"]
+    local = await page.evaluate("() => Object.assign({}, localStorage)")
+    assert list(local) == ["intake-webchat-device"]  # nothing of the conversation in localStorage
+
+    # The server holds the conversation as bound to this page.
+    async with engine.store.turn("rest", saved["sender"], engine.clock()) as turn:
+        assert (turn.conversation.state or {})["binding"]["bound"] is True
+
+    await page.locator("#clear").click()
+    await expect(page.locator("#status")).to_contain_text("Nothing of this conversation is kept")
+    await expect(page.locator("#log li")).to_have_count(0)
+    assert await page.evaluate("() => localStorage.length + sessionStorage.length") == 0
+
+
+async def test_forget_clears_the_log_on_the_device_and_start_over_keeps_the_device_key(page: Page) -> None:
+    await open_chat(page)
+    device = await page.evaluate("() => localStorage.getItem('intake-webchat-device')")
+    assert device
+    await click_choice(page, "/voluntary_return")
+    await turn(page, page.locator("#restart").click)
+    assert await page.evaluate("() => localStorage.getItem('intake-webchat-device')") == device
+    await type_answer(page, "/forget")
+    await type_answer(page, "yes")
+    texts = await log_texts(page)
+    assert not any("/forget" in t for t in texts)  # what came before the erasure is gone
+    assert any("erased" in t for t in texts)

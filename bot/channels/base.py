@@ -13,6 +13,8 @@ from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 
+from ..engine.binding import NotYourConversation
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -52,5 +54,8 @@ class TurnsInFlight:
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("%s: a turn failed", self._label, exc_info=task.exception())
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None and not isinstance(error, NotYourConversation):  # a refusal, not a failure
+            log.error("%s: a turn failed", self._label, exc_info=error)

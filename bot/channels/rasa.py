@@ -14,6 +14,7 @@ use and falls back to the socket's session.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -21,8 +22,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine import Inbound
+from ..engine.turn import plain_text
 from ..i18n import negotiate
 
+MIN_SENDER_CHARS = 16
+MIN_SENDER_DISTINCT = 8
+"""An HTTP sender id must be at least 16 characters with at least 8 different ones: a
+UUID or a random id passes, ``me``, ``user1`` or ``0000000000000000`` do not (see
+docs/SECURITY.md, sender binding)."""
 MAX_SENDER_CHARS = 128
 MAX_MESSAGE_ID_CHARS = 128
 MAX_LANGUAGE_CHARS = 35
@@ -83,12 +90,16 @@ def parse_message(
     max_message_chars: int,
     accept_language: Sequence[str] = (),
     default_sender: str | None = None,
+    bindable: bool = True,
+    origin: str | None = None,
 ) -> Inbound:
     """The ``Inbound`` of one user message; :class:`Refused` says what is wrong.
 
     ``accept_language``: the client's ``Accept-Language`` tags, the language hint when the
     metadata has none. ``default_sender``: who sends when the message does not say
-    (socket.io: the socket's session, or the socket itself)."""
+    (socket.io: the socket's session, or the socket itself). ``bindable``: the replies
+    reach the client with their ``custom`` (conversation token, device key); ``origin``:
+    the client's address group, for rate limits."""
     if not isinstance(data, dict):
         raise Refused(400, "the message must be an object")
     sender = _sender(data, dialect, default_sender)
@@ -103,6 +114,8 @@ def parse_message(
 
     try:
         message_id = message_id_of(metadata)
+        token = _secret(metadata, "conversation_token", dialect)
+        device_key = _secret(metadata, "device_key", dialect)
     except ValueError as exc:
         raise Refused(400, str(exc), language_hint=hint) from None
 
@@ -110,14 +123,40 @@ def parse_message(
         channel=dialect.channel,
         sender_id=sender,
         message_id=message_id,
-        text=message,
+        text=plain_text(message),
         language_hint=hint,
+        bindable=bindable,
+        conversation_token=token,
+        device_key=device_key,
+        origin=origin,
     )
 
 
+_SECRET = re.compile(r"[A-Za-z0-9_-]{16,128}")
+
+
+def _secret(metadata: dict[str, Any], key: str, dialect: Dialect) -> str | None:
+    """A secret the server issued (``conversation_token``, ``device_key``): URL-safe
+    base64 of 16 to 128 characters, or None when absent (or malformed, over socket.io)."""
+    value = metadata.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and _SECRET.fullmatch(value):
+        return value
+    if dialect.strict:
+        raise ValueError(f"metadata.{key} must be the string the server issued")
+    return None
+
+
+def unguessable(sender: str) -> bool:
+    """Whether a sender id is hard enough to guess to stand for an unbound conversation."""
+    return len(sender) >= MIN_SENDER_CHARS and len(set(sender)) >= MIN_SENDER_DISTINCT
+
+
 def sender_id_or_none(value: Any) -> str | None:
-    """``value`` if it can be a sender id: a non-blank string of at most 128 characters."""
-    if isinstance(value, str) and value.strip() and len(value) <= MAX_SENDER_CHARS:
+    """``value`` if it can be a sender id over HTTP: a string of 16 to 128 characters that
+    cannot be guessed (:func:`unguessable`)."""
+    if isinstance(value, str) and value.strip() and len(value) <= MAX_SENDER_CHARS and unguessable(value):
         return value
     return None
 
@@ -134,12 +173,15 @@ def _sender(data: dict[str, Any], dialect: Dialect, default: str | None) -> str:
             raise Refused(400, f"{key} must be a non-empty string")
         if len(given) > MAX_SENDER_CHARS:
             raise Refused(400, f"{key} must be at most {MAX_SENDER_CHARS} characters")
-        return given
+        if not unguessable(given):
+            raise Refused(400, f"{key} must be a random id of at least {MIN_SENDER_CHARS} characters "
+                               f"with at least {MIN_SENDER_DISTINCT} different ones (a UUID, for example)")
+        return plain_text(given)
     # As in Rasa, the message names its session; a socket that asked for one with
     # session_request falls back to it.
     sender = sender_id_or_none(given) or default
     if sender is None:
-        raise Refused(400, f"{key} must be a non-empty string of at most "
+        raise Refused(400, f"{key} must be a random id of {MIN_SENDER_CHARS} to "
                            f"{MAX_SENDER_CHARS} characters; send session_request first")
     return sender
 
@@ -173,6 +215,8 @@ def message_id_of(metadata: dict[str, Any]) -> str | None:
     message_id = str(message_id)
     if not message_id or len(message_id) > MAX_MESSAGE_ID_CHARS:
         raise ValueError(f"metadata.message_id must be 1 to {MAX_MESSAGE_ID_CHARS} characters")
+    if not message_id.isprintable() or plain_text(message_id) != message_id:
+        raise ValueError("metadata.message_id must be printable text")
     return message_id
 
 

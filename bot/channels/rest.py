@@ -8,8 +8,15 @@ payload as the message. The message itself is read by :mod:`.rasa`: ``metadata.l
 request get the same answer.
 
 Bad requests are refused with a 4xx ``{"error": ...}`` before anything is processed; each
-sender has an in-memory token bucket (429 with ``Retry-After`` when empty). Our own chat
-page, which talks to this endpoint, is served by :mod:`.webchat_page`.
+sender has an in-memory token bucket, each address group a generous limit and a cap on new
+conversations (:mod:`.abuse`): 429 with ``Retry-After``. Our own chat page, which talks to
+this endpoint, is served by :mod:`.webchat_page`.
+
+Sender binding (bot/engine/binding.py): the first reply carries
+``custom.conversation_token`` (and ``custom.device_key``); once a message has sent the
+token back in ``metadata``, the conversation answers only messages that carry it (403
+otherwise). A client that never sends it keeps an unbound conversation, which is why the
+sender must be a random id of at least 16 characters (:func:`.rasa.unguessable`).
 
 Privacy: message texts and sender ids are never logged.
 """
@@ -23,7 +30,9 @@ from typing import Any
 from aiohttp import web
 
 from ..engine import Engine, Inbound
+from ..engine.binding import NotYourConversation
 from . import rasa
+from .abuse import AddressLimits
 from .base import TurnsInFlight
 from .rasa import Refused
 
@@ -46,10 +55,12 @@ class RestChannel:
         *,
         rate_limit_per_minute: int = 60,
         max_message_chars: int = 2000,
+        address_limits: AddressLimits | None = None,
     ) -> None:
         self.engine = engine
         self.max_message_chars = max_message_chars
         self.limiter = rasa.RateLimiter(rate_limit_per_minute)
+        self.address_limits = address_limits or AddressLimits.in_memory()
         self._turns = TurnsInFlight("rest")
         self._closing = False
 
@@ -81,13 +92,28 @@ class RestChannel:
                 raise rasa.shutting_down()
             inbound = await self._parse(request)
             self.limiter.admit(inbound)
+            await self._admit_address(inbound)
         except Refused as refused:
             return _error(refused)
         try:
             replies = await self._turns.run(self.engine.handle(inbound))
-        except Exception:
+        except NotYourConversation as refused:
+            return _error(Refused(403, refused.error))
+        except Exception:  # logged by TurnsInFlight
             return _error(Refused(500, "internal error"))
         return web.json_response([r.to_rest(inbound.sender_id) for r in replies])
+
+    async def _admit_address(self, inbound: Inbound) -> None:
+        """The address group's limits; a message without a token may start a conversation."""
+
+        async def is_new() -> bool:
+            return not await self.engine.knows(CHANNEL, inbound.sender_id)
+
+        await self.address_limits.admit(
+            inbound.origin or "unknown",
+            language_hint=inbound.language_hint,
+            is_new=None if inbound.conversation_token else is_new,
+        )
 
     async def kept(self, request: web.Request) -> web.Response:
         """Our extension of the protocol: ``{"sender"}`` → the messages kept for this
@@ -97,9 +123,14 @@ class RestChannel:
         try:
             inbound = await self._parse(request, message_required=False)
             self.limiter.admit(inbound)
+            await self.address_limits.admit(inbound.origin or "unknown", language_hint=inbound.language_hint)
+            kept = await self.engine.kept_messages(
+                CHANNEL, inbound.sender_id, bindable=True, conversation_token=inbound.conversation_token
+            )
         except Refused as refused:
             return _error(refused)
-        kept = await self.engine.kept_messages(CHANNEL, inbound.sender_id)
+        except NotYourConversation as refused:
+            return _error(Refused(403, refused.error))
         return web.json_response([r.to_rest(inbound.sender_id) for r in kept])
 
     async def _parse(self, request: web.Request, *, message_required: bool = True) -> Inbound:
@@ -113,6 +144,8 @@ class RestChannel:
             body = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             raise Refused(400, "body is not valid JSON") from None
+        except RecursionError:  # [[[[…: nested deeper than the parser goes
+            raise Refused(400, "body is nested too deeply") from None
         if not isinstance(body, dict):
             raise Refused(400, "body must be a JSON object")
         if not message_required:
@@ -122,9 +155,10 @@ class RestChannel:
             rasa.REST,
             max_message_chars=self.max_message_chars,
             accept_language=rasa.accept_language_tags(request.headers.get("Accept-Language")),
+            origin=self.address_limits.origin(request.remote, request.headers),
         )
 
 
 def create_channel(services: Any) -> RestChannel:
     """The REST channel (always on; it needs no configuration)."""
-    return RestChannel(services.engine)
+    return RestChannel(services.engine, address_limits=services.address_limits)

@@ -21,8 +21,16 @@ Existing Rasa chat widgets (``rasa-webchat`` and the like) connect unchanged:
   breaks instead of collapsing into one paragraph (the summary's one line per answer).
   ``markdown=False`` sends the plain text, for clients that show it as it is.
 
-A malformed message is dropped; a message that is too long or comes too fast is refused
-with a ``bot_uttered`` that says so, in the applicant's language. Either way nothing is
+A session id must be a random id (:func:`.rasa.unguessable`): a widget that asks for
+``"me"`` is confirmed a new one instead. With ``send_custom`` the replies carry the
+conversation token (bot/engine/binding.py), and a conversation whose client sent it back
+answers only messages with it; without ``custom`` no client can learn the token, so the
+conversation stays unbound. Every message also counts against its address group
+(:mod:`.abuse`).
+
+A malformed message is dropped; a message that is too long, comes too fast or lacks the
+conversation's token is refused with a ``bot_uttered`` that says so, in the applicant's
+language. Either way nothing is
 processed, and the event's acknowledgement (for clients that ask for one) carries
 ``{"error": ...}``. Messages of one socket are handled one at a time, in order.
 
@@ -43,8 +51,10 @@ import socketio
 from aiohttp import web
 
 from ..engine import Engine, Inbound, Outbound
+from ..engine.binding import NotYourConversation
 from ..i18n import gettext, use_locale
 from . import rasa
+from .abuse import AddressLimits
 from .base import TurnsInFlight
 from .rasa import Refused
 
@@ -110,6 +120,7 @@ class SocketIOChannel:
         send_custom: bool = False,
         markdown: bool = True,
         cors_allowed_origins: str | list[str] | None = None,
+        address_limits: AddressLimits | None = None,
     ) -> None:
         """``cors_allowed_origins``: None allows the same origin only; list the sites that
         embed the widget (Rasa itself allows every origin)."""
@@ -120,6 +131,7 @@ class SocketIOChannel:
         self.send_custom = send_custom
         self.markdown = markdown
         self.limiter = rasa.RateLimiter(rate_limit_per_minute)
+        self.address_limits = address_limits or AddressLimits.in_memory()
         self.sio = socketio.AsyncServer(
             async_mode="aiohttp",
             # One socket's events one after the other, so replies keep the order of messages.
@@ -182,7 +194,12 @@ class SocketIOChannel:
         if self._closing:
             return False
         tags = rasa.accept_language_tags(environ.get("HTTP_ACCEPT_LANGUAGE"))
-        await self.sio.save_session(sid, {"accept_language": tags[:5]})
+        request = environ.get("aiohttp.request")
+        origin = self.address_limits.origin(
+            request.remote if request is not None else environ.get("REMOTE_ADDR"),
+            request.headers if request is not None else {},
+        )
+        await self.sio.save_session(sid, {"accept_language": tags[:5], "origin": origin})
         return True
 
     async def _disconnect(self, sid: str, reason: Any = None) -> None:
@@ -208,15 +225,14 @@ class SocketIOChannel:
             if self._closing:
                 raise rasa.shutting_down(inbound)
             self.limiter.admit(inbound)
+            await self._admit_address(inbound)
         except Refused as refused:
-            log.info("socketio: message refused: %s", refused.error)
-            reply = self._refusal_text(refused)
-            if reply:
-                await self.sio.emit(BOT_MESSAGE_EVENT, {"text": self._text(reply)}, to=sid)
-            return {"error": refused.error}
+            return await self._refuse(sid, refused)
 
         try:
             replies = await self._turns.run(self.engine.handle(inbound))
+        except NotYourConversation as refused:
+            return await self._refuse(sid, Refused(403, refused.error, language_hint=inbound.language_hint))
         except Exception:
             with use_locale(self._locale(inbound.language_hint)):
                 text = gettext("Sorry, something went wrong on our side. Please try again in a moment.")
@@ -229,6 +245,23 @@ class SocketIOChannel:
                 to=sid,
             )
         return None
+
+    async def _refuse(self, sid: str, refused: Refused) -> dict[str, str]:
+        log.info("socketio: message refused: %s", refused.error)
+        reply = self._refusal_text(refused)
+        if reply:
+            await self.sio.emit(BOT_MESSAGE_EVENT, {"text": self._text(reply)}, to=sid)
+        return {"error": refused.error}
+
+    async def _admit_address(self, inbound: Inbound) -> None:
+        async def is_new() -> bool:
+            return not await self.engine.knows(CHANNEL, inbound.sender_id)
+
+        await self.address_limits.admit(
+            inbound.origin or "unknown",
+            language_hint=inbound.language_hint,
+            is_new=None if inbound.conversation_token else is_new,
+        )
 
     async def push(self, sender_id: str, replies: Sequence[Outbound]) -> bool:
         """Send to the applicant's open chat (every socket of their session); False when
@@ -258,6 +291,8 @@ class SocketIOChannel:
             max_message_chars=self.max_message_chars,
             accept_language=session.get("accept_language", ()),
             default_sender=default_sender,
+            bindable=self.send_custom,
+            origin=session.get("origin"),
         )
 
     def _refusal_text(self, refused: Refused) -> str | None:
@@ -273,6 +308,11 @@ class SocketIOChannel:
                 )
             if refused.status == 503:
                 return gettext("Sorry, something went wrong on our side. Please try again in a moment.")
+            if refused.status == 403:
+                return gettext(
+                    "This conversation is open in another window or device, so it cannot continue "
+                    "here. Please start a new conversation."
+                )
         return None
 
 
@@ -284,4 +324,4 @@ def create_channel(services: Any) -> SocketIOChannel:
     """The Socket.IO channel for Rasa chat widgets, on ``/socket.io``; widgets embedded on
     other sites connect when their origins are listed in ``INTAKE_WEBCHAT_ORIGINS``."""
     origins = list(services.settings.webchat_origins) or None
-    return SocketIOChannel(services.engine, cors_allowed_origins=origins)
+    return SocketIOChannel(services.engine, cors_allowed_origins=origins, address_limits=services.address_limits)

@@ -9,6 +9,10 @@ and gets its 200 only once the turn is committed and answered (so nothing is los
 process dies in between: Telegram delivers the update again). Long polling, for
 development, confirms updates as it fetches them.
 
+Each chat may send ``messages_per_minute`` updates a minute (a person types far fewer);
+beyond it the updates are dropped, and the chat is told once per minute. There is no
+per-address limit here: the updates come from Telegram's servers.
+
 Privacy: message texts and chat ids are never logged; a keyed short hash stands in for a
 chat where a log line needs one.
 """
@@ -51,6 +55,7 @@ from telegram.ext import (
 from ..engine import Engine, Inbound, Outbound
 from ..engine.turn import Button
 from ..i18n import DEFAULT_LOCALE, gettext, is_rtl, negotiate, use_locale
+from ..limits import Limits, MemoryLimits, retry_after
 from .text import split_text as text_pieces
 
 log = logging.getLogger(__name__)
@@ -129,8 +134,12 @@ class TelegramChannel:
         retry_base_delay: float = 0.5,
         max_tries: int = 4,
         max_retry_after: float = 60.0,
+        messages_per_minute: int = 30,
+        limits: Limits | None = None,
     ) -> None:
         self.engine = engine
+        self.messages_per_minute = messages_per_minute
+        self.limits = limits or MemoryLimits()
         self.public_url = public_url.rstrip("/") if public_url else None
         self.webhook_path = webhook_path
         self.secret_token = (secret_token or derive_secret(token)) if self.public_url else secret_token
@@ -291,7 +300,25 @@ class TelegramChannel:
                 return Inbound(attachment_kind=kind, **common)
         return None  # service messages and the like: nothing to answer
 
+    async def _too_fast(self, chat_id: int, inbound: Inbound) -> bool:
+        """Count the update against its chat's limit; past it, say so once a minute."""
+        key = f"telegram:{self._tag(chat_id)}"
+        wait = await self.limits.hit(key, self.messages_per_minute, 60)
+        if not wait:
+            return False
+        self.stats["rate_limited"] += 1
+        if await self.limits.used(key, 60) == self.messages_per_minute + 1:
+            with use_locale(_locale(inbound.language_hint)):
+                text = gettext(
+                    "You are sending messages too fast. Please wait {seconds} seconds and try again.",
+                    seconds=retry_after(wait),
+                )
+            await self._send(chat_id, text, None)
+        return True
+
     async def _turn(self, chat_id: int, inbound: Inbound) -> None:
+        if await self._too_fast(chat_id, inbound):
+            return
         try:
             self.blocked_chats.discard(chat_id)  # writing to us again means unblocked
             replies = await self.engine.handle(inbound)
@@ -447,4 +474,5 @@ def create_channel(services: Any) -> TelegramChannel | None:
         secret_token=secret,
         base_url=base_url,
         base_file_url=base_file_url,
+        limits=getattr(services, "limits", None),
     )

@@ -65,6 +65,14 @@ def page_strings() -> dict[str, str]:
         "failed": gettext("Sorry, something went wrong on our side. Please try again in a moment."),
         # TRANSLATORS: web chat button: a new, empty conversation.
         "restart": gettext("Start over"),
+        # TRANSLATORS: web chat button for shared phones: removes the conversation and
+        # everything else the chat kept in this browser.
+        "clear": gettext("Clear this device"),
+        "cleared": gettext("Nothing of this conversation is kept on this device any more."),
+        "moved": gettext(
+            "This conversation is open in another window or device, so it cannot continue "
+            "here. Please start a new conversation."
+        ),
     }
 
 

@@ -75,6 +75,9 @@ class TurnRecords(Protocol):
 
     async def create_case(self, draft: CaseDraft, now: datetime) -> Case: ...
 
+    async def link_device(self, device_hash: str) -> None:
+        """Record the device this conversation is written from: erasure reaches its others too."""
+
     async def cases(self) -> list[Case]:
         """The cases sent from this conversation, newest first."""
 
@@ -136,3 +139,5 @@ class TurnContext:
     erased: bool = False
     """Set when the applicant erased their data this turn: the turn itself is not logged."""
     timezone: str = "Europe/Brussels"
+    origin: str | None = None
+    """The address group the message came from, when the channel knows it (rate limits)."""

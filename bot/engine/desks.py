@@ -9,8 +9,6 @@ the date of birth given in it, and is rate-limited so references cannot be guess
 
 from __future__ import annotations
 
-import time
-from collections import deque
 from datetime import date
 from typing import Any
 
@@ -19,6 +17,7 @@ from babel.dates import format_date
 from .. import answers
 from ..cases import kinds, references
 from ..i18n import N_, current_locale, format_moment, gettext
+from ..limits import Limits, MemoryLimits
 from . import booking
 from .context import TurnContext
 from .state import Mode, State
@@ -33,8 +32,13 @@ STATUS_TITLES = {
 }
 LOOKUPS_PER_CONVERSATION = 5
 """Reference lookups a conversation may try per hour."""
-LOOKUPS_PER_MINUTE = 30
-"""Reference lookups per minute for the whole service (senders are cheap to invent)."""
+WRONG_GUESSES_PER_REFERENCE = 5
+"""Wrong dates of birth one reference takes per hour, from anyone: a new sender does not
+buy new guesses. Reaching it only blocks lookups of that reference (its applicant still
+sees it from the chat that sent it, or asks /human), never everyone's."""
+LOOKUPS_PER_ADDRESS = 20
+"""Lookups per hour from one address group (the web chat's; generous: a shelter's Wi-Fi)."""
+HOUR = 3600
 
 
 class AppointmentDesk:
@@ -108,9 +112,9 @@ class AppointmentDesk:
 
 
 class CaseDesk:
-    def __init__(self, find_case: Any) -> None:
+    def __init__(self, find_case: Any, limits: Limits | None = None) -> None:
         self.find_case = find_case
-        self._recent: deque[float] = deque()
+        self.limits = limits or MemoryLimits()
 
     async def handle(self, ctx: TurnContext, state: State, argument: str | None, own_cases: list[Any]) -> list[Outbound]:
         typed = (argument or "").strip()
@@ -136,25 +140,24 @@ class CaseDesk:
     async def check_birth(self, ctx: TurnContext, state: State, text: str) -> list[Outbound]:
         reference, state.held_text, state.mode = state.held_text or "", None, None
         now = ctx.now.timestamp()
-        state.lookups = [t for t in state.lookups if now - t < 3600]
-        if len(state.lookups) >= LOOKUPS_PER_CONVERSATION or not self._service_allows(time.monotonic()):
+        state.lookups = [t for t in state.lookups if now - t < HOUR]
+        guesses = f"lookup:reference:{reference}"
+        too_many = (
+            len(state.lookups) >= LOOKUPS_PER_CONVERSATION
+            or await self.limits.used(guesses, HOUR) >= WRONG_GUESSES_PER_REFERENCE
+            or (ctx.origin is not None and await self.limits.hit(f"lookup:address:{ctx.origin}", LOOKUPS_PER_ADDRESS, HOUR))
+        )
+        if too_many:
             return [Outbound(gettext("Too many attempts. Please try again later, or type /human."))]
         state.lookups.append(now)
         result = answers.validate(answers.Rules(type="date"), text, today=ctx.today)
         case = await self.find_case(reference) if isinstance(result, answers.Valid) else None
         born = case.applicant.date_of_birth if case is not None else None
         if case is None or born is None or not isinstance(result, answers.Valid) or _as_date(result.value) != born:
+            await self.limits.hit(guesses, WRONG_GUESSES_PER_REFERENCE, HOUR)
             # One answer for a wrong date and an unknown reference: nothing to learn from it.
             return [Outbound(gettext("I could not find a request with this reference and date of birth."))]
         return [Outbound(self._line(case))]
-
-    def _service_allows(self, now: float) -> bool:
-        while self._recent and now - self._recent[0] > 60:
-            self._recent.popleft()
-        if len(self._recent) >= LOOKUPS_PER_MINUTE:
-            return False
-        self._recent.append(now)
-        return True
 
     @staticmethod
     def _line(case: Any) -> str:

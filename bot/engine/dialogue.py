@@ -9,6 +9,7 @@ from typing import Any
 from ..answers import Rules, Valid, validate
 from ..cases.model import Case
 from ..i18n import N_, gettext, native_name, negotiate, set_locale, supported_locales, use_locale, word_set
+from ..limits import Limits
 from . import commands
 from .commands import Command
 from .desks import AppointmentDesk, CaseDesk
@@ -48,6 +49,7 @@ class Dialogue:
         find_case: Callable[[str], Awaitable[Case | None]] | None = None,
         nlu: Any = None,
         language_id: LanguageIdentifier | None = None,
+        limits: Limits | None = None,
     ) -> None:
         missing = [f for f in CONTACT_FACTS if f not in flows.content]
         if missing:
@@ -58,7 +60,7 @@ class Dialogue:
         self.flows = flows
         self.runner = FlowRunner(flows)
         self.appointments = AppointmentDesk(flows.content)
-        self.case_desk = CaseDesk(find_case)
+        self.case_desk = CaseDesk(find_case, limits)
         self.nlu = nlu
         self._commands = self._command_table()
         self._journey_intents = frozenset(f.intent for f in flows.flows.values())

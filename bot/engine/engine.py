@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 from ..content import Content
 from ..i18n import DEFAULT_LOCALE, gettext, negotiate, use_locale
-from . import commands
+from ..limits import Limits, MemoryLimits
+from . import binding, commands
 from .context import ConversationStore, LanguageIdentifier, TurnContext, TurnRecords
 from .dialogue import Dialogue
 from .loader import FlowSet
@@ -39,10 +40,13 @@ class Engine:
         clock: Callable[[], datetime] = utcnow,
         nlu: Any = None,
         language_id: LanguageIdentifier | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.store = store
         self.flows = flows
-        self.dialogue = Dialogue(flows, find_case=store.case, nlu=nlu, language_id=language_id)
+        self.dialogue = Dialogue(
+            flows, find_case=store.case, nlu=nlu, language_id=language_id, limits=limits or MemoryLimits()
+        )
         self.idle_timeout = idle_timeout
         self.zone = ZoneInfo(timezone)
         self.timezone = timezone
@@ -51,7 +55,13 @@ class Engine:
 
     async def handle(self, inbound: Inbound, *, submitted_by: str | None = None) -> list[Outbound]:
         now = self.clock()
+        inbound = inbound.storable()
         async with self.store.turn(inbound.channel, inbound.sender_id, now) as turn:
+            secrets: dict[str, Any] = {}
+            if inbound.bindable:
+                # Before anything is read: a redelivered answer is the conversation's too.
+                stored = turn.conversation.state or {}
+                bound, must_issue = binding.check(stored.get("binding"), inbound.conversation_token)
             if inbound.message_id:
                 earlier = await turn.previous_replies(inbound.message_id)
                 if earlier is not None:
@@ -59,6 +69,13 @@ class Engine:
             await turn.reached()
             conversation = turn.conversation
             state = State.from_dict(conversation.state)
+            if inbound.bindable:
+                state.binding = bound
+                if must_issue:
+                    secrets[binding.CONVERSATION_TOKEN], state.binding = binding.issue()
+                secrets.update(await self._link_device(turn, inbound, state, issue=must_issue))
+                if not conversation.is_new and conversation.state is None:
+                    secrets["purged"] = True  # what the device kept of it should go too
             language = (
                 conversation.language
                 or negotiate(inbound.language_hint)
@@ -72,11 +89,14 @@ class Engine:
                 records=turn,
                 timezone=self.timezone,
                 submitted_by=submitted_by,
+                origin=inbound.origin,
             )
             with use_locale(language):
                 notice: list[Outbound] = []
                 if state.flow_id and now - conversation.updated_at > self.idle_timeout:
                     state.leave_flow()
+                    if inbound.bindable:
+                        secrets["purged"] = True
                     notice.append(Outbound(gettext(
                         "We had not heard from you for a while, so your unfinished answers "
                         "were deleted to protect your privacy. You can start again."
@@ -86,17 +106,44 @@ class Engine:
                 if state.takeover is not None and not _for_the_bot(inbound):
                     if now < datetime.fromisoformat(state.takeover["until"]):
                         said = notice + self._quiet(state)
-                        return self._finish(turn, inbound, state, ctx, said)
+                        return self._finish(turn, inbound, state, ctx, said, secrets)
                     notice += self._handed_back(state)
                 first_contact = conversation.is_new or (conversation.state is None and not notice)
                 said = notice + await self.dialogue.respond(ctx, inbound, state, first_contact)
-            return self._finish(turn, inbound, state, ctx, said)
+            return self._finish(turn, inbound, state, ctx, said, secrets)
+
+    async def _link_device(self, turn: TurnRecords, inbound: Inbound, state: State, *, issue: bool) -> dict[str, Any]:
+        """Link the conversation to the device that sent it; a device without a key gets
+        one with the conversation's token. What the client must keep, if anything."""
+        key, issued = inbound.device_key, {}
+        if not key and issue:
+            key = binding.new_secret()
+            issued[binding.DEVICE_KEY] = key
+        if key:
+            device = binding.device_digest(key)
+            if state.device != device:
+                await turn.link_device(device)
+                state.device = device
+        return issued
 
     def _finish(
-        self, turn: TurnRecords, inbound: Inbound, state: State, ctx: TurnContext, said: list[Outbound]
+        self,
+        turn: TurnRecords,
+        inbound: Inbound,
+        state: State,
+        ctx: TurnContext,
+        said: list[Outbound],
+        secrets: dict[str, Any] | None = None,
     ) -> list[Outbound]:
         now = ctx.now
         replies = [replace(r, language=ctx.language) for r in said]
+        if ctx.erased and inbound.bindable:
+            secrets = {**(secrets or {}), "erased": True}
+            state.device = None  # the link is gone with the data: the next message relinks
+        if secrets and replies:
+            # On the first reply only: what the web chat keeps (token, device key), and
+            # whether it must drop what it kept of the conversation (erased, purged).
+            replies[0] = replace(replies[0], custom={**(replies[0].custom or {}), **secrets})
         turn.save_state(state.to_dict(), ctx.language, now)
         if not ctx.erased:
             incoming = inbound.content or f"[{inbound.attachment_kind or 'empty'}]"
@@ -171,13 +218,18 @@ class Engine:
             turn.log(None, [message.text], now)
         return message
 
-    async def kept_messages(self, channel: str, sender_id: str) -> list[Outbound]:
+    async def kept_messages(
+        self, channel: str, sender_id: str, *, bindable: bool = False, conversation_token: str | None = None
+    ) -> list[Outbound]:
         """Hand over, once, what was kept for an applicant whose channel cannot push (a web
-        chat page asks now and then while it is open)."""
+        chat page asks now and then while it is open). A bound conversation's kept
+        messages go only to the holder of its token (:class:`binding.NotYourConversation`)."""
         if not await self.store.has_conversation(channel, sender_id):
             return []  # never create a conversation for a sender who did not write
         now = self.clock()
         async with self.store.turn(channel, sender_id, now) as turn:
+            if bindable:
+                binding.check((turn.conversation.state or {}).get("binding"), conversation_token)
             state = State.from_dict(turn.conversation.state)
             if not state.notices:
                 return []
@@ -185,6 +237,10 @@ class Engine:
             kept, state.notices = state.notices, []
             turn.save_state(state.to_dict(), language, now)
         return [Outbound(text, language=language) for text in kept]
+
+    async def knows(self, channel: str, sender_id: str) -> bool:
+        """Whether this sender has a conversation (a message from one who has not starts one)."""
+        return await self.store.has_conversation(channel, sender_id)
 
     async def leave_notice(self, channel: str, sender_id: str, text: str) -> None:
         """Keep a message (a reminder) for an applicant whose channel cannot push: it is

@@ -64,6 +64,10 @@ class State:
     """A staff member answers in person: ``{"case", "until", "told"}``; the bot stays quiet."""
     replying_to: str | None = None
     """The case whose staff member wrote last: the applicant's next words answer it."""
+    binding: dict[str, Any] | None = None
+    """The conversation token's digest and whether it is bound (binding.py)."""
+    device: str | None = None
+    """The digest of the device key this conversation was linked to."""
 
     def to_dict(self) -> dict[str, Any]:
         """A shallow view for serialising at once (``asdict`` deep-copies every answer)."""

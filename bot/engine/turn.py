@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def plain_text(text: str) -> str:
+    """``text`` with lone surrogates (which JSON escapes and some platforms let through,
+    but UTF-8 cannot hold) replaced by U+FFFD; everything else is kept as typed."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +35,23 @@ class Inbound:
     attachment_kind: str | None = None
     language_hint: str | None = None
     received_at: datetime = field(default_factory=utcnow)
+    bindable: bool = False
+    """The channel carries a secret back and forth (REST, socket.io): the conversation gets
+    a token and a device key in ``custom`` (see binding.py)."""
+    conversation_token: str | None = None
+    """The token the server issued to this conversation, as the client sent it back."""
+    device_key: str | None = None
+    """The device key the server issued to this web chat (kept across "Start over")."""
+    origin: str | None = None
+    """Where the message came from, as a rate-limit key (an address group); never stored."""
+
+    def storable(self) -> Inbound:
+        """This message with texts that can be stored and sent back (:func:`plain_text`)."""
+        text = plain_text(self.text) if self.text else self.text
+        payload = plain_text(self.payload) if self.payload else self.payload
+        if text == self.text and payload == self.payload:
+            return self
+        return replace(self, text=text, payload=payload)
 
     @property
     def content(self) -> str:

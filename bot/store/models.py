@@ -88,6 +88,9 @@ class Conversation(Base):
     unreachable_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     """Set when the channel refused to deliver to the applicant (a Telegram user who
     blocked the bot), cleared when they write again: reminders are then not pushed."""
+    device_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    """A digest of the web chat's device key (bot/engine/binding.py): the conversations of
+    one device, so that ``/forget`` reaches the cases sent before "Start over"."""
 
 
 class TranscriptEntry(Base):

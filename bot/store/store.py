@@ -111,6 +111,26 @@ class Turn(TurnAppointments):
             )
             self.conversation.unreachable_since = None
 
+    async def link_device(self, device_hash: str) -> None:
+        """Record the device this conversation is written from (a digest of the web chat's
+        device key): erasure then reaches every conversation of that device."""
+        await self._session.execute(
+            update(Conversation)
+            .where(Conversation.id == self.conversation.id)
+            .values(device_hash=device_hash)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def _same_device(self) -> list[int]:
+        """This conversation and the others written from its device, if it has one."""
+        device = await self._session.scalar(
+            select(Conversation.device_hash).where(Conversation.id == self.conversation.id)
+        )
+        if device is None:
+            return [self.conversation.id]
+        ids = (await self._session.scalars(select(Conversation.id).where(Conversation.device_hash == device))).all()
+        return sorted({self.conversation.id, *ids})
+
     async def cases(self) -> list[Case]:
         """The cases sent from this conversation, newest first (for "where is my case?")."""
         query = (
@@ -169,21 +189,24 @@ class Turn(TurnAppointments):
         """
         session = self._session
         await self._erase_appointments(now)
-        conversation_id = self.conversation.id
-        await session.execute(delete(TranscriptEntry).where(TranscriptEntry.conversation_id == conversation_id))
-        await session.execute(delete(ProcessedMessage).where(ProcessedMessage.conversation_id == conversation_id))
+        # The device's other conversations (before "Start over" in the same web chat) too.
+        conversation_ids = await self._same_device()
+        await session.execute(delete(TranscriptEntry).where(TranscriptEntry.conversation_id.in_(conversation_ids)))
+        await session.execute(delete(ProcessedMessage).where(ProcessedMessage.conversation_id.in_(conversation_ids)))
         rows = (
             await session.scalars(
-                select(CaseRow).where(CaseRow.sender_key == self._sender_key).options(_with_events())
+                select(CaseRow)
+                .where((CaseRow.sender_key == self._sender_key) | CaseRow.conversation_id.in_(conversation_ids))
+                .options(_with_events())
             )
         ).all()
         for row in rows:
             await self._store._redact(session, row, now, actor="applicant")
         await session.execute(
             update(Conversation)
-            .where(Conversation.id == conversation_id)
+            .where(Conversation.id.in_(conversation_ids))
             .values(
-                state_enc=None, flow_id=None, updated_at=now,
+                state_enc=None, flow_id=None, updated_at=now, device_hash=None,
                 sender_enc=self._store.cipher.encrypt(ERASED.encode()),
             )
             .execution_options(synchronize_session=False)

@@ -1,18 +1,31 @@
 /* Web chat for the intake assistant: Rasa's REST protocol, no framework, nothing external.
- * The conversation (sender id, rendered log, current question) lives in localStorage, so a
- * reload shows the same conversation and continues it. */
+ *
+ * What stays on the device (phones are shared, in families and at NGOs):
+ * - the conversation (sender id, its token, the rendered log, the current question) lives in
+ *   sessionStorage: a reload continues it, closing the tab forgets it, and it expires after
+ *   a day without use; it is dropped on /forget, "Start over", "Clear this device", and when
+ *   the server says the conversation was purged;
+ * - the device key the server issued (a random string, nothing personal) lives in
+ *   localStorage, across "Start over", so that /forget also reaches the requests sent
+ *   earlier from this device; "Clear this device" drops it too.
+ * The server binds the conversation to the token of its first reply (docs/SECURITY.md). */
 (function () {
   "use strict";
 
   var ENDPOINT = "/webhooks/rest/webhook";
   var KEPT = "/webhooks/rest/kept";      // messages from staff (and reminders) kept for us
   var KEPT_EVERY_MS = 15000;
-  var STORE_KEY = "intake-webchat-v1";
+  var STORE_KEY = "intake-webchat-v2";     // sessionStorage: the conversation
+  var DEVICE_KEY = "intake-webchat-device"; // localStorage: the device key only
+  var OLD_KEYS = ["intake-webchat-v1"];     // what earlier versions kept in localStorage
   var MAX_LOG = 300;
+  var KEEP_FOR_MS = 24 * 3600 * 1000;       // the server forgets unfinished answers after a day too
   var RTL = ["ar", "fa", "ps", "he", "ur"];
   var FALLBACK = {
     title: "Immigration Office assistant", language: "Language", placeholder: "Type your message",
-    send: "Send", you: "You", bot: "Assistant", restart: "Start over",
+    send: "Send", you: "You", bot: "Assistant", restart: "Start over", clear: "Clear this device",
+    cleared: "Nothing of this conversation is kept on this device any more.",
+    moved: "This conversation is open in another window or device, so it cannot continue here. Please start a new conversation.",
     offline: "We could not reach the service. Please check your connection and try again.",
     rate_limited: "You are sending messages too fast. Please wait {seconds} seconds and try again.",
     too_long: "Your message is too long. Please make it shorter.",
@@ -31,16 +44,32 @@
     language: document.getElementById("language"),
     languageLabel: document.getElementById("language-label"),
     inputLabel: document.getElementById("input-label"),
-    restart: document.getElementById("restart")
+    restart: document.getElementById("restart"),
+    clear: document.getElementById("clear")
   };
 
   var languages = [];          // [{code, name, dir, strings}]
   var busy = false;
   var pending = null;          // {message, id}: reused when the same message is retried
+  forgetOldVersions();
   var state = load() || fresh();
 
   function fresh() {
-    return { sender: newId(), log: [], buttons: [], expects: null, language: null };
+    return { sender: newId(), token: null, log: [], buttons: [], expects: null, language: null, savedAt: 0 };
+  }
+
+  function forgetOldVersions() {
+    OLD_KEYS.forEach(function (key) {
+      try { window.localStorage.removeItem(key); } catch (e) { /* storage unavailable */ }
+    });
+  }
+
+  function deviceKey() {
+    try { return window.localStorage.getItem(DEVICE_KEY) || null; } catch (e) { return null; }
+  }
+
+  function keepDeviceKey(key) {
+    try { window.localStorage.setItem(DEVICE_KEY, key); } catch (e) { /* private mode */ }
   }
 
   function newId() {
@@ -54,8 +83,12 @@
 
   function load() {
     try {
-      var data = JSON.parse(window.localStorage.getItem(STORE_KEY) || "null");
+      var data = JSON.parse(window.sessionStorage.getItem(STORE_KEY) || "null");
       if (data && typeof data.sender === "string" && Array.isArray(data.log)) {
+        if (!(Date.now() - (data.savedAt || 0) < KEEP_FOR_MS)) {
+          window.sessionStorage.removeItem(STORE_KEY);
+          return null;
+        }
         data.buttons = Array.isArray(data.buttons) ? data.buttons : [];
         return data;
       }
@@ -65,7 +98,12 @@
 
   function save() {
     state.log = state.log.slice(-MAX_LOG);
-    try { window.localStorage.setItem(STORE_KEY, JSON.stringify(state)); } catch (e) { /* private mode */ }
+    state.savedAt = Date.now();
+    try { window.sessionStorage.setItem(STORE_KEY, JSON.stringify(state)); } catch (e) { /* private mode */ }
+  }
+
+  function forgetConversation() {
+    try { window.sessionStorage.removeItem(STORE_KEY); } catch (e) { /* storage unavailable */ }
   }
 
   // --- language ------------------------------------------------------------------
@@ -111,6 +149,7 @@
     el.input.placeholder = t("placeholder");
     el.send.textContent = t("send");
     el.restart.textContent = t("restart");
+    el.clear.textContent = t("clear");
     if (el.language.options.length) { el.language.value = code; }
     renderLog();
   }
@@ -232,6 +271,8 @@
     if (!pending || pending.message !== message) { pending = { message: message, id: newId() }; }
     var metadata = { message_id: pending.id };
     if (extra && extra.language) { metadata.language = extra.language; }
+    if (state.token) { metadata.conversation_token = state.token; }
+    if (deviceKey()) { metadata.device_key = deviceKey(); }
     setBusy(true);
     showStatus("");
     return fetch(ENDPOINT, {
@@ -244,6 +285,7 @@
         throw { status: 429, seconds: isNaN(wait) ? 60 : wait };
       }
       if (response.status === 413) { throw { status: 413 }; }
+      if (response.status === 403) { throw { status: 403 }; }
       if (!response.ok) { throw { status: response.status }; }
       return response.json();
     }).then(function (replies) {
@@ -252,7 +294,18 @@
       if (fromInput) { el.input.value = ""; }
       var buttons = [];
       var expects = null;
-      (Array.isArray(replies) ? replies : []).forEach(function (r) {
+      replies = Array.isArray(replies) ? replies : [];
+      replies.forEach(function (r) {
+        var custom = r.custom || {};
+        if (custom.conversation_token) { state.token = String(custom.conversation_token); }
+        if (custom.device_key) { keepDeviceKey(String(custom.device_key)); }
+        if (custom.erased || custom.purged) {
+          // The server no longer has it: nor should this device (the new replies stay).
+          state.log = [];
+          el.log.textContent = "";
+        }
+      });
+      replies.forEach(function (r) {
         var file = r.custom && r.custom.attachment ? r.custom.attachment : null;
         if (r.text || file) { append({ who: "bot", text: String(r.text || ""), file: file }); }
         if (Array.isArray(r.buttons) && r.buttons.length) { buttons = r.buttons; }
@@ -268,7 +321,11 @@
       return true;
     }).catch(function (err) {
       setBusy(false);
-      if (err && err.status === 429) {
+      if (err && err.status === 403) {
+        // Bound to another window or device (or this one lost its token): start afresh.
+        startAfresh(false);
+        showStatus(t("moved"));
+      } else if (err && err.status === 429) {
         showStatus(t("rate_limited", { seconds: err.seconds }));
       } else if (err && err.status === 413) {
         showStatus(t("too_long"));
@@ -294,14 +351,27 @@
     send("/language " + code, entry ? entry.name : code, false);
   });
 
-  el.restart.addEventListener("click", function () {
+  function startAfresh(greet) {
     var code = currentCode();
+    forgetConversation();
     state = fresh();
     state.language = code;
     pending = null;
-    save();
     renderLog();
-    send("/start", null, false, { language: code });
+    if (greet) { send("/start", null, false, { language: code }); }
+  }
+
+  // "Start over": a new conversation; the device key stays, so /forget still reaches
+  // what was sent before.
+  el.restart.addEventListener("click", function () { startAfresh(true); });
+
+  // "Clear this device": for a shared phone. Nothing of the conversation, nor the device
+  // key, stays in this browser; what was sent stays on the server (/forget erases it).
+  el.clear.addEventListener("click", function () {
+    try { window.localStorage.removeItem(DEVICE_KEY); } catch (e) { /* storage unavailable */ }
+    forgetOldVersions();
+    startAfresh(false);
+    showStatus(t("cleared"));
   });
 
   // Staff may write while this page is open: ask for what was kept, now and then, while
@@ -311,7 +381,7 @@
     fetch(KEPT, {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ sender: state.sender })
+      body: JSON.stringify({ sender: state.sender, metadata: state.token ? { conversation_token: state.token } : {} })
     }).then(function (response) {
       return response.ok ? response.json() : [];
     }).then(function (replies) {

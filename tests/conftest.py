@@ -22,7 +22,7 @@ from bot.store.migrate import upgrade
 from bot.store.store import Store
 from nlu.langid import LanguageIdentifier
 
-TABLES = ("jobs", "bookings", "slots", "case_events", "cases", "processed_messages", "transcript", "conversations")
+TABLES = ("key_checks", "erased_cases", "jobs", "bookings", "slots", "case_events", "cases", "processed_messages", "transcript", "conversations")
 """Every table, children first (what a PostgreSQL test database is emptied of)."""
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 START = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)

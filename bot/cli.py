@@ -19,11 +19,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     settings = Settings()
-    logging.basicConfig(
-        level=getattr(logging, settings.log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from .logs import configure
+
+    configure(settings.log_level)  # redacts what may be personal (see logs.py)
     from .config import MissingKeys
     from .content import ContentError
     from .engine.loader import FlowError

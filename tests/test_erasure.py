@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
+
+import pytest
 
 from sqlalchemy import func, select
 
@@ -138,3 +141,37 @@ async def test_help_lists_my_data_in_every_catalog() -> None:
     for code in supported_locales():
         with use_locale(code):
             assert "/my_data" in gettext(commands.HELP), code
+
+
+def test_hold_and_erase_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import asyncio
+
+    from bot.cli import main
+    from bot.store.crypto import Cipher, generate_key
+    from bot.store.migrate import upgrade
+
+    from .test_retention import START, draft
+
+    key, url = generate_key(), f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("INTAKE_DATABASE_URL", url)
+    monkeypatch.setenv("INTAKE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("INTAKE_SECRET_KEYS", key)
+    upgrade(url)
+
+    async def one_case() -> str:
+        store = Store.connect(url, Cipher([key]))
+        try:
+            async with store.turn("test", "cli", START) as turn:
+                return (await turn.create_case(draft(), START)).reference
+        finally:
+            await store.close()
+
+    reference = asyncio.run(one_case())
+    assert main(["cases", "hold", reference, "--reason", " "]) == 2
+    assert main(["cases", "hold", reference, "--reason", "appeal pending"]) == 0
+    assert main(["cases", "erase", reference, "--reason", "asked by letter"]) == 1
+    assert "legal hold" in capsys.readouterr().err
+    assert main(["cases", "hold", reference, "--release"]) == 0
+    assert main(["cases", "erase", reference, "--reason", "asked by letter"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"{reference}: erased"
+    assert main(["cases", "erase", "VR-XXXXXX", "--reason", "x"]) == 1

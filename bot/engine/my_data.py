@@ -54,7 +54,8 @@ def describe(ctx: TurnContext, state: State, flows: FlowSet, held: Held) -> list
     if len(lines) == 1:
         lines = [gettext("We hold no answers, requests or appointments of yours.")]
     lines += ["", gettext(
-        "The messages of this chat are kept for a short time. Type /forget to erase everything now."
+        "The messages of this chat are kept as long as your requests, or a short time if you send none. "
+        "Type /forget to erase everything now."
     )]
     return [Outbound(text) for text in _split("\n".join(lines))]
 

@@ -121,6 +121,18 @@ async def test_staff_erase_a_case_by_reference_with_a_reason(store: Store, flows
     assert "We hold no answers" in chat.text
 
 
+async def test_staff_erase_a_held_case_once_released_after_forget(store: Store, flows: FlowSet, clock: Clock) -> None:
+    """Its conversation went with /forget: the case alone is erased."""
+    engine = on(store, flows, clock)
+    chat, reference = await booked(engine)
+    await store.set_legal_hold(reference, "appeal pending", clock.now, actor="cli")
+    await chat.say("/forget")
+    await chat.say("yes")
+    await store.set_legal_hold(reference, None, clock.now, actor="cli")
+    assert await store.erase_case(reference, clock.now, actor="cli", reason="appeal decided") == "erased"
+    assert await store.cases() == []
+
+
 async def test_my_data_shows_answers_cases_and_appointments_in_the_applicant_s_language(engine: Engine) -> None:
     chat, reference = await booked(engine, lang="fr")
     await chat.say("/voluntary_return")

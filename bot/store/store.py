@@ -428,7 +428,7 @@ class Store(StoreAppointments):
         if found is None:
             return "missing"
         # The conversation's lock: none of its turns runs while its rows go.
-        lock_key = found.sender_key or f"case:{reference}"
+        lock_key = found.sender_key or self.sender_key("case", reference)  # a hex digest, as locks need
         async with self.locks.hold(lock_key), self._sessions() as session, session.begin():
             await self.locks.lock_in_transaction(await session.connection(), lock_key)
             row = await session.scalar(

@@ -17,7 +17,7 @@ from nlu.langid import LanguageIdentifier
 
 from .chat import VOLUNTARY_RETURN, Chat
 from .conftest import Clock
-from .test_protection import FIRST_SLOT, PROTECTION, add_slots
+from .test_protection import PROTECTION, add_slots
 
 
 def on(store: Store, flows: FlowSet, clock: Clock) -> Engine:

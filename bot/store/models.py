@@ -33,7 +33,8 @@ NAMING = {
 
 
 ERASED = "[erased on request]"
-"""What an erased conversation's sender becomes (encrypted like any sender)."""
+"""What an erased conversation's sender became (encrypted) before erasure deleted the row:
+such rows of older databases are never written to."""
 
 
 @dataclass(slots=True)

@@ -24,7 +24,6 @@ from .engine.loader import FlowSet, load_flows
 from .limits import Limits, MemoryLimits, limits_for
 from .reminders import deliverer
 from .scheduler import Scheduler
-from .store.crypto import Cipher
 from .store.store import Store
 
 log = logging.getLogger(__name__)
@@ -73,7 +72,7 @@ def runtime_facts(settings: Settings) -> dict[str, Fact]:
 def build_services(settings: Settings) -> Services:
     """Everything the channels need; raises FlowError if a flow is broken."""
     flows = load_flows(settings.flows_dir, runtime_facts=runtime_facts(settings))
-    store = Store.connect(settings.resolved_database_url(), Cipher(settings.keys()))
+    store = Store.connect(settings.resolved_database_url(), settings.cipher(), retention=settings.retention())
     from nlu.service import load_nlu  # numpy and the model: only where the server runs
 
     nlu = load_nlu(settings)

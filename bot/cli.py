@@ -19,17 +19,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     settings = Settings()
-    logging.basicConfig(
-        level=getattr(logging, settings.log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from .logs import configure
+
+    configure(settings.log_level)  # redacts what may be personal (see logs.py)
+    from .config import MissingKeys
     from .content import ContentError
     from .engine.loader import FlowError
+    from .store.keys import LookupKeyChanged
 
     try:
         return int(args.handler(settings, args) or 0)
-    except (FlowError, ContentError) as exc:
+    except (FlowError, ContentError, MissingKeys, LookupKeyChanged) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -69,9 +69,34 @@ def _parser() -> argparse.ArgumentParser:
     show = cases.add_parser("show", help="show one case as JSON")
     show.add_argument("reference")
     show.set_defaults(handler=_cases_show)
+    hold = cases.add_parser("hold", help="keep a case through erasure and retention (a legal hold), or release it")
+    hold.add_argument("reference")
+    which = hold.add_mutually_exclusive_group(required=True)
+    which.add_argument("--reason", help="why it must be kept (recorded in its history)")
+    which.add_argument("--release", action="store_true", help="end the hold")
+    hold.add_argument("--actor", default="cli", help="who decides (recorded)")
+    hold.set_defaults(handler=_cases_hold)
+    erase = cases.add_parser("erase", help="erase a case on request: its personal data, bookings and transcript")
+    erase.add_argument("reference")
+    erase.add_argument("--reason", required=True, help="why (kept with the anonymous trace; no personal data)")
+    erase.add_argument("--actor", default="cli", help="who erases (recorded)")
+    erase.set_defaults(handler=_cases_erase)
 
     _slots_commands(sub)
     _staff_commands(sub)
+
+    keys = sub.add_parser("keys", help="encryption and lookup keys").add_subparsers(metavar="ACTION")
+    generate = keys.add_parser("generate", help="print a new encryption key and a new lookup key")
+    generate.set_defaults(handler=_keys_generate)
+    show = keys.add_parser("show-lookup-key", help="print the lookup key in use (to pin it in INTAKE_LOOKUP_KEY)")
+    show.set_defaults(handler=_keys_show_lookup)
+    rotate = keys.add_parser(
+        "rotate", help="re-encrypt everything under the first of INTAKE_SECRET_KEYS (online, in batches)"
+    )
+    rotate.add_argument("--new-lookup-key", help="also re-compute every keyed hash with this lookup key "
+                        "(stop the servers first; then start them with INTAKE_LOOKUP_KEY set to it)")
+    rotate.add_argument("--batch", type=int, default=500, help="rows per transaction")
+    rotate.set_defaults(handler=_keys_rotate)
 
     i18n = sub.add_parser("i18n", help="translations").add_subparsers(metavar="ACTION")
     i18n_check = i18n.add_parser(
@@ -93,7 +118,24 @@ def _services(settings: Settings, migrate: bool = True):  # type: ignore[no-unty
 
     if migrate:
         upgrade(settings.resolved_database_url())
+    _check_keys(settings)
     return build_services(settings)
+
+
+def _check_keys(settings: Settings) -> None:
+    """Refuse to start with a lookup key the database was not written with (on a store of
+    its own: the services' store must first be used in the loop that serves)."""
+    from .store.keys import verify_lookup_key
+    from .store.store import Store
+
+    async def run() -> None:
+        store = Store.connect(settings.resolved_database_url(), settings.cipher())
+        try:
+            await verify_lookup_key(store)
+        finally:
+            await store.close()
+
+    asyncio.run(run())
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -230,6 +272,105 @@ def _cases_show(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _cases_hold(settings: Settings, args: argparse.Namespace) -> int:
+    from .cases.references import normalise
+    from .engine.turn import utcnow
+
+    reference = normalise(args.reference) or args.reference
+    if args.reason is not None and not args.reason.strip():
+        print("error: --reason must say why the case is kept", file=sys.stderr)
+        return 2
+    store = _store(settings)
+
+    async def run() -> int:
+        try:
+            case = await store.set_legal_hold(
+                reference, None if args.release else args.reason, utcnow(), actor=args.actor
+            )
+        finally:
+            await store.close()
+        if case is None:
+            print(f"no case {reference}", file=sys.stderr)
+            return 1
+        print(f"{reference}: legal hold released" if args.release else f"{reference}: under legal hold")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _cases_erase(settings: Settings, args: argparse.Namespace) -> int:
+    from .cases.references import normalise
+    from .engine.turn import utcnow
+
+    reference = normalise(args.reference) or args.reference
+    if not args.reason.strip():
+        print("error: --reason must say why the case is erased", file=sys.stderr)
+        return 2
+    store = _store(settings)
+
+    async def run() -> int:
+        try:
+            outcome = await store.erase_case(reference, utcnow(), actor=args.actor, reason=args.reason)
+        finally:
+            await store.close()
+        if outcome == "missing":
+            print(f"no case {reference}", file=sys.stderr)
+            return 1
+        if outcome == "held":
+            print(f"{reference} is under a legal hold: release it first (intake cases hold --release)", file=sys.stderr)
+            return 1
+        print(f"{reference}: erased")
+        return 0
+
+    return asyncio.run(run())
+
+
+# --- keys ---------------------------------------------------------------------------
+
+
+def _keys_generate(settings: Settings, args: argparse.Namespace) -> int:
+    from .store.crypto import generate_key, generate_lookup_key
+
+    print(f"encryption key: {generate_key()}")
+    print(f"lookup key:     {generate_lookup_key()}")
+    print("Put a new encryption key first in INTAKE_SECRET_KEYS (keep the old ones after it), restart, "
+          "then run `intake keys rotate`; keep a copy of every key outside this machine.", file=sys.stderr)
+    return 0
+
+
+def _keys_show_lookup(settings: Settings, args: argparse.Namespace) -> int:
+    print(settings.lookup_key_in_use())
+    return 0
+
+
+def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
+    from .store.crypto import Cipher
+    from .store.keys import reencrypt, rehash
+
+    new = None
+    if args.new_lookup_key:
+        try:
+            new = Cipher(settings.keys(), args.new_lookup_key)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    store = _store(settings)
+
+    async def run() -> dict[str, object]:
+        try:
+            done: dict[str, object] = {"reencrypted": await reencrypt(store, batch=max(args.batch, 1))}
+            if new is not None:
+                done["rehashed"] = await rehash(store, new)
+            return done
+        finally:
+            await store.close()
+
+    print(json.dumps(asyncio.run(run())))
+    if new is not None:
+        print("Now set INTAKE_LOOKUP_KEY to the new lookup key everywhere, then start the servers.", file=sys.stderr)
+    return 0
+
+
 # --- slots: registration appointment times ------------------------------------------
 
 
@@ -273,13 +414,13 @@ def _local(text: str, zone: tzinfo, day: date | None = None) -> datetime:
     return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
 
 
-def _slot_store(settings: Settings):  # type: ignore[no-untyped-def]
-    from .store.crypto import Cipher
+def _store(settings: Settings):  # type: ignore[no-untyped-def]
     from .store.migrate import upgrade
     from .store.store import Store
 
     upgrade(settings.resolved_database_url())
-    return Store.connect(settings.resolved_database_url(), Cipher(settings.keys()))
+    _check_keys(settings)
+    return Store.connect(settings.resolved_database_url(), settings.cipher(), retention=settings.retention())
 
 
 def _slots_add(settings: Settings, args: argparse.Namespace) -> int:
@@ -295,7 +436,7 @@ def _slots_add(settings: Settings, args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    store = _slot_store(settings)
+    store = _store(settings)
 
     async def run() -> int:
         try:
@@ -311,7 +452,7 @@ def _slots_list(settings: Settings, args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
     zone = ZoneInfo(settings.timezone)
-    store = _slot_store(settings)
+    store = _store(settings)
 
     async def run() -> list:  # type: ignore[type-arg]
         try:

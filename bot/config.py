@@ -10,7 +10,12 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .resources import FLOWS_DIR
-from .store.crypto import load_or_create_key_file
+from .store.crypto import Cipher, derive_lookup_key, load_or_create_key_file
+from .store.retention import RetentionPolicy
+
+
+class MissingKeys(RuntimeError):
+    """No encryption keys where a generated key file is not acceptable."""
 
 
 def default_data_dir() -> Path:
@@ -31,6 +36,11 @@ class Settings(BaseSettings):
     secret_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="comma-separated Fernet keys; the first encrypts. Default: <data_dir>/secret.key",
+    )
+    lookup_key: SecretStr | None = Field(
+        default=None,
+        description="the key of the keyed hashes senders are looked up by (URL-safe base64, 32 bytes); "
+        "default: derived from the first of INTAKE_SECRET_KEYS. Set it before rotating those",
     )
     flows_dir: Path = Field(default=FLOWS_DIR, description="the flows to run; default: those shipped with the bot")
     host: str = "127.0.0.1"
@@ -90,6 +100,18 @@ class Settings(BaseSettings):
         default="",
         description="the official Telegram bot, as @handle; empty: the bot points to the official websites",
     )
+    retention_transcript_days: int = Field(
+        default=30, ge=1, description="days a conversation that sent no case is kept after its last message"
+    )
+    retention_cases: str = Field(
+        default="",
+        description="days a case is kept after reaching a status, over the defaults closed=365,withdrawn=30; "
+        "a kind may have its own: closed=365,withdrawn=30,voluntary_return:closed=730",
+    )
+    env: str = Field(
+        default="development",
+        description="development or production; production refuses a generated key file",
+    )
 
     @model_validator(mode="after")
     def _paths_in_the_data_dir(self) -> Settings:
@@ -97,7 +119,7 @@ class Settings(BaseSettings):
             self.nlu_model_path = self.data_dir / "nlu" / "model.npz"
         return self
 
-    @field_validator("telegram_bot_token", "telegram_secret", mode="before")
+    @field_validator("telegram_bot_token", "telegram_secret", "lookup_key", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str):
@@ -142,8 +164,45 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'intake.db'}"
 
+    @field_validator("env")
+    @classmethod
+    def _known_env(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("development", "production"):
+            raise ValueError("must be development or production")
+        return value
+
     def keys(self) -> list[str]:
-        return self.secret_keys or load_or_create_key_file(self.data_dir / "secret.key")
+        """The encryption key ring. Without INTAKE_SECRET_KEYS a key file is made next to
+        the database: fine for ``make run``, refused in production, where a key kept
+        beside the data it protects protects nothing and is lost with the machine."""
+        if self.secret_keys:
+            return self.secret_keys
+        if self.env == "production":
+            raise MissingKeys(
+                "INTAKE_SECRET_KEYS is not set, and INTAKE_ENV=production refuses a key generated "
+                "next to the database: make one with `intake keys generate`, keep a copy "
+                "outside this machine, and set INTAKE_SECRET_KEYS (see docs/PRIVACY.md)"
+            )
+        return load_or_create_key_file(self.data_dir / "secret.key")
+
+    @field_validator("retention_cases")
+    @classmethod
+    def _retention_rules(cls, value: str) -> str:
+        RetentionPolicy.parse(30, value)  # raises on a malformed rule, at start-up
+        return value
+
+    def retention(self) -> RetentionPolicy:
+        return RetentionPolicy.parse(self.retention_transcript_days, self.retention_cases)
+
+    def lookup_key_in_use(self) -> str:
+        """INTAKE_LOOKUP_KEY, or the one derived from the first encryption key."""
+        if self.lookup_key is not None:
+            return self.lookup_key.get_secret_value()
+        return derive_lookup_key(self.keys()[0])
+
+    def cipher(self) -> Cipher:
+        return Cipher(self.keys(), self.lookup_key_in_use())
 
     backoffice_secure_cookies: bool | None = Field(
         default=None,

@@ -168,9 +168,9 @@ async def test_forget_erases_answers_transcript_and_sent_requests(engine: Engine
     assert chat.payloads == ["yes", "no"]
     await chat.say("yes")
     assert "erased" in chat.text and "withdrawn" in chat.text
-    case = await engine.store.case(reference)
-    assert case is not None and case.status == "withdrawn"
-    assert case.applicant.name is None and case.answers == {} and case.transcript is None
+    assert await engine.store.case(reference) is None
+    (trace,) = await engine.store.erasures()  # what is left: no personal value
+    assert (trace.reference, trace.kind, trace.outcome, trace.actor) == (reference, "voluntary_return", "submitted", "applicant")
     assert await answers_of(engine, chat) == {}
     async with engine.store.turn(chat.channel, chat.sender, engine.clock()) as turn:
         conversation_id = turn.conversation.id

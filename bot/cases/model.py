@@ -66,4 +66,5 @@ class Case(_Model):
     transcript: str | None = Field(default=None, description="link to the conversation's transcript")
     created_at: datetime
     updated_at: datetime
-    retention_until: datetime | None = None
+    retention_until: datetime | None = Field(default=None, description="when the purge erases it (docs/PRIVACY.md)")
+    legal_hold: str | None = Field(default=None, description="why staff keep it through erasure and retention")

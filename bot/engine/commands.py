@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from ..i18n import N_, current_locale, strip_bidi_controls, use_locale, word_set
 
-GLOBAL = ("start", "restart", "back", "help", "language", "human", "cancel", "forget")
+GLOBAL = ("start", "restart", "back", "help", "language", "human", "cancel", "forget", "my_data")
 """Commands offered everywhere; flows may not use these names as intents."""
 
 INTERNAL = ("skip", "keep", "done", "confirm", "edit", "continue", "stay", "answer")
@@ -52,6 +52,7 @@ HELP = N_(
     "/human: how to reach a person\n"
     "/official: how to recognise the official service, or report someone who asks for money\n"
     "/cancel: stop and delete your answers\n"
+    "/my_data: see the data we hold about you\n"
     "/forget: erase all your data\n"
     "/start: main menu"
 )

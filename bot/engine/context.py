@@ -81,8 +81,9 @@ class TurnRecords(Protocol):
     async def cases(self) -> list[Case]:
         """The cases sent from this conversation, newest first."""
 
-    async def erase(self, now: datetime) -> int:
-        """Erase this conversation's data and withdraw its cases; how many were withdrawn."""
+    async def erase(self, now: datetime) -> tuple[int, int]:
+        """Erase this conversation, its bookings and its sender's cases: (cases erased,
+        cases kept because staff put them under a legal hold)."""
 
     async def slots(self, now: datetime, *, free_only: bool = False, limit: int = 100) -> list[Any]:
         """Future slots (``SlotLike``), soonest first."""
@@ -92,7 +93,7 @@ class TurnRecords(Protocol):
 
     async def attach_reference(self, booking_id: int, reference: str) -> None: ...
 
-    async def bookings(self, now: datetime) -> list[Any]:
+    async def bookings(self, now: datetime, *, upcoming_only: bool = True) -> list[Any]:
         """This conversation's upcoming active bookings (``BookingLike``)."""
 
     async def cancel_booking(self, booking_id: int, now: datetime) -> bool:

@@ -10,7 +10,7 @@ from ..answers import Rules, Valid, validate
 from ..cases.model import Case
 from ..i18n import N_, gettext, native_name, negotiate, set_locale, supported_locales, use_locale, word_set
 from ..limits import Limits
-from . import commands
+from . import commands, my_data
 from .commands import Command
 from .desks import AppointmentDesk, CaseDesk
 from .flow import AskStep
@@ -193,13 +193,19 @@ class Dialogue:
             state.mode = None
             answer = validate(Rules(type="yes_no"), text, today=ctx.today)
             if isinstance(answer, Valid) and answer.value is True:
-                withdrawn = await ctx.records.erase(ctx.now)
+                erased, kept = await ctx.records.erase(ctx.now)
                 ctx.erased = True
                 state.leave_flow()
+                state.notices, state.replying_to, state.takeover = [], None, None
                 done = gettext("Your answers and this conversation have been erased.")
-                if withdrawn:
+                if erased:
                     done += " " + gettext(
                         "Requests you had sent from this chat were withdrawn and their personal data erased."
+                    )
+                if kept:
+                    done += " " + gettext(
+                        "Some of your requests must be kept for now for a legal reason recorded by the staff. "
+                        "They will be erased when that reason ends."
                     )
                 return [Outbound(done)] + self._menu(ctx, greeting=False)
             return [Outbound(gettext("Nothing was erased."))] + self._resume(ctx, state)
@@ -247,6 +253,7 @@ class Dialogue:
             "appointment_manage": self._appointment_desk,
             "case_status": self._case_desk,
             "forget": self._forget,
+            "my_data": self._my_data,
             "skip": self._skip,
             "keep": self._keep,
             "edit": self._edit,
@@ -350,6 +357,12 @@ class Dialogue:
             ),
             (Button(gettext("Yes, erase my data"), "yes"), Button(gettext("No, keep it"), "no")),
         )]
+
+    async def _my_data(self, ctx: TurnContext, state: State, command: Command) -> list[Outbound] | None:
+        held = await my_data.gather(ctx)
+        return my_data.describe(ctx, state, self.flows, held) + (
+            self._resume(ctx, state) or self._menu(ctx, greeting=False)
+        )
 
     async def _skip(self, ctx: TurnContext, state: State, command: Command) -> list[Outbound] | None:
         return await self.runner.skip(ctx, state) if _in_flow(state) else None

@@ -298,23 +298,6 @@ class TurnAppointments:
         row.events.append(CaseEvent(at=now, status=row.status, actor="applicant", note=note))
         row.updated_at = now
 
-    async def _erase_appointments(self, now: datetime) -> int:
-        """For erasure: free this conversation's upcoming seats, cancel all its open jobs
-        and blank every job payload. Returns the number of bookings cancelled."""
-        session = self._session
-        # In slot order, like every turn that holds two slot rows (see move_booking).
-        upcoming = [b.id for b in sorted(await self.bookings(now), key=lambda b: b.slot_id)]
-        for booking_id in upcoming:
-            await self.cancel_booking(booking_id, now)
-        await _cancel_jobs(session, now, Job.conversation_id == self.conversation.id)
-        await session.execute(
-            update(Job)
-            .where(Job.conversation_id == self.conversation.id)
-            .values(payload_enc=self._cipher.encrypt_json({}))
-            .execution_options(synchronize_session=False)
-        )
-        return len(upcoming)
-
 
 async def _cancel_jobs(session: AsyncSession, now: datetime, which: Any) -> None:
     await session.execute(

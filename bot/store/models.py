@@ -34,7 +34,8 @@ NAMING = {
 
 
 ERASED = "[erased on request]"
-"""What an erased conversation's sender becomes (encrypted like any sender)."""
+"""What an erased conversation's sender became (encrypted) before erasure deleted the row:
+such rows of older databases are never written to."""
 
 
 @dataclass(slots=True)
@@ -141,7 +142,12 @@ class CaseRow(Base):
     data_enc: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    retention_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retention_until: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    """When the purge erases the case (set when it is closed or withdrawn, see retention.py)."""
+    legal_hold_reason: Mapped[str | None] = mapped_column(Text)
+    """Set by staff with a reason (``intake cases hold``): the case is then kept, whole,
+    through erasure requests and retention, until the hold is released."""
+    legal_hold_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Plain columns for the back office, so that its one access check (and its lists)
     # need no decryption; nothing personal (bot/backoffice/policy.py).
     origin_flow: Mapped[str | None] = mapped_column(String(64))
@@ -375,3 +381,33 @@ class WhatsAppMessage(Base):
     error_code: Mapped[int | None] = mapped_column(Integer)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ErasedCase(Base):
+    """What is left of an erased case: nothing personal. Anonymous counts come from here
+    (kind, month created, outcome), and staff can see that a reference was erased, when,
+    by whom (``applicant``, ``retention``, or the staff member) and why."""
+
+    __tablename__ = "erased_cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    reference: Mapped[str] = mapped_column(String(16), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    created_month: Mapped[str] = mapped_column(String(7))
+    """``2026-11``: the month it was created, never the day."""
+    outcome: Mapped[str] = mapped_column(String(32))
+    """Its status when it was erased (``closed``, ``withdrawn``, ``submitted``…)."""
+    actor: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class KeyCheck(Base):
+    """Fingerprints of the keys a database was written with (``lookup``: the lookup key),
+    so a server started with another key refuses to run instead of losing every
+    conversation (see ``Store.verify_lookup_key``)."""
+
+    __tablename__ = "key_checks"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))

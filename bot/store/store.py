@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from ..cases.draft import CaseDraft
@@ -23,10 +23,14 @@ from ..cases.references import new_reference
 from .appointments import FINAL_JOB, BookingView, JobView, SlotView, StoreAppointments, TurnAppointments
 from .case_access import access_columns
 from .crypto import Cipher
+from .erasure import delete_conversation_rows, drop_bookings, erase_case_row, erase_conversation
+from .retention import RetentionPolicy, purge_expired, retention_until
 from .database import READ_ONLY, ConversationLocks, create_engine
 from .inline import InlineSqlite
 from .models import (
     ERASED,
+    Booking,
+    ErasedCase,
     CaseEvent,
     CaseRow,
     Conversation,
@@ -55,12 +59,14 @@ class Turn(TurnAppointments):
         session: Callable[[], Any],
         conversation: StoredConversation,
         sender_key: str,
+        sender_id: str,
     ) -> None:
         self._store = store
         self._cipher = store.cipher
         self._rows = rows
         self._open_session = session
         self._sender_key = sender_key
+        self._sender_id = sender_id
         self.conversation = conversation
         self._state: tuple[bytes | None, str | None, str | None, datetime] | None = None
         self._transcript: list[tuple[datetime, bytes]] = []
@@ -132,10 +138,11 @@ class Turn(TurnAppointments):
         return sorted({self.conversation.id, *ids})
 
     async def cases(self) -> list[Case]:
-        """The cases sent from this conversation, newest first (for "where is my case?")."""
+        """The cases sent from this conversation or by this sender, newest first (for
+        "where is my case?" and "what do you hold about me?")."""
         query = (
             select(CaseRow)
-            .where(CaseRow.conversation_id == self.conversation.id)
+            .where(or_(CaseRow.conversation_id == self.conversation.id, CaseRow.sender_key == self._sender_key))
             .order_by(CaseRow.created_at.desc())
             .options(_with_events())
         )
@@ -180,47 +187,49 @@ class Turn(TurnAppointments):
         await self._session.flush()
         return self._store.to_case(row)
 
-    async def erase(self, now: datetime) -> int:
-        """The applicant's right to erasure: their conversation data and cases' personal data.
-
-        Cases are kept as withdrawn, with nothing personal left, so that staff who were
-        already working on one see why it disappeared. Upcoming appointments are
-        cancelled (their seats freed at once) and no reminder will be sent.
-        """
+    async def erase(self, now: datetime) -> tuple[int, int]:
+        """The applicant's right to erasure (see erasure.py): this conversation and all it
+        holds, their bookings (seats freed at once, reminders gone) and their cases, except
+        those under a legal hold. The turn goes on in a new, empty conversation of the same
+        sender, so what they do next (a new booking and its reminders) works as for anyone.
+        Returns (cases erased, cases kept under a legal hold)."""
         session = self._session
-        await self._erase_appointments(now)
+        old_id = self.conversation.id
         # The device's other conversations (before "Start over" in the same web chat) too.
-        conversation_ids = await self._same_device()
-        await session.execute(delete(TranscriptEntry).where(TranscriptEntry.conversation_id.in_(conversation_ids)))
-        await session.execute(delete(ProcessedMessage).where(ProcessedMessage.conversation_id.in_(conversation_ids)))
-        rows = (
-            await session.scalars(
-                select(CaseRow)
-                .where((CaseRow.sender_key == self._sender_key) | CaseRow.conversation_id.in_(conversation_ids))
-                .options(_with_events())
-            )
-        ).all()
-        for row in rows:
-            await self._store._redact(session, row, now, actor="applicant")
+        others = [
+            (other_id, key)
+            for other_id, key in (
+                await session.execute(
+                    select(Conversation.id, Conversation.sender_key).where(Conversation.id.in_(await self._same_device()))
+                )
+            ).all()
+            if other_id != old_id
+        ]
+        # The new row first (under a freed key), so that its id is new on SQLite too, which
+        # would otherwise hand the deleted row's id out again: nothing meant for the erased
+        # conversation (a staff message sent from a page opened before) may reach this one.
         await session.execute(
-            update(Conversation)
-            .where(Conversation.id.in_(conversation_ids))
-            .values(
-                state_enc=None, flow_id=None, updated_at=now, device_hash=None,
-                sender_enc=self._store.cipher.encrypt(ERASED.encode()),
-            )
+            update(Conversation).where(Conversation.id == old_id).values(sender_key=f"erasing:{old_id}")
             .execution_options(synchronize_session=False)
         )
+        new_id = await self._rows.insert_conversation(
+            self._sender_key, self.conversation.channel, self._cipher.encrypt(self._sender_id.encode()), now
+        )
+        counts = await erase_conversation(session, old_id, self._sender_key, now)
+        for other_id, other_key in others:
+            erased, kept = await erase_conversation(session, other_id, other_key, now)
+            counts = (counts[0] + erased, counts[1] + kept)
+        self.conversation = StoredConversation(new_id, self.conversation.channel, None, None, now, now, is_new=False)
         self._transcript.clear()
         self._replies.clear()
-        self.conversation.state = None
-        return len(rows)
+        return counts
 
 
 class Store(StoreAppointments):
-    def __init__(self, engine: AsyncEngine, cipher: Cipher) -> None:
+    def __init__(self, engine: AsyncEngine, cipher: Cipher, retention: RetentionPolicy | None = None) -> None:
         self.engine = engine
         self.cipher = cipher
+        self.retention = retention or RetentionPolicy()
         self.locks = ConversationLocks(engine)
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         # For methods that only read: on SQLite they do not take the write lock, so they
@@ -232,8 +241,8 @@ class Store(StoreAppointments):
         """The WhatsApp channel's window, opt-in and statuses (whatsapp.py)."""
 
     @classmethod
-    def connect(cls, url: str, cipher: Cipher, **engine_kwargs: Any) -> Store:
-        return cls(create_engine(url, **engine_kwargs), cipher)
+    def connect(cls, url: str, cipher: Cipher, *, retention: RetentionPolicy | None = None, **engine_kwargs: Any) -> Store:
+        return cls(create_engine(url, **engine_kwargs), cipher, retention)
 
     async def close(self) -> None:
         if self._inline is not None:
@@ -296,7 +305,7 @@ class Store(StoreAppointments):
                 is_new=False,
                 unreachable_since=unreachable,
             )
-        return Turn(self, rows, session, conversation, key)
+        return Turn(self, rows, session, conversation, key, sender_id)
 
     async def has_conversation(self, channel: str, sender_id: str) -> bool:
         """Whether this sender ever wrote (read only: never creates one)."""
@@ -362,10 +371,14 @@ class Store(StoreAppointments):
         jobs_kept: timedelta = timedelta(days=30),
     ) -> dict[str, int]:
         """Drop what is no longer needed: unfinished answers of idle conversations, their
-        transcripts when no case refers to them, old redelivery records, and jobs that
-        ended (done, cancelled or failed) more than ``jobs_kept`` ago."""
+        transcripts when no case refers to them, old redelivery records, jobs that
+        ended (done, cancelled or failed) more than ``jobs_kept`` ago, and what is past
+        its retention (retention.py). One transaction; safe with several workers."""
         cutoff = now - idle
         async with self.locks.writer(), self._sessions() as session, session.begin():
+            expired = await purge_expired(session, self.dialect, self.retention, now)
+            if expired is None:  # another worker is purging right now
+                return {}
             idle_ids = select(Conversation.id).where(
                 Conversation.updated_at < cutoff, Conversation.state_enc.is_not(None)
             )
@@ -391,16 +404,96 @@ class Store(StoreAppointments):
             "transcript_entries": transcripts.rowcount or 0,
             "processed_messages": replies.rowcount or 0,
             "jobs": jobs.rowcount or 0,
+            **expired,
         }
 
-    async def _redact(self, session: AsyncSession, row: CaseRow, now: datetime, actor: str) -> None:
-        row.data_enc = self.cipher.encrypt_json({"erased": True, "flow_id": None})
-        row.sender_key = None
-        row.conversation_id = None
-        if row.status != "withdrawn":
-            row.status = "withdrawn"
-            row.events.append(CaseEvent(at=now, status="withdrawn", actor=actor, note="personal data erased on request"))
-        row.updated_at = now
+    # --- staff: status, legal hold, erasure by reference ------------------------------
+
+    async def change_status(
+        self, reference: str, status: str, now: datetime, *, actor: str, note: str | None = None
+    ) -> Case | None:
+        """Move a case to ``status``, in its history; a final status starts its retention
+        period (retention.py), an open one clears it. None if there is no such case."""
+        async with self.locks.writer(), self._sessions() as session, session.begin():
+            row = await session.scalar(
+                select(CaseRow).where(CaseRow.reference == reference).options(_with_events()).with_for_update()
+            )
+            if row is None:
+                return None
+            row.status = status
+            row.retention_until = retention_until(self.retention, row.kind, status, now)
+            row.events.append(CaseEvent(at=now, status=status, actor=actor, note=note))
+            row.updated_at = now
+            await session.flush()
+            return self.to_case(row)
+
+    async def set_legal_hold(self, reference: str, reason: str | None, now: datetime, *, actor: str) -> Case | None:
+        """Put a case under a legal hold (``reason``: why it must be kept; required) or
+        release it (None). Recorded in its history. None if there is no such case."""
+        if reason is not None and not reason.strip():
+            raise ValueError("a legal hold needs a reason")
+        async with self.locks.writer(), self._sessions() as session, session.begin():
+            row = await session.scalar(
+                select(CaseRow).where(CaseRow.reference == reference).options(_with_events()).with_for_update()
+            )
+            if row is None:
+                return None
+            if reason is None:
+                note = "legal hold released"
+                row.legal_hold_reason, row.legal_hold_at = None, None
+            else:
+                note = f"legal hold: {reason.strip()}"
+                row.legal_hold_reason, row.legal_hold_at = reason.strip(), now
+            row.events.append(CaseEvent(at=now, status=row.status, actor=actor, note=note))
+            row.updated_at = now
+            await session.flush()
+            return self.to_case(row)
+
+    async def erase_case(self, reference: str, now: datetime, *, actor: str, reason: str) -> str:
+        """Staff erase a case on request: the case, its bookings (seats freed), and the
+        transcript of its conversation; the conversation itself too when no other case
+        comes from it. ``erased``, ``held`` (under a legal hold: nothing done) or ``missing``."""
+        if not reason.strip():
+            raise ValueError("an erasure needs a reason")
+        async with self._reads() as session:
+            found = (
+                await session.execute(
+                    select(CaseRow.conversation_id, Conversation.sender_key)
+                    .outerjoin(Conversation, Conversation.id == CaseRow.conversation_id)
+                    .where(CaseRow.reference == reference)
+                )
+            ).one_or_none()
+        if found is None:
+            return "missing"
+        # The conversation's lock: none of its turns runs while its rows go.
+        lock_key = found.sender_key or self.sender_key("case", reference)  # a hex digest, as locks need
+        async with self.locks.hold(lock_key), self._sessions() as session, session.begin():
+            await self.locks.lock_in_transaction(await session.connection(), lock_key)
+            row = await session.scalar(
+                select(CaseRow).where(CaseRow.reference == reference).options(_with_events())
+            )
+            if row is None:
+                return "missing"
+            if row.legal_hold_reason is not None:
+                return "held"
+            conversation_id = row.conversation_id
+            await erase_case_row(session, row, now, actor=actor, reason=reason.strip())
+            if conversation_id is not None:
+                others = await session.scalar(select(exists().where(CaseRow.conversation_id == conversation_id)))
+                if others:
+                    await session.execute(
+                        delete(TranscriptEntry).where(TranscriptEntry.conversation_id == conversation_id)
+                    )
+                else:
+                    await drop_bookings(session, now, Booking.conversation_id == conversation_id)
+                    await delete_conversation_rows(session, conversation_id)
+        return "erased"
+
+    async def erasures(self) -> list[ErasedCase]:
+        """What is left of erased cases, oldest first (anonymous counts, and the audit of
+        who erased which reference and why)."""
+        async with self._reads() as session:
+            return list((await session.scalars(select(ErasedCase).order_by(ErasedCase.id))).all())
 
     def to_case(self, row: CaseRow) -> Case:
         data = self.cipher.decrypt_json(row.data_enc)
@@ -429,6 +522,7 @@ class Store(StoreAppointments):
             created_at=row.created_at,
             updated_at=row.updated_at,
             retention_until=row.retention_until,
+            legal_hold=row.legal_hold_reason,
         )
 
 

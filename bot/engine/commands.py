@@ -78,6 +78,12 @@ def normalise(text: str) -> str:
 
 def parse(text: str) -> Command | None:
     """A slash command (any name: flows' intents too), or one of the global words."""
+    if len(text) > 200:  # longer than any command with its argument: not cached
+        return _parse(text, current_locale())
+    return _parse_cached(text, current_locale())
+
+
+def _parse(text: str, locale: str) -> Command | None:
     text = text.strip()
     match = _SLASH.match(text)
     if match:
@@ -85,8 +91,12 @@ def parse(text: str) -> Command | None:
         return Command(match.group(1).lower(), argument)
     if len(text) > 40:
         return None
-    name = _typed_words(current_locale()).get(normalise(text))
+    name = _typed_words(locale).get(normalise(text))
     return Command(name, typed=True) if name else None
+
+
+_parse_cached = lru_cache(maxsize=4096)(_parse)
+"""Commands are a handful of texts typed and clicked over and over (Command is frozen)."""
 
 
 @lru_cache(maxsize=64)

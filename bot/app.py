@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import answers
+from . import answers, operations
 from .channels.base import Channel
 from .config import Settings
 from .content import Fact, runtime_fact
@@ -67,7 +67,9 @@ def build_services(settings: Settings) -> Services:
     store = Store.connect(settings.resolved_database_url(), Cipher(settings.keys()))
     from nlu.service import load_nlu  # numpy and the model: only where the server runs
 
-    nlu = load_nlu(settings)
+    from . import metrics
+
+    nlu = metrics.TimedNLU(load_nlu(settings))
     engine = Engine(
         store,
         flows,
@@ -76,6 +78,7 @@ def build_services(settings: Settings) -> Services:
         default_language=settings.default_language,
         nlu=nlu,
         language_id=nlu.language_identifier(),
+        on_turn=metrics.observe_turn,
     )
     return Services(settings=settings, store=store, flows=flows, engine=engine, nlu=nlu)
 
@@ -132,6 +135,7 @@ def create_app(services: Services, channels: Sequence[Channel] = ()) -> web.Appl
     app = web.Application(client_max_size=64 * 1024)
     app[SERVICES] = services
     app.router.add_get("/healthz", _healthz)
+    operations.mount(app, services)  # /readyz, /metrics
     for channel in channels:
         channel.mount(app)
 

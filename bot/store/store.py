@@ -215,6 +215,10 @@ class Store(StoreAppointments):
             await self._inline.close()
         await self.engine.dispose()
 
+    def reading(self) -> AsyncSession:
+        """A session for reads outside any turn (on SQLite it takes no write lock)."""
+        return self._reads()
+
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name

@@ -19,10 +19,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     settings = Settings()
-    logging.basicConfig(
-        level=getattr(logging, settings.log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from .operations import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     from .content import ContentError
     from .engine.loader import FlowError
@@ -42,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the schema at start")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="server processes sharing the port (more than 1 needs PostgreSQL)")
+    serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # one of --workers N
     serve.set_defaults(handler=_serve)
 
     chat = sub.add_parser("chat", help="chat with the bot in this terminal")
@@ -101,15 +103,28 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from .app import create_app, default_channels, prepare_process
     from .event_loop import new_event_loop
 
-    services = _services(settings, migrate=not args.no_migrate)
     host = args.host or settings.host
     port = args.port or settings.port
-    logging.getLogger(__name__).info("serving on http://%s:%s/", host, port)
+    if args.workers != 1:
+        from .store.migrate import upgrade
+        from .workers import serve_workers, several_workers_problem
+
+        problem = several_workers_problem(settings, args.workers)
+        if problem is not None:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+        if not args.no_migrate:
+            upgrade(settings.resolved_database_url())
+        return serve_workers(args.workers, host, port)
+    services = _services(settings, migrate=not args.no_migrate)
+    if not args.worker:
+        logging.getLogger(__name__).info("serving on http://%s:%s/", host, port)
     channels = default_channels(services)
     logging.getLogger(__name__).info("channels: %s", ", ".join(c.name for c in channels))
     prepare_process(services)
     web.run_app(
-        create_app(services, channels), host=host, port=port, print=None, access_log=None, loop=new_event_loop()
+        create_app(services, channels), host=host, port=port, print=None, access_log=None, loop=new_event_loop(),
+        reuse_port=args.worker or None,
     )
     return 0
 

@@ -72,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("reference")
     show.set_defaults(handler=_cases_show)
 
+    bench = sub.add_parser("bench", help="load a running server with whole journeys over REST; print the rates")
+    bench.add_argument("url", help="the server, e.g. http://127.0.0.1:8080")
+    bench.add_argument("--concurrency", type=int, default=20, help="simulated applicants at once (default 20)")
+    bench.add_argument("--seconds", type=float, default=10.0, help="how long to measure (default 10)")
+    bench.set_defaults(handler=_bench)
+
     _slots_commands(sub)
 
     i18n = sub.add_parser("i18n", help="translations").add_subparsers(metavar="ACTION")
@@ -127,6 +133,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         reuse_port=args.worker or None,
     )
     return 0
+
+
+def _bench(settings: Settings, args: argparse.Namespace) -> int:
+    from .loadtest import main as load
+
+    return load([args.url, "--concurrency", str(args.concurrency), "--seconds", str(args.seconds)])
 
 
 def _chat(settings: Settings, args: argparse.Namespace) -> int:

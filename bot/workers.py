@@ -68,15 +68,20 @@ def metrics_directory() -> tuple[Path, bool]:
 class Supervisor:
     """The parent of the workers."""
 
-    def __init__(self, workers: int, host: str, port: int) -> None:
+    def __init__(self, workers: int, host: str, port: int, command: list[str] | None = None) -> None:
         self.count = workers
         self.host = host
         self.port = port
+        self.command = command
+        """What a worker runs (default: ``intake serve --worker``); it must listen with
+        SO_REUSEPORT on ``host:port``."""
         self._stopping = False
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
         self._failures: dict[int, int] = {}
 
     def _command(self) -> list[str]:
+        if self.command is not None:
+            return self.command
         return [sys.executable, "-m", "bot.cli", "serve", "--worker", "--no-migrate",
                 "--host", self.host, "--port", str(self.port)]
 

@@ -90,13 +90,7 @@ class Turn(TurnAppointments):
         self._replies.append((message_id, self._store.cipher.encrypt_json(replies), now))
 
     async def _write(self) -> None:
-        conversation_id = self.conversation.id
-        if self._state is not None:
-            await self._rows.save_state(conversation_id, *self._state)
-        for at, body in self._transcript:
-            await self._rows.log(conversation_id, at, body)
-        for message_id, replies, at in self._replies:
-            await self._rows.remember(conversation_id, message_id, replies, at)
+        await self._rows.write_all(self.conversation.id, self._state, self._transcript, self._replies)
 
     async def reached(self) -> None:
         """The applicant wrote: their channel delivers again (see ``Store.mark_unreachable``)."""
@@ -245,12 +239,14 @@ class Store(StoreAppointments):
                 return
             async with self._sessions() as session, session.begin():
                 connection = await session.connection()
+                rows: TurnRows
+                # The lock is the transaction's first statement: through SQLAlchemy, which
+                # begins the transaction on the driver's connection before it.
                 await self.locks.lock_in_transaction(connection, key)
-                rows: TurnRows = (
-                    AsyncpgRows((await connection.get_raw_connection()).driver_connection)
-                    if self.engine.dialect.driver == "asyncpg"
-                    else SessionRows(session)
-                )
+                if self.engine.dialect.driver == "asyncpg":
+                    rows = AsyncpgRows((await connection.get_raw_connection()).driver_connection)
+                else:
+                    rows = SessionRows(session)
                 turn = await self._open_turn(rows, lambda: session, key, channel, sender_id, now)
                 yield turn
                 await turn._write()

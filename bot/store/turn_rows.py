@@ -42,6 +42,29 @@ class TurnRows(Protocol):
 
     async def remember(self, conversation_id: int, message_id: str, replies_enc: bytes, at: datetime) -> None: ...
 
+    async def write_all(self, conversation_id: int, state: StateRow | None, transcript: list[tuple[datetime, bytes]],
+                        replies: list[tuple[str, bytes, datetime]]) -> None:
+        """What the turn writes at its end: :meth:`save_state`, then :meth:`log` and
+        :meth:`remember` for each entry."""
+
+
+StateRow = tuple[bytes | None, str | None, str | None, datetime]
+"""``(state_enc, flow_id, language, updated_at)``."""
+
+
+class _OneByOne:
+    """``write_all`` as one statement after the other."""
+
+    async def write_all(self, conversation_id: int, state: StateRow | None, transcript: list[tuple[datetime, bytes]],
+                        replies: list[tuple[str, bytes, datetime]]) -> None:
+        rows: Any = self
+        if state is not None:
+            await rows.save_state(conversation_id, *state)
+        for at, body in transcript:
+            await rows.log(conversation_id, at, body)
+        for message_id, replies_enc, at in replies:
+            await rows.remember(conversation_id, message_id, replies_enc, at)
+
 
 # The plain SQL, with sqlite3's ``?`` placeholders (numbered for asyncpg by AsyncpgRows).
 LOAD = (
@@ -58,7 +81,7 @@ LOG = "INSERT INTO transcript (conversation_id, at, body_enc) VALUES (?, ?, ?)"
 REMEMBER = "INSERT INTO processed_messages (conversation_id, message_id, replies_enc, at) VALUES (?, ?, ?, ?)"
 
 
-class PlainSqlRows:
+class PlainSqlRows(_OneByOne):
     """:class:`TurnRows` as the plain SQL above; a subclass says how to run a statement
     and how its driver takes and gives times."""
 
@@ -125,8 +148,32 @@ class AsyncpgRows(PlainSqlRows):
     async def _run(self, sql: str, *args: Any) -> None:
         await self.connection.execute(self._NUMBERED[sql], *args)
 
+    async def write_all(self, conversation_id: int, state: StateRow | None, transcript: list[tuple[datetime, bytes]],
+                        replies: list[tuple[str, bytes, datetime]]) -> None:
+        """Everything in one statement (data-modifying ``WITH`` clauses all run): one
+        round trip to the server instead of one a row."""
+        args: list[Any] = [conversation_id]
 
-class SessionRows:
+        def p(value: Any) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        parts = []
+        if state is not None:
+            state_enc, flow_id, language, now = state
+            parts.append(f"s AS (UPDATE conversations SET state_enc = {p(state_enc)}, flow_id = {p(flow_id)}, "
+                         f"language = {p(language)}, updated_at = {p(now)} WHERE id = $1)")
+        for i, (at, body) in enumerate(transcript):
+            parts.append(f"t{i} AS (INSERT INTO transcript (conversation_id, at, body_enc) "
+                         f"VALUES ($1, {p(at)}, {p(body)}))")
+        for i, (message_id, replies_enc, at) in enumerate(replies):
+            parts.append(f"r{i} AS (INSERT INTO processed_messages (conversation_id, message_id, replies_enc, at) "
+                         f"VALUES ($1, {p(message_id)}, {p(replies_enc)}, {p(at)}))")
+        if parts:
+            await self.connection.execute("WITH " + ", ".join(parts) + " SELECT 1", *args)
+
+
+class SessionRows(_OneByOne):
     """:class:`TurnRows` in an ``AsyncSession``'s transaction."""
 
     def __init__(self, session: AsyncSession) -> None:

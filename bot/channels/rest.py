@@ -24,7 +24,7 @@ from aiohttp import web
 
 from ..engine import Engine, Inbound
 from . import rasa
-from .base import TurnsInFlight
+from .base import UNAVAILABLE_RETRY_AFTER, TurnsInFlight, unavailable
 from .rasa import Refused
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,10 @@ class RestChannel:
             return _error(refused)
         try:
             replies = await self._turns.run(self.engine.handle(inbound))
-        except Exception:
+        except Exception as error:
+            reason = unavailable(error)
+            if reason is not None:  # nothing was stored: the same message later is answered once
+                return _error(Refused(503, reason, retry_after=UNAVAILABLE_RETRY_AFTER))
             return _error(Refused(500, "internal error"))
         return web.json_response([r.to_rest(inbound.sender_id) for r in replies])
 

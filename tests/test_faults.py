@@ -244,3 +244,51 @@ async def test_a_full_disk_on_sqlite_is_a_clear_503_and_nothing_half_written(
         assert await say(long_text, "f2") == first  # answered once, then from what was said
         after = raw.execute(rows).fetchone()
         assert (after[0], after[1]) == (before[0] + 1, before[1] + 1)
+
+
+@pytest.mark.postgres
+def test_a_dump_restored_into_a_fresh_database_continues_the_journey(pg: str, tmp_path: Path) -> None:
+    """docs/OPERATIONS.md's backup and restore, as written there: pg_dump -Fc, then
+    pg_restore into an empty database, with the same keys."""
+    from .conftest import _admin
+
+    key, sender = generate_key(), f"restored-{uuid.uuid4().hex[:8]}"
+    flows_engine = Engine(Store.connect(pg, Cipher([key])), _flows())
+
+    async def say(engine: Engine, text: str) -> str | None:
+        from bot.engine import Inbound
+
+        replies = await engine.handle(Inbound(channel="rest", sender_id=sender, text=text))
+        return next((r.expects.field for r in reversed(replies) if r.expects), None)
+
+    async def before() -> None:
+        assert await say(flows_engine, "/voluntary_return") == "consent.data_processing"
+        assert await say(flows_engine, "yes") == "destination_country"
+        await flows_engine.store.close()
+
+    asyncio.run(before())
+    parsed = make_url(pg)
+    dump = tmp_path / "intake.dump"
+    connection = ["-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432), "-U", parsed.username or "postgres"]
+    subprocess.run(["pg_dump", "-Fc", *connection, "-f", str(dump), parsed.database or ""], check=True, timeout=60)
+    fresh = f"intake_restored_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin(pg, f'CREATE DATABASE "{fresh}"'))
+    try:
+        subprocess.run(["pg_restore", "--no-owner", *connection, "-d", fresh, str(dump)], check=True, timeout=60)
+        restored = Engine(Store.connect(parsed.set(database=fresh).render_as_string(hide_password=False),
+                                        Cipher([key])), _flows())
+
+        async def after() -> None:
+            assert await say(restored, "Georgia") == "applicant.nationality"  # where it was, answers kept
+            await restored.store.close()
+
+        asyncio.run(after())
+    finally:
+        asyncio.run(_admin(pg, f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)'))
+
+
+def _flows() -> FlowSet:
+    from bot.engine.loader import load_flows
+    from bot.resources import FLOWS_DIR
+
+    return load_flows(FLOWS_DIR)

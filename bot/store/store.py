@@ -237,19 +237,38 @@ class Store(StoreAppointments):
                     inline.rollback()
                     raise
                 return
-            async with self._sessions() as session, session.begin():
-                connection = await session.connection()
-                rows: TurnRows
+            if self.engine.dialect.driver != "asyncpg":
+                async with self._sessions() as session, session.begin():
+                    await self.locks.lock_in_transaction(await session.connection(), key)
+                    turn = await self._open_turn(SessionRows(session), lambda: session, key, channel, sender_id, now)
+                    yield turn
+                    await turn._write()
+                return
+            # PostgreSQL: a bare connection and its transaction, the turn's statements sent
+            # to asyncpg directly; an ORM session joins the transaction only when the turn
+            # needs one (a case, a booking), since creating and committing one costs more
+            # than the rest of the turn's database work.
+            async with self.engine.connect() as connection, connection.begin():
                 # The lock is the transaction's first statement: through SQLAlchemy, which
                 # begins the transaction on the driver's connection before it.
                 await self.locks.lock_in_transaction(connection, key)
-                if self.engine.dialect.driver == "asyncpg":
-                    rows = AsyncpgRows((await connection.get_raw_connection()).driver_connection)
-                else:
-                    rows = SessionRows(session)
-                turn = await self._open_turn(rows, lambda: session, key, channel, sender_id, now)
-                yield turn
-                await turn._write()
+                joined: list[AsyncSession] = []
+
+                def session() -> AsyncSession:
+                    if not joined:
+                        joined.append(AsyncSession(bind=connection, expire_on_commit=False))
+                    return joined[0]
+
+                rows = AsyncpgRows((await connection.get_raw_connection()).driver_connection)
+                turn = await self._open_turn(rows, session, key, channel, sender_id, now)
+                try:
+                    yield turn
+                    if joined:
+                        await joined[0].flush()
+                    await turn._write()
+                finally:
+                    if joined:
+                        await joined[0].close()  # leaves the connection's transaction alone
 
     async def _open_turn(
         self, rows: TurnRows, session: Callable[[], Any], key: str, channel: str, sender_id: str, now: datetime

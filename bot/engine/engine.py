@@ -66,7 +66,7 @@ class Engine:
 
     async def _handle(self, inbound: Inbound, submitted_by: str | None) -> list[Outbound]:
         now = self.clock()
-        async with self.store.turn(inbound.channel, inbound.sender_id, now) as turn:
+        async with self.store.turn(inbound.channel, inbound.sender_id, now, message_id=inbound.message_id) as turn:
             if inbound.message_id:
                 earlier = await turn.previous_replies(inbound.message_id)
                 if earlier is not None:

@@ -19,7 +19,8 @@ loop's thread uses:
   the writer). Under steady load new commits land while it copies, so it never catches
   up with the end of the log, and SQLite starts the log over only at a ``BEGIN`` that
   finds it all copied: the WAL would grow without end (gigabytes in a minute of load).
-  So when a checkpoint finds more than ``WAL_RESTART_FRAMES`` in the log, the next turn
+  So when a checkpoint finds more than ``WAL_RESTART_FRAMES`` in the log (or is still
+  running after four times ``CHECKPOINT_EVERY`` commits: a slow disk), the next turn
   first waits for one more checkpoint, which has only the last few commits to copy and
   catches up; that turn's ``BEGIN`` starts the log over.
 - What is rare in a turn (a case, a booking, an erasure) uses the ORM through a
@@ -144,6 +145,9 @@ class InlineSqlite(PlainSqlRows):
         if self._commits >= CHECKPOINT_EVERY and self._checkpointing is None:
             self._commits = 0
             self._start_checkpoint()
+        elif self._commits >= 4 * CHECKPOINT_EVERY:  # the checkpoint is slow (a busy disk)
+            self._commits = 0
+            self._restart_log = True
 
     def _start_checkpoint(self) -> asyncio.Future[tuple[int, int, int]]:
         self._checkpointing = asyncio.get_running_loop().run_in_executor(None, self._checkpoint)

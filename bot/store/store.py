@@ -63,6 +63,8 @@ class Turn(TurnAppointments):
         self._state: tuple[bytes | None, str | None, str | None, datetime] | None = None
         self._transcript: list[tuple[datetime, bytes]] = []
         self._replies: list[tuple[str, bytes, datetime]] = []
+        self._read_with: tuple[str, bytes | None] | None = None
+        """(message id, its earlier replies), read with the conversation."""
 
     @property
     def _session(self) -> Any:
@@ -71,7 +73,12 @@ class Turn(TurnAppointments):
         return self._open_session()
 
     async def previous_replies(self, message_id: str) -> list[dict[str, Any]] | None:
-        token = await self._rows.previous_replies(self.conversation.id, message_id)
+        if self._read_with is not None and self._read_with[0] == message_id:
+            token = self._read_with[1]
+        elif self.conversation.is_new:
+            token = None
+        else:
+            token = await self._rows.previous_replies(self.conversation.id, message_id)
         return None if token is None else self._store.cipher.decrypt_json(token)
 
     def save_state(self, state: dict[str, Any] | None, language: str | None, now: datetime) -> None:
@@ -221,7 +228,9 @@ class Store(StoreAppointments):
         return self.cipher.lookup_hash(channel, sender_id)
 
     @contextlib.asynccontextmanager
-    async def turn(self, channel: str, sender_id: str, now: datetime) -> AsyncIterator[Turn]:
+    async def turn(
+        self, channel: str, sender_id: str, now: datetime, *, message_id: str | None = None
+    ) -> AsyncIterator[Turn]:
         """Lock the conversation, open its transaction, and commit when the block ends."""
         key = self.sender_key(channel, sender_id)
         async with self.locks.hold(key):
@@ -229,7 +238,7 @@ class Store(StoreAppointments):
             if inline is not None:
                 await inline.begin()
                 try:
-                    turn = await self._open_turn(inline, inline.session, key, channel, sender_id, now)
+                    turn = await self._open_turn(inline, inline.session, key, channel, sender_id, now, message_id)
                     yield turn
                     await turn._write()
                     inline.commit()
@@ -240,7 +249,7 @@ class Store(StoreAppointments):
             if self.engine.dialect.driver != "asyncpg":
                 async with self._sessions() as session, session.begin():
                     await self.locks.lock_in_transaction(await session.connection(), key)
-                    turn = await self._open_turn(SessionRows(session), lambda: session, key, channel, sender_id, now)
+                    turn = await self._open_turn(SessionRows(session), lambda: session, key, channel, sender_id, now, message_id)
                     yield turn
                     await turn._write()
                 return
@@ -260,7 +269,7 @@ class Store(StoreAppointments):
                     return joined[0]
 
                 rows = AsyncpgRows((await connection.get_raw_connection()).driver_connection)
-                turn = await self._open_turn(rows, session, key, channel, sender_id, now)
+                turn = await self._open_turn(rows, session, key, channel, sender_id, now, message_id)
                 try:
                     yield turn
                     if joined:
@@ -271,15 +280,17 @@ class Store(StoreAppointments):
                         await joined[0].close()  # leaves the connection's transaction alone
 
     async def _open_turn(
-        self, rows: TurnRows, session: Callable[[], Any], key: str, channel: str, sender_id: str, now: datetime
+        self, rows: TurnRows, session: Callable[[], Any], key: str, channel: str, sender_id: str, now: datetime,
+        message_id: str | None = None,
     ) -> Turn:
-        found = await rows.load_conversation(key)
+        found = await rows.load_conversation(key, message_id)
+        previous = None
         if found is None:
             # No race to catch here: the conversation lock is already held.
             new_id = await rows.insert_conversation(key, channel, self.cipher.encrypt(sender_id.encode()), now)
             conversation = StoredConversation(new_id, channel, None, None, now, now, is_new=True)
         else:
-            conversation_id, stored_channel, language, state_enc, created_at, updated_at, unreachable = found
+            conversation_id, stored_channel, language, state_enc, created_at, updated_at, unreachable, previous = found
             conversation = StoredConversation(
                 id=conversation_id,
                 channel=stored_channel,
@@ -290,7 +301,10 @@ class Store(StoreAppointments):
                 is_new=False,
                 unreachable_since=unreachable,
             )
-        return Turn(self, rows, session, conversation, key)
+        turn = Turn(self, rows, session, conversation, key)
+        if message_id is not None:
+            turn._read_with = (message_id, previous)
+        return turn
 
     async def has_conversation(self, channel: str, sender_id: str) -> bool:
         """Whether this sender ever wrote (read only: never creates one)."""

@@ -26,9 +26,10 @@ from .models import Conversation, ProcessedMessage, TranscriptEntry
 
 
 class TurnRows(Protocol):
-    async def load_conversation(self, sender_key: str) -> tuple[Any, ...] | None:
-        """``(id, channel, language, state_enc, created_at, updated_at, unreachable_since)``
-        or None."""
+    async def load_conversation(self, sender_key: str, message_id: str | None = None) -> tuple[Any, ...] | None:
+        """``(id, channel, language, state_enc, created_at, updated_at, unreachable_since,
+        replies_enc)`` or None; ``replies_enc``: what was answered to ``message_id``
+        before (a redelivery), or None."""
 
     async def insert_conversation(self, sender_key: str, channel: str, sender_enc: bytes, now: datetime) -> int: ...
 
@@ -76,6 +77,11 @@ INSERT = (
     " VALUES (?, ?, ?, ?, ?) RETURNING id"
 )
 PREVIOUS = "SELECT replies_enc FROM processed_messages WHERE conversation_id = ? AND message_id = ?"
+LOAD_WITH_PREVIOUS = (
+    "SELECT c.id, c.channel, c.language, c.state_enc, c.created_at, c.updated_at, c.unreachable_since,"
+    " (SELECT p.replies_enc FROM processed_messages p WHERE p.conversation_id = c.id AND p.message_id = ?)"
+    " FROM conversations c WHERE c.sender_key = ?"
+)
 SAVE = "UPDATE conversations SET state_enc = ?, flow_id = ?, language = ?, updated_at = ? WHERE id = ?"
 LOG = "INSERT INTO transcript (conversation_id, at, body_enc) VALUES (?, ?, ?)"
 REMEMBER = "INSERT INTO processed_messages (conversation_id, message_id, replies_enc, at) VALUES (?, ?, ?, ?)"
@@ -97,11 +103,16 @@ class PlainSqlRows(_OneByOne):
     def _from_db(self, value: Any) -> datetime | None:
         return value  # type: ignore[no-any-return]
 
-    async def load_conversation(self, sender_key: str) -> tuple[Any, ...] | None:
-        row = await self._one(LOAD, sender_key)
+    async def load_conversation(self, sender_key: str, message_id: str | None = None) -> tuple[Any, ...] | None:
+        if message_id is None:
+            row = await self._one(LOAD, sender_key)
+            previous = None
+        else:  # one round trip for both
+            row = await self._one(LOAD_WITH_PREVIOUS, message_id, sender_key)
+            previous = None if row is None or row[7] is None else bytes(row[7])
         if row is None:
             return None
-        return (*row[:4], *map(self._from_db, row[4:]))  # LOAD's last three columns are times
+        return (*row[:4], *map(self._from_db, row[4:7]), previous)  # columns 4 to 6 are times
 
     async def insert_conversation(self, sender_key: str, channel: str, sender_enc: bytes, now: datetime) -> int:
         stamp = self._to_db(now)
@@ -136,7 +147,7 @@ class AsyncpgRows(PlainSqlRows):
     already begun (the turn's advisory lock is its first statement). asyncpg takes and
     gives aware datetimes as they are."""
 
-    _NUMBERED = {sql: numbered(sql) for sql in (LOAD, INSERT, PREVIOUS, SAVE, LOG, REMEMBER)}
+    _NUMBERED = {sql: numbered(sql) for sql in (LOAD, LOAD_WITH_PREVIOUS, INSERT, PREVIOUS, SAVE, LOG, REMEMBER)}
 
     def __init__(self, connection: Any) -> None:
         self.connection = connection
@@ -179,7 +190,7 @@ class SessionRows(_OneByOne):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def load_conversation(self, sender_key: str) -> tuple[Any, ...] | None:
+    async def load_conversation(self, sender_key: str, message_id: str | None = None) -> tuple[Any, ...] | None:
         row = (
             await self.session.execute(
                 select(
@@ -189,7 +200,10 @@ class SessionRows(_OneByOne):
                 ).where(Conversation.sender_key == sender_key)
             )
         ).first()
-        return None if row is None else tuple(row)
+        if row is None:
+            return None
+        previous = None if message_id is None else await self.previous_replies(row[0], message_id)
+        return (*row, previous)
 
     async def insert_conversation(self, sender_key: str, channel: str, sender_enc: bytes, now: datetime) -> int:
         return int(

@@ -95,3 +95,16 @@ def test_json_logs_are_one_object_a_line() -> None:
     assert entry["level"] == "WARNING" and entry["logger"] == "bot.x"
     assert entry["message"] == "purged {'cases': 2}"
     assert entry["time"].endswith("Z")
+
+
+async def test_the_load_generator_goes_through_whole_journeys(sqlite_store: Store, flows: FlowSet, clock: Clock) -> None:
+    """What ``intake bench URL`` and ``make bench`` measure: journeys that end in a case."""
+    from bot.loadtest import run
+
+    engine = Engine(sqlite_store, flows)
+    async with serving(create_app(_services(engine, flows), [RestChannel(engine, rate_limit_per_minute=10_000)])) as base:
+        result = await run(base, concurrency=3, seconds=1.5, warm_up=0.2)
+    assert result.errors == 0 and result.statuses == {"200": result.turns}
+    assert result.journeys >= 1 and result.turns >= 20 * result.journeys
+    assert 0 < result.p50_ms <= result.p99_ms
+    assert len(await sqlite_store.cases()) >= result.journeys

@@ -22,7 +22,7 @@ from ..cases.model import Case, StatusChange
 from ..cases.references import new_reference
 from .appointments import FINAL_JOB, BookingView, JobView, SlotView, StoreAppointments, TurnAppointments
 from .crypto import Cipher
-from .database import READ_ONLY, ConversationLocks, create_engine
+from .database import READ_ONLY, ConversationLocks, advisory_key, create_engine
 from .inline import InlineSqlite
 from .models import (
     ERASED,
@@ -253,14 +253,16 @@ class Store(StoreAppointments):
                     yield turn
                     await turn._write()
                 return
-            # PostgreSQL: a bare connection and its transaction, the turn's statements sent
-            # to asyncpg directly; an ORM session joins the transaction only when the turn
-            # needs one (a case, a booking), since creating and committing one costs more
-            # than the rest of the turn's database work.
-            async with self.engine.connect() as connection, connection.begin():
-                # The lock is the transaction's first statement: through SQLAlchemy, which
-                # begins the transaction on the driver's connection before it.
-                await self.locks.lock_in_transaction(connection, key)
+            # PostgreSQL: the turn's transaction is ours, on the driver's connection: BEGIN
+            # and the conversation's lock in one round trip, the turn's statements sent to
+            # asyncpg directly, COMMIT. SQLAlchemy keeps the connection in autocommit mode
+            # so that it never begins nor ends a transaction of its own on it; an ORM
+            # session, when the turn needs one (a case, a booking), runs its statements in
+            # ours. Creating, beginning and committing a session cost more than the rest
+            # of the turn's database work.
+            async with self.engine.connect() as connection:
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+                raw = (await connection.get_raw_connection()).driver_connection
                 joined: list[AsyncSession] = []
 
                 def session() -> AsyncSession:
@@ -268,16 +270,34 @@ class Store(StoreAppointments):
                         joined.append(AsyncSession(bind=connection, expire_on_commit=False))
                     return joined[0]
 
-                rows = AsyncpgRows((await connection.get_raw_connection()).driver_connection)
-                turn = await self._open_turn(rows, session, key, channel, sender_id, now, message_id)
                 try:
+                    await raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({advisory_key(key)})")
+                    turn = await self._open_turn(AsyncpgRows(raw), session, key, channel, sender_id, now, message_id)
                     yield turn
                     if joined:
                         await joined[0].flush()
                     await turn._write()
+                    await raw.execute("COMMIT")
+                except BaseException:
+                    await self._abandon(connection, raw)
+                    raise
                 finally:
                     if joined:
-                        await joined[0].close()  # leaves the connection's transaction alone
+                        await joined[0].close()
+
+    async def _abandon(self, connection: Any, raw: Any) -> None:
+        """After a failed turn: roll its transaction back; if the connection is gone, drop
+        it and the pool's other connections, which went with the same server (SQLAlchemy
+        does the same when it sees the error itself), so that the next turn connects anew."""
+        try:
+            if not raw.is_closed():
+                if raw.is_in_transaction():
+                    await raw.execute("ROLLBACK")
+                return
+        except Exception:  # noqa: BLE001 - the connection broke while rolling back
+            pass
+        await connection.invalidate()
+        await self.engine.dispose()
 
     async def _open_turn(
         self, rows: TurnRows, session: Callable[[], Any], key: str, channel: str, sender_id: str, now: datetime,

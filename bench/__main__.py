@@ -1,117 +1,182 @@
-"""``make bench``: turns per second and latency through the engine, the store and HTTP.
+"""``make bench``: throughput and latency of whole journeys over the REST channel.
 
-Scripted voluntary-return conversations (the whole journey, ~22 turns each) run
-concurrently against a fresh database: in-process through the engine, next to a bare
-store turn (lock, read and write the encrypted state, commit), and over loopback HTTP
-through the REST channel, next to the floor: a bare aiohttp handler that parses the body
-and commits one SQLite row (and the same through SQLAlchemy's async engine and aiosqlite,
-which is what every statement of a SQLite turn would pay without bot/store/inline.py).
-The load client runs in this process, the server in another. Compare the ratios within
-one run; absolute times on a shared machine are noisy.
+Simulated applicants go through the voluntary-return journey over HTTP
+(bot/loadtest.py), the load generator in a process of its own, against:
+
+- the floor: a bare aiohttp handler that parses the body and commits one row (SQLite,
+  and PostgreSQL), the least any handler costs, with the same load;
+- the real server (bench/server.py: ``intake serve``'s wiring, NLU included, with the
+  REST channel's rate limits off) on SQLite and PostgreSQL, with 1 and 2 workers.
+
+On a machine with two cores or more, the server is pinned to core 0 and the load to core
+1 (``os.sched_setaffinity``), as in issue 16; the comparison of 1 and 2 workers leaves
+everything unpinned, since two workers need two cores. Each line prints journeys and
+turns a second, p50/p95/p99, errors, and the RSS and CPU of each server process; the
+ratio is to the floor of the same database at the same concurrency. The default run
+takes about four minutes (``--seconds`` per line). ``--soak 600`` instead runs one
+server for that long and reports how its memory grew.
+
+``python -m bench --url http://host:8080`` (or ``intake bench URL``) measures a running
+server instead: no floor, whatever limits it has.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
 import socket
-import statistics
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from bot.engine import Engine, Inbound
-from bot.engine.loader import load_flows
-from bot.resources import FLOWS_DIR
-from bot.store.crypto import Cipher, generate_key
-from bot.store.migrate import upgrade
-from bot.store.store import Store
-from nlu.langid import LanguageIdentifier
+from bot.loadtest import HEADER, Result, row
 
-from . import http
-from .answers import answer
+ROOT = Path(__file__).resolve().parent.parent
+SERVER_CORE, LOAD_CORE = 0, 1
 
 
-async def journey(engine: Engine, sender: str, latencies: list[float]) -> int:
-    async def say(text: str) -> str | None:
-        start = time.perf_counter()
-        replies = await engine.handle(Inbound(channel="bench", sender_id=sender, text=text))
-        latencies.append(time.perf_counter() - start)
-        expects = next((r.expects for r in reversed(replies) if r.expects), None)
-        return expects.field if expects else None
-
-    turns = 1
-    field = await say("/voluntary_return")
-    previous = None
-    while field:
-        previous, field = field, await say(answer(field, previous))
-        turns += 1
-    await say("/confirm")
-    return turns + 1
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
-async def bare_turn(store: Store, sender: str, latencies: list[float], turns: int) -> int:
-    for i in range(turns):
-        start = time.perf_counter()
-        async with store.turn("bench", sender, _now()) as turn:
-            state = turn.conversation.state or {"answers": {}}
-            state["answers"][f"q{i}"] = "some answer"
-            turn.save_state(state, "en", _now())
-        latencies.append(time.perf_counter() - start)
-    return turns
+def two_cores() -> bool:
+    return hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
 
 
-def _now():  # type: ignore[no-untyped-def]
-    from datetime import datetime, timezone
+@dataclass
+class Process:
+    pid: int
+    rss_mb: float
+    cpu: float
+    """CPU seconds so far, or (in a result) the share of one core used during the run, in %."""
 
-    return datetime.now(timezone.utc)
+
+def _processes(root: int) -> list[Process]:
+    """The server: the process itself, or its workers when it is a supervisor."""
+    pids = [root]
+    with contextlib.suppress(OSError):
+        children = Path(f"/proc/{root}/task/{root}/children").read_text().split()
+        if children:
+            pids = [int(c) for c in children]
+    found = []
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks = os.sysconf("SC_CLK_TCK")
+            status = Path(f"/proc/{pid}/status").read_text()
+            rss_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+            found.append(Process(pid, rss_kb / 1024, (int(stat[11]) + int(stat[12])) / ticks))
+    return found
 
 
-async def measure(label: str, concurrency: int, conversations: int, job: Callable[[str, list[float]], Awaitable[int]]) -> None:
-    latencies: list[float] = []
-    queue = list(range(conversations))
-
-    async def worker() -> int:
-        done = 0
-        while queue:
-            n = queue.pop()
-            done += await job(f"{label}-{n}", latencies)
-        return done
-
-    start = time.perf_counter()
-    turns = sum(await asyncio.gather(*(worker() for _ in range(concurrency))))
-    elapsed = time.perf_counter() - start
-    ms = sorted(x * 1000 for x in latencies)
-    p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
-    print(
-        f"{label:<34} {turns:>6} turns {turns / elapsed:>8.0f} turns/s   "
-        f"p50 {statistics.median(ms):6.2f} ms   p99 {p99:6.2f} ms   ({concurrency} concurrent)"
+@contextlib.contextmanager
+def server(mode: str, db_url: str, *, workers: int = 1, pin: bool) -> Iterator[tuple[str, int]]:
+    port = free_port()
+    pinned = (lambda: os.sched_setaffinity(0, {SERVER_CORE})) if pin else None
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.server", "--mode", mode, "--url", db_url, "--port", str(port),
+         "--workers", str(workers)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=pinned,
+        env={**os.environ, "INTAKE_LOG_LEVEL": "WARNING"},
     )
-
-
-async def run_backend(name: str, url: str, args: argparse.Namespace) -> None:
-    cipher = Cipher([generate_key()])
-    flows = load_flows(FLOWS_DIR)
-    store = Store.connect(url, cipher)
-    engine = Engine(store, flows, language_id=LanguageIdentifier())
     try:
-        await journey(engine, "warm-up", [])  # imports, caches, first connections
-        await measure(f"{name}: bare store turn", args.concurrency, args.conversations,
-                      lambda sender, lat: bare_turn(store, sender, lat, 27))
-        await measure(f"{name}: engine, whole journey", args.concurrency, args.conversations,
-                      lambda sender, lat: journey(engine, sender, lat))
-        await measure(f"{name}: engine, one at a time", 1, max(4, args.conversations // 10),
-                      lambda sender, lat: journey(engine, "serial-" + sender, lat))
+        _wait_ready(port, proc, workers)
+        yield f"http://127.0.0.1:{port}", proc.pid
     finally:
-        await store.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def _wait_ready(port: int, proc: subprocess.Popen[bytes], workers: int) -> None:
+    deadline = time.monotonic() + 120
+    body = json.dumps({"sender": "bench-warm-up", "message": "/start"}).encode()
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            error = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            raise RuntimeError(f"the benchmark server exited:\n{error[-2000:]}")
+        try:
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/webhooks/rest/webhook", data=body,
+                                             headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=5) as response:
+                if response.status == 200 and (workers == 1 or len(_processes(proc.pid)) >= workers):
+                    time.sleep(1.0 if workers > 1 else 0.0)  # the last worker may still be loading
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the benchmark server did not start")
+
+
+def load(url: str, *, concurrency: int, seconds: float, floor: bool, pin: bool, label: str) -> Result:
+    command = [sys.executable, "-m", "bot.loadtest", url, "--concurrency", str(concurrency),
+               "--seconds", str(seconds), "--json", "--label", label]
+    if floor:
+        command.append("--floor")
+    if pin:
+        command += ["--cpu", str(LOAD_CORE)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 120)
+    if done.returncode != 0:
+        raise RuntimeError(f"the load generator failed:\n{done.stderr[-2000:]}")
+    data = json.loads(done.stdout.strip().splitlines()[-1])
+    data.pop("turns_per_s", None), data.pop("journeys_per_s", None)
+    return Result(**data)
+
+
+@dataclass
+class Line:
+    result: Result
+    processes: list[Process]
+    floor: Result | None = None
+
+    def text(self) -> str:
+        out = row(self.result)
+        if self.floor is not None and self.floor.turns:
+            out += f"  {self.result.turns_per_s / self.floor.turns_per_s:5.2f}×"
+            out += f" p99 {self.result.p99_ms / max(self.floor.p99_ms, 0.01):4.1f}×"
+        else:
+            out += " " * 17
+        out += "  " + ", ".join(f"{p.rss_mb:.0f} MB {p.cpu:.0f}%" for p in self.processes)
+        return out
+
+
+def measure(mode: str, db_url: str, label: str, concurrency: int, seconds: float, *, workers: int = 1,
+            pin: bool, floor: Result | None = None) -> Line:
+    with server(mode, db_url, workers=workers, pin=pin) as (url, pid):
+        before = {p.pid: p.cpu for p in _processes(pid)}
+        started = time.perf_counter()
+        result = load(url, concurrency=concurrency, seconds=seconds, floor=mode.startswith("floor"),
+                      pin=pin, label=label)
+        elapsed = time.perf_counter() - started
+        processes = [Process(p.pid, p.rss_mb, 100 * (p.cpu - before.get(p.pid, 0.0)) / elapsed)
+                     for p in _processes(pid)]
+    line = Line(result, processes, floor)
+    print(line.text(), flush=True)
+    return line
 
 
 def postgres_url() -> str | None:
     url = os.environ.get("INTAKE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
     try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+        with socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 5432), timeout=1):
             return url
     except OSError:
         return None
@@ -122,52 +187,124 @@ async def _admin(url: str, sql: str) -> None:
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
-    conn = await asyncpg.connect(host=parsed.host, port=parsed.port or 5432,
-                                 user=parsed.username or "postgres", password=parsed.password,
-                                 database=parsed.database)
+    conn = await asyncpg.connect(host=parsed.host, port=parsed.port or 5432, user=parsed.username or "postgres",
+                                 password=parsed.password, database=parsed.database)
     try:
         await conn.execute(sql)
     finally:
         await conn.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--concurrency", type=int, default=20)
-    parser.add_argument("--conversations", type=int, default=100)
-    parser.add_argument("--http-concurrency", type=int, default=50)
-    args = parser.parse_args()
-    print(f"intake bench: {args.conversations} voluntary-return journeys, {os.cpu_count()} cores")
-    from . import nlu
-
-    nlu.run()
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-        upgrade(url)
-        asyncio.run(run_backend("sqlite", url, args))
-        http.run("sqlite: bare aiohttp + 1 row (floor)", "floor", f"sqlite+aiosqlite:///{Path(tmp) / 'floor.db'}",
-                 20, args.conversations)
-        http.run("sqlite: floor through aiosqlite", "floor-aiosqlite",
-                 f"sqlite+aiosqlite:///{Path(tmp) / 'floor-aiosqlite.db'}", 20, args.conversations)
-        for concurrency in (20, args.http_concurrency):
-            fresh = f"sqlite+aiosqlite:///{Path(tmp) / f'http{concurrency}.db'}"
-            upgrade(fresh)
-            http.run("sqlite: REST channel over HTTP", "rest", fresh, concurrency, args.conversations)
-    pg = postgres_url()
-    if pg is None:
-        print("postgresql: not reachable, skipped")
-        return
+@contextlib.contextmanager
+def postgres_database(base: str) -> Iterator[str]:
     from sqlalchemy.engine import make_url
 
-    name = f"intake_bench_{os.getpid()}"
-    asyncio.run(_admin(pg, f'CREATE DATABASE "{name}"'))
+    from bot.store.migrate import upgrade
+
+    name = f"intake_bench_{os.getpid()}_{int(time.time())}"
+    asyncio.run(_admin(base, f'CREATE DATABASE "{name}"'))
     try:
-        bench_url = make_url(pg).set(database=name).render_as_string(hide_password=False)
-        upgrade(bench_url)
-        asyncio.run(run_backend("postgresql", bench_url, args))
-        http.run("postgresql: REST channel over HTTP", "rest", bench_url, args.http_concurrency, args.conversations)
+        url = make_url(base).set(database=name).render_as_string(hide_password=False)
+        upgrade(url)
+        yield url
     finally:
-        asyncio.run(_admin(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def sqlite_database(folder: Path, name: str) -> str:
+    from bot.store.migrate import upgrade
+
+    url = f"sqlite+aiosqlite:///{folder / name}"
+    upgrade(url)
+    return url
+
+
+def full_run(args: argparse.Namespace) -> None:
+    pin = two_cores()
+    seconds = args.seconds
+    print(f"intake bench: whole voluntary-return journeys (~22 turns each) over the REST channel, "
+          f"{seconds:.0f} s a line after 2 s of warm-up; {os.cpu_count()} cores; "
+          + ("server pinned to core 0, load generator to core 1" if pin else "nothing pinned (one core)"))
+    print("rate limits: OFF in the benchmark's server (one client sends for everyone)")
+    print(HEADER + "  vs floor          server processes (RSS, CPU of one core)")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        floors = {c: measure("floor", f"sqlite+aiosqlite:///{folder / f'floor{c}.db'}",
+                             f"floor: bare handler + 1 SQLite row", c, seconds, pin=pin).result
+                  for c in (20, 50)}
+        for c in (20, 50):
+            measure("rest", sqlite_database(folder, f"rest{c}.db"), "intake, SQLite, 1 worker", c, seconds,
+                    pin=pin, floor=floors[c])
+    base = postgres_url()
+    if base is None:
+        print("PostgreSQL: not reachable (INTAKE_TEST_POSTGRES_URL), skipped")
+        return
+    with postgres_database(base) as url:
+        floors = {c: measure("floor-postgres", url, "floor: bare handler + 1 PostgreSQL row", c, seconds,
+                             pin=pin).result for c in (20, 50)}
+        for c in (20, 50):
+            measure("rest", url, "intake, PostgreSQL, 1 worker", c, seconds, pin=pin, floor=floors[c])
+    if not pin:
+        return
+    print("1 and 2 workers, nothing pinned (the load generator shares the two cores):")
+    with postgres_database(base) as url:
+        floor = measure("floor-postgres", url, "floor: PostgreSQL row, unpinned", 50, seconds, pin=False).result
+        for workers in (1, 2):
+            measure("rest", url, f"intake, PostgreSQL, {workers} worker{'s' * (workers > 1)}, unpinned", 50,
+                    seconds, workers=workers, pin=False, floor=floor)
+
+
+def soak(args: argparse.Namespace) -> None:
+    """One server under steady load for ``--soak`` seconds: its memory every tenth."""
+    with tempfile.TemporaryDirectory() as tmp:
+        url = sqlite_database(Path(tmp), "soak.db")
+        with server("rest", url, pin=two_cores()) as (base, pid):
+            loader = subprocess.Popen([sys.executable, "-m", "bot.loadtest", base, "--concurrency", "20",
+                                       "--seconds", str(args.soak), "--json", "--label", "soak"]
+                                      + (["--cpu", str(LOAD_CORE)] if two_cores() else []),
+                                      cwd=ROOT, stdout=subprocess.PIPE, text=True)
+            samples: list[tuple[float, float]] = []
+            started = time.monotonic()
+            while loader.poll() is None:
+                time.sleep(max(1.0, args.soak / 20))
+                rss = sum(p.rss_mb for p in _processes(pid))
+                samples.append((time.monotonic() - started, rss))
+                print(f"  {samples[-1][0]:6.0f} s  RSS {rss:7.1f} MB", flush=True)
+            out, _ = loader.communicate()
+    result = Result(**{k: v for k, v in json.loads(out.strip().splitlines()[-1]).items()
+                       if k not in ("turns_per_s", "journeys_per_s")})
+    print(HEADER)
+    print(row(result))
+    settled = [rss for at, rss in samples if at >= min(60.0, args.soak / 5)] or [s[1] for s in samples]
+    growth = 100 * (settled[-1] - settled[0]) / settled[0]
+    verdict = "flat" if abs(growth) <= 10 else "GROWING"
+    print(f"memory after warm-up {settled[0]:.1f} MB, at the end {settled[-1]:.1f} MB: {growth:+.1f} % ({verdict})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds a line (default 10)")
+    parser.add_argument("--soak", type=float, help="run one server this many seconds and report memory growth")
+    parser.add_argument("--url", help="measure this running server (no floor)")
+    parser.add_argument("--concurrency", type=int, default=50, help="with --url")
+    parser.add_argument("--nlu", action="store_true", help="also the NLU's own benchmark (bench/nlu.py)")
+    args = parser.parse_args()
+    if args.url:
+        from bot.loadtest import main as run_load
+
+        raise SystemExit(run_load([args.url, "--concurrency", str(args.concurrency), "--seconds", str(args.seconds)]))
+    if args.soak:
+        soak(args)
+        return
+    started = time.monotonic()
+    full_run(args)
+    if args.nlu:
+        from . import nlu
+
+        nlu.run()
+    print(f"({time.monotonic() - started:.0f} s)")
+
 
 if __name__ == "__main__":
     main()

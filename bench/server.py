@@ -1,47 +1,49 @@
-"""A server process for the HTTP benchmark: the real REST channel, or the bare floor.
+"""A server process for the benchmark: the real application, or the bare floor.
 
-``python -m bench.server --mode rest|floor|floor-aiosqlite --url DB --port P`` serves
-until killed. The floor is what any handler must pay: parse the JSON body and commit one
-SQLite row, with no engine in between, on the loop's thread with the standard library's
-sqlite3 (as the store does on SQLite, see bot/store/inline.py). ``floor-aiosqlite`` commits
-the row through SQLAlchemy's async engine and aiosqlite instead, to show what the thread
-hops of an async driver cost.
+``python -m bench.server --mode MODE --url DB --port P [--workers N]`` serves until
+SIGTERM:
+
+- ``rest``: what ``intake serve`` serves (bot.app.build_services and its channels, the
+  NLU included), except that the REST channel's rate limits are off, so that one load
+  client can send as much as it wants; with ``--workers N`` as ``intake serve --workers``.
+- ``floor``: what any handler must pay: parse the JSON body and commit one SQLite row
+  (WAL, on the loop's thread, as the store does), answer a JSON list.
+- ``floor-postgres``: the same with one PostgreSQL row through an asyncpg pool.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
+import sys
 import time
 
 from aiohttp import web
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot.app import Services, create_app, prepare_process
-from bot.channels.abuse import AddressLimits
-from bot.channels.rest import RestChannel
-from bot.config import Settings
-from bot.limits import MemoryLimits
-from bot.engine import Engine
-from bot.engine.loader import load_flows
 from bot.event_loop import new_event_loop
-from bot.resources import FLOWS_DIR
-from bot.store.crypto import Cipher, generate_key
-from bot.store.database import create_engine
-from bot.store.store import Store
-from nlu.langid import LanguageIdentifier
+
+RATE_LIMITS_OFF = 1_000_000_000
+"""Messages a minute per sender in the benchmark's server: no limit in practice."""
 
 
 def rest_app(url: str) -> web.Application:
-    store = Store.connect(url, Cipher([generate_key()]))
-    flows = load_flows(FLOWS_DIR)
-    engine = Engine(store, flows, language_id=LanguageIdentifier())
-    services = Services(settings=Settings(), store=store, flows=flows, engine=engine)
+    from bot.app import build_services, create_app, default_channels, prepare_process
+    from bot.channels.abuse import AddressLimits
+    from bot.channels.rest import RestChannel
+    from bot.config import Settings
+    from bot.limits import MemoryLimits
+
+    os.environ["INTAKE_DATABASE_URL"] = url
+    services = build_services(Settings())
+    # One load client sends everything: no per-sender or per-address limits.
+    unlimited = AddressLimits(MemoryLimits(), messages_per_minute=RATE_LIMITS_OFF, new_conversations_per_hour=RATE_LIMITS_OFF)
+    channels = [c if c.name != "rest" else RestChannel(services.engine, rate_limit_per_minute=RATE_LIMITS_OFF,
+                                                       address_limits=unlimited)
+                for c in default_channels(services)]
     prepare_process(services)
-    # One client (the load generator) sends everything: no per-sender or per-address limits.
-    unlimited = AddressLimits(MemoryLimits(), messages_per_minute=10**9, new_conversations_per_hour=10**9)
-    return create_app(services, [RestChannel(engine, rate_limit_per_minute=1_000_000, address_limits=unlimited)])
+    return create_app(services, channels)
 
 
 def floor_app(url: str) -> web.Application:
@@ -63,23 +65,28 @@ def floor_app(url: str) -> web.Application:
     return app
 
 
-def floor_aiosqlite_app(url: str) -> web.Application:
-    db = create_engine(url)
+def floor_postgres_app(url: str) -> web.Application:
+    import asyncpg
+
+    parsed = make_url(url)
+    pool: list[asyncpg.Pool] = []
 
     async def handler(request: web.Request) -> web.Response:
         body = await request.json()
-        async with db.begin() as conn:
-            await conn.execute(
-                text("INSERT INTO floor (sender, message, at) VALUES (:s, :m, :t)"),
-                {"s": body["sender"], "m": body["message"], "t": time.time()},
-            )
+        async with pool[0].acquire() as conn:
+            await conn.execute("INSERT INTO floor (sender, message, at) VALUES ($1, $2, $3)",
+                               body["sender"], body["message"], time.time())
         return web.json_response([{"recipient_id": body["sender"], "text": "ok"}])
 
     async def setup(app: web.Application):  # type: ignore[no-untyped-def]
-        async with db.begin() as conn:
-            await conn.execute(text("CREATE TABLE IF NOT EXISTS floor (id INTEGER PRIMARY KEY, sender TEXT, message TEXT, at REAL)"))
+        pool.append(await asyncpg.create_pool(host=parsed.host, port=parsed.port or 5432, user=parsed.username,
+                                              password=parsed.password, database=parsed.database,
+                                              min_size=5, max_size=20))
+        async with pool[0].acquire() as conn:
+            await conn.execute("CREATE TABLE IF NOT EXISTS floor "
+                               "(id SERIAL PRIMARY KEY, sender TEXT, message TEXT, at DOUBLE PRECISION)")
         yield
-        await db.dispose()
+        await pool[0].close()
 
     app = web.Application()
     app.router.add_post("/webhooks/rest/webhook", handler)
@@ -87,7 +94,7 @@ def floor_aiosqlite_app(url: str) -> web.Application:
     return app
 
 
-APPS = {"rest": rest_app, "floor": floor_app, "floor-aiosqlite": floor_aiosqlite_app}
+APPS = {"rest": rest_app, "floor": floor_app, "floor-postgres": floor_postgres_app}
 
 
 def main() -> None:
@@ -95,9 +102,18 @@ def main() -> None:
     parser.add_argument("--mode", choices=list(APPS), required=True)
     parser.add_argument("--url", required=True)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.workers > 1:
+        from bot.workers import Supervisor
+
+        command = [sys.executable, "-m", "bench.server", "--mode", args.mode, "--url", args.url,
+                   "--port", str(args.port), "--worker"]
+        raise SystemExit(Supervisor(args.workers, "127.0.0.1", args.port, command).run())
     app = APPS[args.mode](args.url)
-    web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None, loop=new_event_loop())
+    web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None, loop=new_event_loop(),
+                reuse_port=args.worker or None)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import answers
+from . import answers, operations
 from .channels import addresses
 from .channels.abuse import AddressLimits
 from .channels.base import Channel
@@ -75,7 +75,9 @@ def build_services(settings: Settings) -> Services:
     store = Store.connect(settings.resolved_database_url(), settings.cipher(), retention=settings.retention())
     from nlu.service import load_nlu  # numpy and the model: only where the server runs
 
-    nlu = load_nlu(settings)
+    from . import metrics
+
+    nlu = metrics.TimedNLU(load_nlu(settings))
     limits = limits_for(settings.redis_url)
     engine = Engine(
         store,
@@ -86,6 +88,7 @@ def build_services(settings: Settings) -> Services:
         nlu=nlu,
         language_id=nlu.language_identifier(),
         limits=limits,
+        on_turn=metrics.observe_turn,
     )
     address_limits = AddressLimits(
         limits,
@@ -198,6 +201,7 @@ def create_app(services: Services, channels: Sequence[Channel] = ()) -> web.Appl
     from .backoffice.web import mount as mount_backoffice
 
     mount_backoffice(app, services)
+    operations.mount(app, services)  # /readyz, /metrics
     for channel in channels:
         channel.mount(app)
 

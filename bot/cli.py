@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     from .logs import configure
 
-    configure(settings.log_level)  # redacts what may be personal (see logs.py)
+    configure(settings.log_level, log_format=settings.log_format)  # redacts what may be personal (logs.py)
     from .config import MissingKeys
     from .content import ContentError
     from .engine.loader import FlowError
@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the schema at start")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="server processes sharing the port (more than 1 needs PostgreSQL)")
+    serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # one of --workers N
     serve.set_defaults(handler=_serve)
 
     chat = sub.add_parser("chat", help="chat with the bot in this terminal")
@@ -81,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
     erase.add_argument("--reason", required=True, help="why (kept with the anonymous trace; no personal data)")
     erase.add_argument("--actor", default="cli", help="who erases (recorded)")
     erase.set_defaults(handler=_cases_erase)
+
+    bench = sub.add_parser("bench", help="load a running server with whole journeys over REST; print the rates")
+    bench.add_argument("url", help="the server, e.g. http://127.0.0.1:8080")
+    bench.add_argument("--concurrency", type=int, default=20, help="simulated applicants at once (default 20)")
+    bench.add_argument("--seconds", type=float, default=10.0, help="how long to measure (default 10)")
+    bench.set_defaults(handler=_bench)
 
     _slots_commands(sub)
     _staff_commands(sub)
@@ -144,17 +153,36 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from .app import create_app, default_channels, prepare_process
     from .event_loop import new_event_loop
 
-    services = _services(settings, migrate=not args.no_migrate)
     host = args.host or settings.host
     port = args.port or settings.port
-    logging.getLogger(__name__).info("serving on http://%s:%s/", host, port)
+    if args.workers != 1:
+        from .store.migrate import upgrade
+        from .workers import serve_workers, several_workers_problem
+
+        problem = several_workers_problem(settings, args.workers)
+        if problem is not None:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+        if not args.no_migrate:
+            upgrade(settings.resolved_database_url())
+        return serve_workers(args.workers, host, port)
+    services = _services(settings, migrate=not args.no_migrate)
+    if not args.worker:
+        logging.getLogger(__name__).info("serving on http://%s:%s/", host, port)
     channels = default_channels(services)
     logging.getLogger(__name__).info("channels: %s", ", ".join(c.name for c in channels))
     prepare_process(services)
     web.run_app(
-        create_app(services, channels), host=host, port=port, print=None, access_log=None, loop=new_event_loop()
+        create_app(services, channels), host=host, port=port, print=None, access_log=None, loop=new_event_loop(),
+        reuse_port=args.worker or None,
     )
     return 0
+
+
+def _bench(settings: Settings, args: argparse.Namespace) -> int:
+    from .loadtest import main as load
+
+    return load([args.url, "--concurrency", str(args.concurrency), "--seconds", str(args.seconds)])
 
 
 def _chat(settings: Settings, args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(default="text", description="json: one JSON object a log line")
+    metrics_token: SecretStr | None = Field(
+        default=None, description="bearer token for /metrics; unset: /metrics answers on loopback only"
+    )
     default_language: str = "en"
     timezone: str = "Europe/Brussels"
     session_idle_minutes: int = Field(default=1440, ge=1)
@@ -119,7 +123,7 @@ class Settings(BaseSettings):
             self.nlu_model_path = self.data_dir / "nlu" / "model.npz"
         return self
 
-    @field_validator("telegram_bot_token", "telegram_secret", "lookup_key", mode="before")
+    @field_validator("telegram_bot_token", "telegram_secret", "lookup_key", "metrics_token", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str):

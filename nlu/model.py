@@ -135,6 +135,23 @@ class NLUModel:
             return FALLBACK, self.config.fallback_threshold
         return classes[best], float(p[best])
 
+    def _classify(self, cleaned: str) -> tuple[np.ndarray, str, float]:
+        scores = self.intent_model.scores_one(*self.intent_features.vector(cleaned)).astype(np.float64)
+        p = softmax(scores * self.shrink(cleaned) / self.intent_model.temperature)
+        urgency = float(softmax(scores / self.raw_temperature)[self._urgent]) if self._urgent >= 0 else None
+        name, confidence = self.decide(p, urgency)
+        return p, name, confidence
+
+    def intent(self, text: str) -> tuple[str | None, float]:
+        """(intent, confidence) of one message, as :meth:`parse` decides them, without
+        what costs the rest of a parse (the language and the entities): the check, in a
+        journey, whether an answer is rather a wish (urgent help first)."""
+        cleaned = clean(text)
+        if not cleaned:
+            return None, 0.0
+        _, name, confidence = self._classify(cleaned)
+        return name, round(confidence, 4)
+
     def parse(self, text: str, language_hint: str | None = None, *, today: date | None = None) -> dict:  # type: ignore[type-arg]
         """Rasa's parse shape for one message."""
         cleaned = clean(text)
@@ -142,10 +159,7 @@ class NLUModel:
             return {"text": text, "language": {"code": language_hint or "un", "confidence": 0.0},
                     "intent": {"name": None, "confidence": 0.0}, "intent_ranking": [], "entities": []}
         guess = langid.identify(cleaned, self.supported, model=self.language_model, hint=language_hint)
-        scores = self.intent_model.scores_one(*self.intent_features.vector(cleaned)).astype(np.float64)
-        p = softmax(scores * self.shrink(cleaned) / self.intent_model.temperature)
-        urgency = float(softmax(scores / self.raw_temperature)[self._urgent]) if self._urgent >= 0 else None
-        name, confidence = self.decide(p, urgency)
+        p, name, confidence = self._classify(cleaned)
         order = np.argsort(-p, kind="stable")[: self.config.ranking_length]
         ranking = [{"name": self.intent_model.classes[i], "confidence": round(float(p[i]), 4)} for i in order]
         if name == FALLBACK:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+from pathlib import Path
 from datetime import timedelta
 
 import pytest
@@ -208,7 +209,11 @@ async def test_on_sqlite_the_wal_is_checkpointed_off_the_loop(
     store = Store.connect(sqlite_url, cipher)
     checkpoints = []
     original = inline.InlineSqlite._checkpoint
-    monkeypatch.setattr(inline.InlineSqlite, "_checkpoint", lambda self: checkpoints.append(original(self)))
+    def counted(self: inline.InlineSqlite) -> tuple[int, int, int]:
+        checkpoints.append(result := original(self))
+        return result
+
+    monkeypatch.setattr(inline.InlineSqlite, "_checkpoint", counted)
     for i in range(10):
         async with store.turn("test", f"s{i}", START) as turn:
             turn.save_state({"n": i}, "en", START)
@@ -219,6 +224,29 @@ async def test_on_sqlite_the_wal_is_checkpointed_off_the_loop(
     database = sqlite3.connect(make_url(sqlite_url).database)
     assert database.execute("SELECT count(*) FROM conversations").fetchone() == (10,)
     database.close()
+
+
+async def test_on_sqlite_the_wal_is_started_over_under_steady_load(
+    sqlite_url: str, cipher: Cipher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Turns that never pause would leave every checkpoint behind the end of the log, and
+    SQLite starts the log over only after one catches up: it would grow without end."""
+    monkeypatch.setattr(inline, "CHECKPOINT_EVERY", 20)
+    monkeypatch.setattr(inline, "WAL_RESTART_FRAMES", 50)
+    store = Store.connect(sqlite_url, cipher)
+    big = {"answers": {f"q{i}": "x" * 200 for i in range(40)}}  # a few pages a turn
+
+    async def talk(sender: str) -> None:
+        for _ in range(150):
+            async with store.turn("test", sender, START) as turn:
+                turn.save_state(big, "en", START)
+            await asyncio.sleep(0)  # as a server between two requests
+
+    await asyncio.gather(*(talk(f"s{i}") for i in range(4)))
+    wal = Path(make_url(sqlite_url).database + "-wal")
+    pages = wal.stat().st_size // 4096
+    await store.close()
+    assert pages < 600 * 3 // 2, f"the WAL grew to {pages} pages for 600 turns"
 
 
 async def test_the_generic_session_path_keeps_the_same_contract(sqlite_url: str, cipher: Cipher, flows: FlowSet, clock: Clock) -> None:

@@ -18,6 +18,31 @@ from ..engine.binding import NotYourConversation
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+UNAVAILABLE_RETRY_AFTER = 10
+"""Seconds a client is asked to wait when the database cannot be reached or written."""
+
+
+def unavailable(error: BaseException) -> str | None:
+    """Why a turn failed for a reason outside the message (the database is unreachable,
+    its connection was cut, its disk is full), as the client is told; None for a fault
+    of ours. Waiting and sending the same message again (same message id) then works,
+    since a failed turn stored nothing."""
+    from sqlalchemy import exc as sql
+
+    seen: BaseException | None = error
+    while seen is not None:
+        text = str(seen).lower()
+        if "disk is full" in text or "database or disk is full" in text or "no space left" in text:
+            return "the service cannot store messages now (its storage is full); try again later"
+        if isinstance(seen, (OSError, ConnectionError, asyncio.TimeoutError)) or (
+            isinstance(seen, sql.DBAPIError) and seen.connection_invalidated
+        ) or type(seen).__name__ in ("ConnectionDoesNotExistError", "CannotConnectNowError",
+                                     "InterfaceError", "ConnectionFailureError", "InternalClientError",
+                                     "TooManyConnectionsError", "AdminShutdownError"):
+            return "the service cannot reach its database now; try again shortly"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
 
 class Channel(Protocol):
     name: str
@@ -57,5 +82,10 @@ class TurnsInFlight:
         if task.cancelled():
             return
         error = task.exception()
-        if error is not None and not isinstance(error, NotYourConversation):  # a refusal, not a failure
+        if error is None or isinstance(error, NotYourConversation):  # a refusal, not a failure
+            return
+        reason = unavailable(error)
+        if reason is not None:  # an outage: one line a turn, not a traceback each
+            log.warning("%s: a turn failed: %s (%s)", self._label, reason, type(error).__name__)
+        else:
             log.error("%s: a turn failed", self._label, exc_info=error)

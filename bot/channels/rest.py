@@ -33,7 +33,7 @@ from ..engine import Engine, Inbound
 from ..engine.binding import NotYourConversation
 from . import rasa
 from .abuse import AddressLimits
-from .base import TurnsInFlight
+from .base import UNAVAILABLE_RETRY_AFTER, TurnsInFlight, unavailable
 from .rasa import Refused
 
 log = logging.getLogger(__name__)
@@ -95,11 +95,19 @@ class RestChannel:
             await self._admit_address(inbound)
         except Refused as refused:
             return _error(refused)
+        except Exception as error:  # the address check reads the store: it may be away too
+            reason = unavailable(error)
+            if reason is None:
+                raise
+            return _error(Refused(503, reason, retry_after=UNAVAILABLE_RETRY_AFTER))
         try:
             replies = await self._turns.run(self.engine.handle(inbound))
         except NotYourConversation as refused:
             return _error(Refused(403, refused.error))
-        except Exception:  # logged by TurnsInFlight
+        except Exception as error:  # logged by TurnsInFlight
+            reason = unavailable(error)
+            if reason is not None:  # nothing was stored: the same message later is answered once
+                return _error(Refused(503, reason, retry_after=UNAVAILABLE_RETRY_AFTER))
             return _error(Refused(500, "internal error"))
         return web.json_response([r.to_rest(inbound.sender_id) for r in replies])
 

@@ -82,6 +82,12 @@ def parse(text: str) -> Command | None:
 
     Direction marks are ignored: a right-to-left message shows its commands isolated
     (:func:`bot.i18n.isolate_tokens`), and people copy them back with the marks."""
+    if len(text) > 200:  # longer than any command with its argument: not cached
+        return _parse(text, current_locale())
+    return _parse_cached(text, current_locale())
+
+
+def _parse(text: str, locale: str) -> Command | None:
     text = strip_bidi_controls(text).strip()
     match = _SLASH.match(text)
     if match:
@@ -89,8 +95,12 @@ def parse(text: str) -> Command | None:
         return Command(match.group(1).lower(), argument)
     if len(text) > 40:
         return None
-    name = _typed_words(current_locale()).get(normalise(text))
+    name = _typed_words(locale).get(normalise(text))
     return Command(name, typed=True) if name else None
+
+
+_parse_cached = lru_cache(maxsize=4096)(_parse)
+"""Commands are a handful of texts typed and clicked over and over (Command is frozen)."""
 
 
 @lru_cache(maxsize=64)

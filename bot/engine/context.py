@@ -114,8 +114,12 @@ class LanguageIdentifier(Protocol):
 class ConversationStore(Protocol):
     """What the engine needs from a store besides the turn itself."""
 
-    def turn(self, channel: str, sender_id: str, now: datetime) -> AbstractAsyncContextManager[TurnRecords]:
-        """Lock the conversation and open its transaction; commit when the block ends."""
+    def turn(
+        self, channel: str, sender_id: str, now: datetime, *, message_id: str | None = None
+    ) -> AbstractAsyncContextManager[TurnRecords]:
+        """Lock the conversation and open its transaction; commit when the block ends.
+        ``message_id``: the message the turn answers, whose earlier replies (a redelivery)
+        are then read with the conversation, in the same query."""
 
     async def case(self, reference: str) -> Case | None: ...
 

@@ -104,7 +104,7 @@ class Dialogue:
         """A message that is not a command: the answer to the question, or a wish."""
         if state.flow_id and state.pending:
             if self.nlu is not None and self._may_interrupt(ctx, state, text):
-                interrupted = await self._interruption(ctx, state, text, await self._parse(ctx, text))
+                interrupted = await self._interruption(ctx, state, text)
                 if interrupted is not None:
                     return interrupted
             return await self._answer(ctx, state, text)
@@ -134,11 +134,12 @@ class Dialogue:
             return len(text.split()) >= FREE_TEXT_MIN_WORDS
         return not self.runner.accepts(ctx, state, step, text)
 
-    async def _interruption(
-        self, ctx: TurnContext, state: State, text: str, parse: dict[str, Any]
-    ) -> list[Outbound] | None:
-        intent = (parse.get("intent") or {}).get("name")
-        confidence = float((parse.get("intent") or {}).get("confidence") or 0.0)
+    async def _interruption(self, ctx: TurnContext, state: State, text: str) -> list[Outbound] | None:
+        """A wish in the middle of a journey. Only the intent is needed to decide (the
+        whole parse, with entities, only to act on a change of language), which keeps
+        this check, run on every sentence typed as an answer, cheap."""
+        intent, confidence = await self.nlu.intent(text, ctx.language)
+        confidence = float(confidence or 0.0)
         if intent == "urgent_help" and self._asks_free_text(state):
             # "I am pregnant" may be the answer to a question about health: ask, do not guess.
             if confidence < MIDDLING:
@@ -151,6 +152,7 @@ class Dialogue:
             )]
         if intent not in INTERRUPTING or (intent != "urgent_help" and confidence < CONFIDENT):
             return None
+        parse = await self._parse(ctx, text) if intent == "change_language" else {}
         return await self._act_on(ctx, state, intent, parse)
 
     def _asks_free_text(self, state: State) -> bool:

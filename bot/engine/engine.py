@@ -9,6 +9,7 @@ about tables: the store is reached through the ports of ``context.py``.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -41,6 +42,7 @@ class Engine:
         nlu: Any = None,
         language_id: LanguageIdentifier | None = None,
         limits: Limits | None = None,
+        on_turn: Callable[[str, float, bool], None] | None = None,
     ) -> None:
         self.store = store
         self.flows = flows
@@ -52,11 +54,24 @@ class Engine:
         self.timezone = timezone
         self.default_language = default_language
         self.clock = clock
+        self.on_turn = on_turn
+        """Told (channel, seconds, succeeded) after each turn: the metrics."""
 
     async def handle(self, inbound: Inbound, *, submitted_by: str | None = None) -> list[Outbound]:
+        if self.on_turn is None:
+            return await self._handle(inbound, submitted_by)
+        started, ok = time.perf_counter(), False
+        try:
+            replies = await self._handle(inbound, submitted_by)
+            ok = True
+            return replies
+        finally:
+            self.on_turn(inbound.channel, time.perf_counter() - started, ok)
+
+    async def _handle(self, inbound: Inbound, submitted_by: str | None) -> list[Outbound]:
         now = self.clock()
         inbound = inbound.storable()
-        async with self.store.turn(inbound.channel, inbound.sender_id, now) as turn:
+        async with self.store.turn(inbound.channel, inbound.sender_id, now, message_id=inbound.message_id) as turn:
             secrets: dict[str, Any] = {}
             if inbound.bindable:
                 # Before anything is read: a redelivered answer is the conversation's too.

@@ -16,7 +16,13 @@ loop's thread uses:
 - SQLite's automatic WAL checkpoint would run inside a commit, on the loop's thread,
   with a disk sync: it is off on this connection, and every ``CHECKPOINT_EVERY`` commits
   a passive checkpoint runs on a worker thread instead (it never waits for, nor blocks,
-  the writer).
+  the writer). Under steady load new commits land while it copies, so it never catches
+  up with the end of the log, and SQLite starts the log over only at a ``BEGIN`` that
+  finds it all copied: the WAL would grow without end (gigabytes in a minute of load).
+  So when a checkpoint finds more than ``WAL_RESTART_FRAMES`` in the log (or is still
+  running after four times ``CHECKPOINT_EVERY`` commits: a slow disk), the next turn
+  first waits for one more checkpoint, which has only the last few commits to copy and
+  catches up; that turn's ``BEGIN`` starts the log over.
 - What is rare in a turn (a case, a booking, an erasure) uses the ORM through a
   synchronous session bound to the same connection and transaction, behind
   :class:`InlineSession`, which offers the awaitable methods of ``AsyncSession`` that
@@ -26,6 +32,7 @@ loop's thread uses:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
@@ -46,6 +53,9 @@ BUSY_RETRY_SECONDS = 30.0
 """How long a turn keeps trying to get SQLite's write lock from another process."""
 CHECKPOINT_EVERY = 256
 """Commits between two WAL checkpoints (SQLite's own default is ~1,000 pages, ~250 turns)."""
+WAL_RESTART_FRAMES = 16000
+"""A log longer than this (pages of 4 KiB: 64 MiB) is started over at the next turn (which
+waits a few milliseconds for it: rarely, under steady load about every 2,000 turns)."""
 
 
 class InlineSession:
@@ -84,7 +94,8 @@ class InlineSqlite(PlainSqlRows):
         self._session: Session | None = None
         self._commits = 0
         self._checkpointer: sqlite3.Connection | None = None
-        self._checkpointing: asyncio.Future[None] | None = None
+        self._checkpointing: asyncio.Future[tuple[int, int, int]] | None = None
+        self._restart_log = False
         # Times are stored as the ORM stores them: the column type's own processors.
         dialect = SQLiteDialect_pysqlite()
         processor = UTCDateTime().dialect_impl(dialect)
@@ -111,6 +122,8 @@ class InlineSqlite(PlainSqlRows):
         """``BEGIN IMMEDIATE``, waiting (without blocking the loop) while another
         connection holds the write lock."""
         raw = self._connection()
+        if self._restart_log:
+            await self._catch_up()
         delay, deadline = 0.001, time.monotonic() + BUSY_RETRY_SECONDS
         while True:
             try:
@@ -132,19 +145,43 @@ class InlineSqlite(PlainSqlRows):
         self._commits += 1
         if self._commits >= CHECKPOINT_EVERY and self._checkpointing is None:
             self._commits = 0
-            self._checkpointing = asyncio.get_running_loop().run_in_executor(None, self._checkpoint)
-            self._checkpointing.add_done_callback(self._checkpointed)
+            self._start_checkpoint()
+        elif self._commits >= 4 * CHECKPOINT_EVERY:  # the checkpoint is slow (a busy disk)
+            self._commits = 0
+            self._restart_log = True
 
-    def _checkpoint(self) -> None:
-        """On a worker thread: copy the WAL's committed pages into the database file."""
+    def _start_checkpoint(self) -> asyncio.Future[tuple[int, int, int]]:
+        self._checkpointing = asyncio.get_running_loop().run_in_executor(None, self._checkpoint)
+        self._checkpointing.add_done_callback(self._checkpointed)
+        return self._checkpointing
+
+    async def _catch_up(self) -> None:
+        """Between two turns (nothing of ours is writing): checkpoint until the log is all
+        copied, so that the next ``BEGIN`` starts it over."""
+        self._restart_log = False
+        with contextlib.suppress(Exception):  # logged by _checkpointed; the turn goes on
+            if self._checkpointing is not None:
+                await asyncio.wait([self._checkpointing])
+            await self._start_checkpoint()
+
+    def _checkpoint(self) -> tuple[int, int, int]:
+        """On a worker thread: copy the WAL's committed pages into the database file.
+        (busy, frames in the log, frames copied), as SQLite returns them."""
         if self._checkpointer is None:
             self._checkpointer = sqlite3.connect(self._database, isolation_level=None, check_same_thread=False)
-        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        busy, frames, copied = self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return busy, frames, copied
 
-    def _checkpointed(self, future: asyncio.Future[None]) -> None:
+    def _checkpointed(self, future: asyncio.Future[tuple[int, int, int]]) -> None:
         self._checkpointing = None
-        if not future.cancelled() and future.exception() is not None:
+        if future.cancelled():
+            return
+        if future.exception() is not None:
             log.warning("WAL checkpoint failed: %s", future.exception())
+            return
+        _, frames, _ = future.result()
+        if frames > WAL_RESTART_FRAMES:  # commits went on meanwhile: it is behind again
+            self._restart_log = True
 
     def rollback(self) -> None:
         try:

@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy import delete, exists, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from ..cases.draft import CaseDraft
@@ -23,9 +23,9 @@ from ..cases.references import new_reference
 from .appointments import FINAL_JOB, BookingView, JobView, SlotView, StoreAppointments, TurnAppointments
 from .case_access import access_columns
 from .crypto import Cipher
+from .database import READ_ONLY, ConversationLocks, advisory_key, create_engine
 from .erasure import delete_conversation_rows, drop_bookings, erase_case_row, erase_conversation
 from .retention import RetentionPolicy, purge_expired, retention_until
-from .database import READ_ONLY, ConversationLocks, create_engine
 from .inline import InlineSqlite
 from .models import (
     ERASED,
@@ -71,6 +71,8 @@ class Turn(TurnAppointments):
         self._state: tuple[bytes | None, str | None, str | None, datetime] | None = None
         self._transcript: list[tuple[datetime, bytes]] = []
         self._replies: list[tuple[str, bytes, datetime]] = []
+        self._read_with: tuple[str, bytes | None] | None = None
+        """(message id, its earlier replies), read with the conversation."""
 
     @property
     def _session(self) -> Any:
@@ -79,7 +81,12 @@ class Turn(TurnAppointments):
         return self._open_session()
 
     async def previous_replies(self, message_id: str) -> list[dict[str, Any]] | None:
-        token = await self._rows.previous_replies(self.conversation.id, message_id)
+        if self._read_with is not None and self._read_with[0] == message_id:
+            token = self._read_with[1]
+        elif self.conversation.is_new:
+            token = None
+        else:
+            token = await self._rows.previous_replies(self.conversation.id, message_id)
         return None if token is None else self._store.cipher.decrypt_json(token)
 
     def save_state(self, state: dict[str, Any] | None, language: str | None, now: datetime) -> None:
@@ -98,13 +105,7 @@ class Turn(TurnAppointments):
         self._replies.append((message_id, self._store.cipher.encrypt_json(replies), now))
 
     async def _write(self) -> None:
-        conversation_id = self.conversation.id
-        if self._state is not None:
-            await self._rows.save_state(conversation_id, *self._state)
-        for at, body in self._transcript:
-            await self._rows.log(conversation_id, at, body)
-        for message_id, replies, at in self._replies:
-            await self._rows.remember(conversation_id, message_id, replies, at)
+        await self._rows.write_all(self.conversation.id, self._state, self._transcript, self._replies)
 
     async def reached(self) -> None:
         """The applicant wrote: their channel delivers again (see ``Store.mark_unreachable``)."""
@@ -164,6 +165,8 @@ class Turn(TurnAppointments):
             "flow_id": draft.flow_id,
             "appointment": draft.appointment,
         }
+        # Written as two plain INSERTs (the unit of work cost a millisecond and more a
+        # case); the row object is only what to_case reads.
         row = CaseRow(
             id=str(uuid.uuid4()),
             reference=reference,
@@ -182,9 +185,10 @@ class Turn(TurnAppointments):
             retention_until=None,
             **access_columns(draft),
         )
-        row.events.append(CaseEvent(at=now, status="submitted", actor="applicant", note=None))
-        self._session.add(row)
-        await self._session.flush()
+        event = CaseEvent(case_id=row.id, at=now, status="submitted", actor="applicant", note=None)
+        await self._session.execute(insert(CaseRow.__table__), [_columns(row, CaseRow)])
+        await self._session.execute(insert(CaseEvent.__table__), [_columns(event, CaseEvent)])
+        row.events = [event]
         return self._store.to_case(row)
 
     async def erase(self, now: datetime) -> tuple[int, int]:
@@ -249,6 +253,10 @@ class Store(StoreAppointments):
             await self._inline.close()
         await self.engine.dispose()
 
+    def reading(self) -> AsyncSession:
+        """A session for reads outside any turn (on SQLite it takes no write lock)."""
+        return self._reads()
+
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
@@ -257,7 +265,9 @@ class Store(StoreAppointments):
         return self.cipher.lookup_hash(channel, sender_id)
 
     @contextlib.asynccontextmanager
-    async def turn(self, channel: str, sender_id: str, now: datetime) -> AsyncIterator[Turn]:
+    async def turn(
+        self, channel: str, sender_id: str, now: datetime, *, message_id: str | None = None
+    ) -> AsyncIterator[Turn]:
         """Lock the conversation, open its transaction, and commit when the block ends."""
         key = self.sender_key(channel, sender_id)
         async with self.locks.hold(key):
@@ -265,7 +275,7 @@ class Store(StoreAppointments):
             if inline is not None:
                 await inline.begin()
                 try:
-                    turn = await self._open_turn(inline, inline.session, key, channel, sender_id, now)
+                    turn = await self._open_turn(inline, inline.session, key, channel, sender_id, now, message_id)
                     yield turn
                     await turn._write()
                     inline.commit()
@@ -273,28 +283,71 @@ class Store(StoreAppointments):
                     inline.rollback()
                     raise
                 return
-            async with self._sessions() as session, session.begin():
-                connection = await session.connection()
-                await self.locks.lock_in_transaction(connection, key)
-                rows: TurnRows = (
-                    AsyncpgRows((await connection.get_raw_connection()).driver_connection)
-                    if self.engine.dialect.driver == "asyncpg"
-                    else SessionRows(session)
-                )
-                turn = await self._open_turn(rows, lambda: session, key, channel, sender_id, now)
-                yield turn
-                await turn._write()
+            if self.engine.dialect.driver != "asyncpg":
+                async with self._sessions() as session, session.begin():
+                    await self.locks.lock_in_transaction(await session.connection(), key)
+                    turn = await self._open_turn(SessionRows(session), lambda: session, key, channel, sender_id, now, message_id)
+                    yield turn
+                    await turn._write()
+                return
+            # PostgreSQL: the turn's transaction is ours, on the driver's connection: BEGIN
+            # and the conversation's lock in one round trip, the turn's statements sent to
+            # asyncpg directly, COMMIT. SQLAlchemy keeps the connection in autocommit mode
+            # so that it never begins nor ends a transaction of its own on it; an ORM
+            # session, when the turn needs one (a case, a booking), runs its statements in
+            # ours. Creating, beginning and committing a session cost more than the rest
+            # of the turn's database work.
+            async with self.engine.connect() as connection:
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+                raw = (await connection.get_raw_connection()).driver_connection
+                joined: list[AsyncSession] = []
+
+                def session() -> AsyncSession:
+                    if not joined:
+                        joined.append(AsyncSession(bind=connection, expire_on_commit=False))
+                    return joined[0]
+
+                try:
+                    await raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({advisory_key(key)})")
+                    turn = await self._open_turn(AsyncpgRows(raw), session, key, channel, sender_id, now, message_id)
+                    yield turn
+                    if joined:
+                        await joined[0].flush()
+                    await turn._write()
+                    await raw.execute("COMMIT")
+                except BaseException:
+                    await self._abandon(connection, raw)
+                    raise
+                finally:
+                    if joined:
+                        await joined[0].close()
+
+    async def _abandon(self, connection: Any, raw: Any) -> None:
+        """After a failed turn: roll its transaction back; if the connection is gone, drop
+        it and the pool's other connections, which went with the same server (SQLAlchemy
+        does the same when it sees the error itself), so that the next turn connects anew."""
+        try:
+            if not raw.is_closed():
+                if raw.is_in_transaction():
+                    await raw.execute("ROLLBACK")
+                return
+        except Exception:  # noqa: BLE001 - the connection broke while rolling back
+            pass
+        await connection.invalidate()
+        await self.engine.dispose()
 
     async def _open_turn(
-        self, rows: TurnRows, session: Callable[[], Any], key: str, channel: str, sender_id: str, now: datetime
+        self, rows: TurnRows, session: Callable[[], Any], key: str, channel: str, sender_id: str, now: datetime,
+        message_id: str | None = None,
     ) -> Turn:
-        found = await rows.load_conversation(key)
+        found = await rows.load_conversation(key, message_id)
+        previous = None
         if found is None:
             # No race to catch here: the conversation lock is already held.
             new_id = await rows.insert_conversation(key, channel, self.cipher.encrypt(sender_id.encode()), now)
             conversation = StoredConversation(new_id, channel, None, None, now, now, is_new=True)
         else:
-            conversation_id, stored_channel, language, state_enc, created_at, updated_at, unreachable = found
+            conversation_id, stored_channel, language, state_enc, created_at, updated_at, unreachable, previous = found
             conversation = StoredConversation(
                 id=conversation_id,
                 channel=stored_channel,
@@ -305,7 +358,10 @@ class Store(StoreAppointments):
                 is_new=False,
                 unreachable_since=unreachable,
             )
-        return Turn(self, rows, session, conversation, key, sender_id)
+        turn = Turn(self, rows, session, conversation, key, sender_id)
+        if message_id is not None:
+            turn._read_with = (message_id, previous)
+        return turn
 
     async def has_conversation(self, channel: str, sender_id: str) -> bool:
         """Whether this sender ever wrote (read only: never creates one)."""
@@ -524,6 +580,13 @@ class Store(StoreAppointments):
             retention_until=row.retention_until,
             legal_hold=row.legal_hold_reason,
         )
+
+
+def _columns(obj: Any, model: Any) -> dict[str, Any]:
+    """The column values set on a new ORM object, for a Core insert (unset ones left to
+    their defaults, such as an autoincrement id)."""
+    given = obj.__dict__
+    return {c.key: given[c.key] for c in model.__table__.columns if c.key in given}
 
 
 def _with_events() -> Any:

@@ -26,9 +26,10 @@ from .models import Conversation, ProcessedMessage, TranscriptEntry
 
 
 class TurnRows(Protocol):
-    async def load_conversation(self, sender_key: str) -> tuple[Any, ...] | None:
-        """``(id, channel, language, state_enc, created_at, updated_at, unreachable_since)``
-        or None."""
+    async def load_conversation(self, sender_key: str, message_id: str | None = None) -> tuple[Any, ...] | None:
+        """``(id, channel, language, state_enc, created_at, updated_at, unreachable_since,
+        replies_enc)`` or None; ``replies_enc``: what was answered to ``message_id``
+        before (a redelivery), or None."""
 
     async def insert_conversation(self, sender_key: str, channel: str, sender_enc: bytes, now: datetime) -> int: ...
 
@@ -42,6 +43,29 @@ class TurnRows(Protocol):
 
     async def remember(self, conversation_id: int, message_id: str, replies_enc: bytes, at: datetime) -> None: ...
 
+    async def write_all(self, conversation_id: int, state: StateRow | None, transcript: list[tuple[datetime, bytes]],
+                        replies: list[tuple[str, bytes, datetime]]) -> None:
+        """What the turn writes at its end: :meth:`save_state`, then :meth:`log` and
+        :meth:`remember` for each entry."""
+
+
+StateRow = tuple[bytes | None, str | None, str | None, datetime]
+"""``(state_enc, flow_id, language, updated_at)``."""
+
+
+class _OneByOne:
+    """``write_all`` as one statement after the other."""
+
+    async def write_all(self, conversation_id: int, state: StateRow | None, transcript: list[tuple[datetime, bytes]],
+                        replies: list[tuple[str, bytes, datetime]]) -> None:
+        rows: Any = self
+        if state is not None:
+            await rows.save_state(conversation_id, *state)
+        for at, body in transcript:
+            await rows.log(conversation_id, at, body)
+        for message_id, replies_enc, at in replies:
+            await rows.remember(conversation_id, message_id, replies_enc, at)
+
 
 # The plain SQL, with sqlite3's ``?`` placeholders (numbered for asyncpg by AsyncpgRows).
 LOAD = (
@@ -53,12 +77,17 @@ INSERT = (
     " VALUES (?, ?, ?, ?, ?) RETURNING id"
 )
 PREVIOUS = "SELECT replies_enc FROM processed_messages WHERE conversation_id = ? AND message_id = ?"
+LOAD_WITH_PREVIOUS = (
+    "SELECT c.id, c.channel, c.language, c.state_enc, c.created_at, c.updated_at, c.unreachable_since,"
+    " (SELECT p.replies_enc FROM processed_messages p WHERE p.conversation_id = c.id AND p.message_id = ?)"
+    " FROM conversations c WHERE c.sender_key = ?"
+)
 SAVE = "UPDATE conversations SET state_enc = ?, flow_id = ?, language = ?, updated_at = ? WHERE id = ?"
 LOG = "INSERT INTO transcript (conversation_id, at, body_enc) VALUES (?, ?, ?)"
 REMEMBER = "INSERT INTO processed_messages (conversation_id, message_id, replies_enc, at) VALUES (?, ?, ?, ?)"
 
 
-class PlainSqlRows:
+class PlainSqlRows(_OneByOne):
     """:class:`TurnRows` as the plain SQL above; a subclass says how to run a statement
     and how its driver takes and gives times."""
 
@@ -74,11 +103,16 @@ class PlainSqlRows:
     def _from_db(self, value: Any) -> datetime | None:
         return value  # type: ignore[no-any-return]
 
-    async def load_conversation(self, sender_key: str) -> tuple[Any, ...] | None:
-        row = await self._one(LOAD, sender_key)
+    async def load_conversation(self, sender_key: str, message_id: str | None = None) -> tuple[Any, ...] | None:
+        if message_id is None:
+            row = await self._one(LOAD, sender_key)
+            previous = None
+        else:  # one round trip for both
+            row = await self._one(LOAD_WITH_PREVIOUS, message_id, sender_key)
+            previous = None if row is None or row[7] is None else bytes(row[7])
         if row is None:
             return None
-        return (*row[:4], *map(self._from_db, row[4:]))  # LOAD's last three columns are times
+        return (*row[:4], *map(self._from_db, row[4:7]), previous)  # columns 4 to 6 are times
 
     async def insert_conversation(self, sender_key: str, channel: str, sender_enc: bytes, now: datetime) -> int:
         stamp = self._to_db(now)
@@ -113,7 +147,7 @@ class AsyncpgRows(PlainSqlRows):
     already begun (the turn's advisory lock is its first statement). asyncpg takes and
     gives aware datetimes as they are."""
 
-    _NUMBERED = {sql: numbered(sql) for sql in (LOAD, INSERT, PREVIOUS, SAVE, LOG, REMEMBER)}
+    _NUMBERED = {sql: numbered(sql) for sql in (LOAD, LOAD_WITH_PREVIOUS, INSERT, PREVIOUS, SAVE, LOG, REMEMBER)}
 
     def __init__(self, connection: Any) -> None:
         self.connection = connection
@@ -125,14 +159,38 @@ class AsyncpgRows(PlainSqlRows):
     async def _run(self, sql: str, *args: Any) -> None:
         await self.connection.execute(self._NUMBERED[sql], *args)
 
+    async def write_all(self, conversation_id: int, state: StateRow | None, transcript: list[tuple[datetime, bytes]],
+                        replies: list[tuple[str, bytes, datetime]]) -> None:
+        """Everything in one statement (data-modifying ``WITH`` clauses all run): one
+        round trip to the server instead of one a row."""
+        args: list[Any] = [conversation_id]
 
-class SessionRows:
+        def p(value: Any) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        parts = []
+        if state is not None:
+            state_enc, flow_id, language, now = state
+            parts.append(f"s AS (UPDATE conversations SET state_enc = {p(state_enc)}, flow_id = {p(flow_id)}, "
+                         f"language = {p(language)}, updated_at = {p(now)} WHERE id = $1)")
+        for i, (at, body) in enumerate(transcript):
+            parts.append(f"t{i} AS (INSERT INTO transcript (conversation_id, at, body_enc) "
+                         f"VALUES ($1, {p(at)}, {p(body)}))")
+        for i, (message_id, replies_enc, at) in enumerate(replies):
+            parts.append(f"r{i} AS (INSERT INTO processed_messages (conversation_id, message_id, replies_enc, at) "
+                         f"VALUES ($1, {p(message_id)}, {p(replies_enc)}, {p(at)}))")
+        if parts:
+            await self.connection.execute("WITH " + ", ".join(parts) + " SELECT 1", *args)
+
+
+class SessionRows(_OneByOne):
     """:class:`TurnRows` in an ``AsyncSession``'s transaction."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def load_conversation(self, sender_key: str) -> tuple[Any, ...] | None:
+    async def load_conversation(self, sender_key: str, message_id: str | None = None) -> tuple[Any, ...] | None:
         row = (
             await self.session.execute(
                 select(
@@ -142,7 +200,10 @@ class SessionRows:
                 ).where(Conversation.sender_key == sender_key)
             )
         ).first()
-        return None if row is None else tuple(row)
+        if row is None:
+            return None
+        previous = None if message_id is None else await self.previous_replies(row[0], message_id)
+        return (*row, previous)
 
     async def insert_conversation(self, sender_key: str, channel: str, sender_enc: bytes, now: datetime) -> int:
         return int(

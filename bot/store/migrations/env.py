@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from bot.store.database import create_engine
@@ -12,6 +13,7 @@ from bot.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata
+MIGRATION_LOCK = 0x696E74616B65  # "intake": the advisory lock held while migrating
 
 
 def _run(connection: Connection) -> None:
@@ -33,6 +35,10 @@ async def _run_online() -> None:
     engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
     try:
         async with engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                # Several workers may start at once: one migrates, the others wait for its
+                # commit, then find the schema at head and do nothing.
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             await connection.run_sync(_run)
             await connection.commit()
     finally:

@@ -102,8 +102,9 @@ def _parser() -> argparse.ArgumentParser:
     rotate = keys.add_parser(
         "rotate", help="re-encrypt everything under the first of INTAKE_SECRET_KEYS (online, in batches)"
     )
-    rotate.add_argument("--new-lookup-key", help="also re-compute every keyed hash with this lookup key "
-                        "(stop the servers first; then start them with INTAKE_LOOKUP_KEY set to it)")
+    rotate.add_argument("--new-lookup-key", metavar="KEY",
+                        help="also re-compute every keyed hash with this lookup key, given as --new-lookup-key=KEY "
+                        "(a key may start with '-'); stop the servers first, then start them with INTAKE_LOOKUP_KEY set to it")
     rotate.add_argument("--batch", type=int, default=500, help="rows per transaction")
     rotate.set_defaults(handler=_keys_rotate)
 

@@ -154,7 +154,8 @@ def test_keys_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: 
     monkeypatch.setenv("INTAKE_LOOKUP_KEY", pinned)
     assert main(["keys", "rotate"]) == 0
     assert '"reencrypted"' in capsys.readouterr().out
-    assert main(["keys", "rotate", "--new-lookup-key", lookup2]) == 0
+    # "=": a key may start with "-" (URL-safe base64), which argparse would take for an option
+    assert main(["keys", "rotate", f"--new-lookup-key={lookup2}"]) == 0
     assert '"rehashed"' in capsys.readouterr().out
     monkeypatch.setenv("INTAKE_LOOKUP_KEY", lookup2)
     monkeypatch.setenv("INTAKE_SECRET_KEYS", new)

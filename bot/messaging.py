@@ -35,7 +35,8 @@ class Delivery(StrEnum):
 
 
 class Addresses(Protocol):
-    async def conversation_address(self, conversation_id: int) -> ConversationAddress | None: ...
+    async def conversation_address(self, conversation_id: int) -> ConversationAddress | None:
+        """Where the applicant of a conversation is reached (None once erased)."""
 
 
 class Pusher(Protocol):
@@ -45,11 +46,16 @@ class Pusher(Protocol):
         """Send without being asked; False when it could not be delivered."""
 
 
+def pushers(channels: Sequence[Any]) -> dict[str, Pusher]:
+    """The channels that can send without being asked, by name."""
+    return {c.name: c for c in channels if callable(getattr(c, "push", None))}
+
+
 class ApplicantMessenger:
     def __init__(self, addresses: Addresses, engine: Engine, channels: Sequence[Any]) -> None:
         self.addresses = addresses
         self.engine = engine
-        self.pushers: dict[str, Pusher] = {c.name: c for c in channels if callable(getattr(c, "push", None))}
+        self.pushers = pushers(channels)
 
     async def message(self, conversation_id: int, case_reference: str, text: str) -> Delivery:
         """Write ``text`` to the applicant of ``conversation_id`` about ``case_reference``."""

@@ -12,25 +12,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from .engine import Engine, Outbound
 from .i18n import format_moment, gettext, use_locale
-from .store.appointments import ConversationAddress
+from .messaging import Addresses, pushers
 
 log = logging.getLogger(__name__)
-
-
-class Addresses(Protocol):
-    async def conversation_address(self, conversation_id: int) -> ConversationAddress | None:
-        """Where the applicant of a conversation is reached (None once erased)."""
-
-
-class Pusher(Protocol):
-    name: str
-
-    async def push(self, sender_id: str, replies: Sequence[Outbound]) -> bool:
-        """Send without being asked; False when it could not be delivered."""
 
 
 def reminder_text(payload: dict[str, Any], content: Any, timezone: str) -> str:
@@ -46,7 +34,7 @@ def deliverer(
     addresses: Addresses, engine: Engine, channels: Sequence[Any], timezone: str
 ) -> Callable[[Any], Awaitable[bool]]:
     """The ``deliver`` callback of the scheduler."""
-    pushers: dict[str, Pusher] = {c.name: c for c in channels if callable(getattr(c, "push", None))}
+    by_channel = pushers(channels)
 
     async def deliver(job: Any) -> bool:
         if job.kind != "appointment_reminder":
@@ -58,7 +46,7 @@ def deliverer(
         language = job.payload.get("language") or engine.default_language
         with use_locale(language):
             text = reminder_text(job.payload, engine.content, timezone)
-        pusher = pushers.get(address.channel)
+        pusher = by_channel.get(address.channel)
         if pusher is not None and not address.unreachable:
             return await pusher.push(address.sender_id, [Outbound(text, language=language)])
         # Shown first at their next message: a web chat cannot be pushed to, and a

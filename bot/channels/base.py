@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Coroutine
 from typing import Any, Protocol, TypeVar
 
@@ -89,3 +90,17 @@ class TurnsInFlight:
             log.warning("%s: a turn failed: %s (%s)", self._label, reason, type(error).__name__)
         else:
             log.error("%s: a turn failed", self._label, exc_info=error)
+
+
+class BoundedMap(OrderedDict[str, Any]):
+    """A small LRU map (recent update ids, long button payloads): the oldest entries go once ``size`` is reached."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def put(self, key: str, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)

@@ -24,7 +24,7 @@ import base64
 import hashlib
 import hmac
 import logging
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -56,6 +56,7 @@ from ..engine import Engine, Inbound, Outbound
 from ..engine.turn import Button
 from ..i18n import DEFAULT_LOCALE, gettext, is_rtl, negotiate, use_locale
 from ..limits import Limits, MemoryLimits, retry_after
+from .base import BoundedMap
 from .text import split_text as text_pieces
 
 log = logging.getLogger(__name__)
@@ -98,20 +99,6 @@ def derive_secret(token: str) -> str:
 
 def _seconds(value: int | float | timedelta) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-class _Bounded(OrderedDict[str, Any]):
-    """A small LRU map: the oldest entries go once ``size`` is reached."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
-
-    def put(self, key: str, value: Any) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.size:
-            self.popitem(last=False)
 
 
 # --- the channel ----------------------------------------------------------------------
@@ -165,8 +152,8 @@ class TelegramChannel:
         self.application.add_error_handler(self._on_error)
 
         # In-memory, bounded: the engine's stored replies are the source of truth across restarts.
-        self._recent_updates: _Bounded = _Bounded(2048)
-        self._long_payloads: _Bounded = _Bounded(4096)
+        self._recent_updates: BoundedMap = BoundedMap(2048)
+        self._long_payloads: BoundedMap = BoundedMap(4096)
         self._phone_keyboard: set[int] = set()
         # Chats that blocked the bot, so this process stops sending at once; the store
         # keeps it too (Store.mark_unreachable), for reminders and after a restart.

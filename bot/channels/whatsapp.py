@@ -40,7 +40,7 @@ import hashlib
 import hmac
 import json
 import logging
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -51,6 +51,7 @@ from aiohttp import web
 from ..engine import Engine, Inbound, Outbound
 from ..engine.turn import Button
 from ..i18n import DEFAULT_LOCALE, gettext, negotiate, use_locale
+from .base import BoundedMap
 from .text import shorten, split_text
 
 log = logging.getLogger(__name__)
@@ -95,20 +96,6 @@ def signature(app_secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-class _Bounded(OrderedDict[str, Any]):
-    """A small LRU map: the oldest entries go once ``size`` is reached."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
-
-    def put(self, key: str, value: Any) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.size:
-            self.popitem(last=False)
-
-
 class GraphError(Exception):
     def __init__(self, status: int, code: int | None) -> None:
         super().__init__(f"Graph API {status} (code {code})")
@@ -148,9 +135,9 @@ class WhatsAppChannel:
         self._hash_key = hashlib.sha256(b"intake-whatsapp-log\x00" + app_secret.encode()).digest()
         self._http: aiohttp.ClientSession | None = None
         # In memory and bounded: the engine's saved replies answer a redelivery after a restart.
-        self._recent_messages: _Bounded = _Bounded(4096)
-        self._long_payloads: _Bounded = _Bounded(4096)
-        self._pages: _Bounded = _Bounded(1024)
+        self._recent_messages: BoundedMap = BoundedMap(4096)
+        self._long_payloads: BoundedMap = BoundedMap(4096)
+        self._pages: BoundedMap = BoundedMap(1024)
         self.stats: Counter[str] = Counter()
 
     # --- Channel protocol ---------------------------------------------------------

@@ -530,7 +530,7 @@ def _staff_run(settings: Settings, action):  # type: ignore[no-untyped-def]
     """Run ``action(directory)`` against the migrated database; StaffError → exit 2."""
     from .store.staff import StaffDirectory, StaffError
 
-    store = _slot_store(settings)
+    store = _store(settings)
 
     async def run():  # type: ignore[no-untyped-def]
         try:

@@ -200,7 +200,7 @@ def create_app(services: Services, channels: Sequence[Channel] = ()) -> web.Appl
     app.router.add_get("/healthz", _healthz)
     from .backoffice.web import mount as mount_backoffice
 
-    mount_backoffice(app, services)
+    mount_backoffice(app, services, channels)
     operations.mount(app, services)  # /readyz, /metrics
     for channel in channels:
         channel.mount(app)

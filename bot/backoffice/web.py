@@ -1,20 +1,15 @@
-"""The back office's pages and forms, under ``/backoffice/``.
-
-Every route is declared in ``ROUTES`` with the permission it needs (policy.py's actions,
-or ``PUBLIC``); ``guarded`` enforces it, checks the CSRF token of every POST and sets the
-staff member's language. Actions on one case go through ``_case_or_404``, which applies the
-same access condition as the lists: a case out of reach answers 404, as if it did not
-exist. Every view and change of a case is written to the audit log.
+"""The back office's core pages: signing in and out, the profile, the case list, the
+case detail and its forms (status, assignment, notes, steps), and the audit log.
+``mount`` serves them with every other page module's ``ROUTES``; the shared machinery
+(``guarded``, ``render``, ``case_or_404``) is in framework.py.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -25,131 +20,37 @@ from aiohttp import web
 
 from ..cases.kinds import KINDS, PRIORITIES
 from ..i18n import S_
-from ..store.casework import OPEN, SORTS, TRANSITIONS, CaseFilter, Casework, WorkflowError
+from ..messaging import ApplicantMessenger
+from ..store.casework import SORTS, TRANSITIONS, CaseFilter, Casework, WorkflowError
 from ..store.staff import Staff, StaffDirectory
 from . import policy
-from .i18n import STAFF_LOCALES, staff_language, staff_translations
-from .security import (
-    PRE_SESSION_COOKIE,
-    SECURITY_HEADERS,
-    SESSION_COOKIE,
-    LoginThrottle,
-    csrf_ok,
-    csrf_token,
-    new_pre_session,
-    set_cookie,
+from .framework import (
+    BACKOFFICE,
+    FORM,
+    HERE,
+    LANGUAGE,
+    PER_PAGE,
+    PRE_SESSION,
+    PREFIX,
+    PUBLIC,
+    PUBLIC_ROUTES,
+    STAFF,
+    STATUSES,
+    TEMPLATES,
+    BackOffice,
+    Route,
+    back_to_case,
+    case_or_404,
+    guarded,
+    render,
 )
+from .i18n import STAFF_LOCALES, staff_translations
+from .security import PRE_SESSION_COOKIE, SESSION_COOKIE, new_pre_session, set_cookie
 from .targets import first_answer_due, overdue
 
+__all__ = ["PREFIX", "PUBLIC", "PUBLIC_ROUTES", "ROUTES", "mount"]
+
 log = logging.getLogger(__name__)
-
-HERE = Path(__file__).resolve().parent
-PREFIX = "/backoffice"
-PUBLIC = "public"
-"""The permission of pages anyone may open (the sign-in page)."""
-PUBLIC_ROUTES = frozenset({f"{PREFIX}/login", f"{PREFIX}/static", PREFIX})
-"""The only routes under /backoffice that need no signed-in user (tests check the list)."""
-TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey("backoffice_templates", jinja2.Environment)
-STATUSES = ("submitted", "in_review", "waiting_for_applicant", "closed", "withdrawn")
-STATUS_TITLES = {
-    "submitted": S_("Submitted"),
-    "in_review": S_("In review"),
-    "waiting_for_applicant": S_("Waiting for the applicant"),
-    "closed": S_("Closed"),
-    "withdrawn": S_("Withdrawn"),
-}
-PRIORITY_TITLES = {"normal": S_("Normal"), "high": S_("High"), "urgent": S_("Urgent")}
-PER_PAGE = 50
-
-
-@dataclass
-class BackOffice:
-    staff: StaffDirectory
-    work: Casework
-    store: Any
-    clock: Callable[[], datetime]
-    timezone: str
-    secure_cookies: bool
-    throttle: LoginThrottle = field(default_factory=LoginThrottle)
-
-    def hasher(self, *parts: str) -> str:
-        return str(self.store.cipher.lookup_hash(*parts))
-
-
-BACKOFFICE: web.AppKey[BackOffice] = web.AppKey("backoffice", BackOffice)
-STAFF: web.RequestKey[Staff | None] = web.RequestKey("staff", Staff)  # type: ignore[arg-type]
-LANGUAGE: web.RequestKey[str] = web.RequestKey("language", str)
-FORM: web.RequestKey[Any] = web.RequestKey("form", object)
-PRE_SESSION: web.RequestKey[str] = web.RequestKey("pre_session", str)
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def guarded(permission: str) -> Callable[[Handler], Handler]:
-    """Declare and enforce a route's permission (``PUBLIC`` or a policy action)."""
-    if permission != PUBLIC and permission not in policy.ACTIONS:
-        raise ValueError(f"unknown permission {permission!r}")
-
-    def wrap(handler: Handler) -> Handler:
-        async def guarded_handler(request: web.Request) -> web.StreamResponse:
-            bo = request.app[BACKOFFICE]
-            token = request.cookies.get(SESSION_COOKIE)
-            user = await bo.staff.session_user(token, bo.clock()) if token else None
-            request[STAFF] = user
-            request[LANGUAGE] = staff_language(user.language if user else None, request.headers.get("Accept-Language"))
-            if request.method == "POST":
-                form = await request.post()
-                request[FORM] = form
-                bound = token if user is not None else request.cookies.get(PRE_SESSION_COOKIE)
-                if not csrf_ok(bo.hasher, bound, form.get("csrf_token")):
-                    return _page(request, "error.html", {"message": S_("This form has expired. Go back, reload the page and try again.")}, status=403)
-            if permission != PUBLIC:
-                if user is None:
-                    raise web.HTTPSeeOther(f"{PREFIX}/login")
-                # A case action is checked against the case itself in _case_or_404.
-                allowed = (
-                    permission in policy.ROLE_ACTIONS.get(user.role, ())
-                    if permission in policy.CASE_ACTIONS
-                    else policy.can(user, permission)
-                )
-                if not allowed:
-                    return _page(request, "error.html", {"message": S_("You do not have access to this page.")}, status=403)
-            response = await handler(request)
-            response.headers.update(SECURITY_HEADERS)
-            return response
-
-        guarded_handler.permission = permission  # type: ignore[attr-defined]
-        guarded_handler.__name__ = handler.__name__
-        guarded_handler.__doc__ = handler.__doc__
-        return guarded_handler
-
-    return wrap
-
-
-def _page(request: web.Request, template: str, context: dict[str, Any], status: int = 200) -> web.Response:
-    bo = request.app[BACKOFFICE]
-    language = request.get(LANGUAGE, "en")
-    translations = staff_translations(language)
-    user: Staff | None = request.get(STAFF)
-    if user is not None:
-        bound = request.cookies.get(SESSION_COOKIE, "")
-    else:
-        bound = request.get(PRE_SESSION) or request.cookies.get(PRE_SESSION_COOKIE, "")
-    zone = ZoneInfo(bo.timezone)
-    context = {
-        "_": translations.gettext,
-        "user": user,
-        "language": language,
-        "csrf_token": csrf_token(bo.hasher, bound) if bound else "",
-        "kinds": KINDS,
-        "status_titles": STATUS_TITLES,
-        "priority_titles": PRIORITY_TITLES,
-        "local": lambda moment: moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else "",
-        "can": lambda action, case=None: user is not None and policy.can(user, action, case),
-        **context,
-    }
-    response = aiohttp_jinja2.render_template(template, request, context, status=status, app_key=TEMPLATES)
-    response.headers.update(SECURITY_HEADERS)
-    return response
 
 
 # --- signing in and out ----------------------------------------------------------------
@@ -162,13 +63,15 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     return _login_form(request)
 
 
-def _login_form(request: web.Request, message: str | None = None, status: int = 200) -> web.Response:
+def _login_form(
+    request: web.Request, message: str | None = None, status: int = 200
+) -> web.Response:
     bo = request.app[BACKOFFICE]
     pre = request.cookies.get(PRE_SESSION_COOKIE)
     if not pre:
         pre = new_pre_session()
         request[PRE_SESSION] = pre
-    response = _page(request, "login.html", {"message": message}, status=status)
+    response = render(request, "login.html", {"message": message}, status=status)
     set_cookie(response, PRE_SESSION_COOKIE, pre, secure=bo.secure_cookies)
     return response
 
@@ -184,7 +87,9 @@ async def login(request: web.Request) -> web.StreamResponse:
     if wait:
         _ = staff_translations(request[LANGUAGE]).gettext
         minutes = max(1, math.ceil(wait / 60))
-        message = _("Too many failed attempts. Wait {minutes} minute(s) before trying again.").format(minutes=minutes)
+        message = _(
+            "Too many failed attempts. Wait {minutes} minute(s) before trying again."
+        ).format(minutes=minutes)
         response = _login_form(request, message, status=429)
         response.headers["Retry-After"] = str(wait)
         return response
@@ -215,7 +120,9 @@ async def logout(request: web.Request) -> web.StreamResponse:
 @guarded("profile")
 async def home(request: web.Request) -> web.StreamResponse:
     user: Staff = request[STAFF]
-    raise web.HTTPSeeOther(f"{PREFIX}/cases" if policy.can(user, "list_cases") else f"{PREFIX}/audit")
+    raise web.HTTPSeeOther(
+        f"{PREFIX}/cases" if policy.can(user, "list_cases") else f"{PREFIX}/audit"
+    )
 
 
 @guarded("profile")
@@ -225,10 +132,18 @@ async def profile(request: web.Request) -> web.StreamResponse:
     form = request[FORM]
     language = str(form.get("language", ""))
     await bo.staff.set_profile(
-        user.id, on_duty=form.get("on_duty") == "on", language=language if language in STAFF_LOCALES else None
+        user.id,
+        on_duty=form.get("on_duty") == "on",
+        language=language if language in STAFF_LOCALES else None,
     )
-    await bo.staff.audit(user, "profile", bo.clock(), detail=f"on_duty={form.get('on_duty') == 'on'}")
-    raise web.HTTPSeeOther(str(form.get("back", "")) if str(form.get("back", "")).startswith(PREFIX + "/") else f"{PREFIX}/")
+    await bo.staff.audit(
+        user, "profile", bo.clock(), detail=f"on_duty={form.get('on_duty') == 'on'}"
+    )
+    raise web.HTTPSeeOther(
+        str(form.get("back", ""))
+        if str(form.get("back", "")).startswith(PREFIX + "/")
+        else f"{PREFIX}/"
+    )
 
 
 # --- the case list -----------------------------------------------------------------------
@@ -239,7 +154,11 @@ def _filter(query: Any, user: Staff, zone: str) -> tuple[CaseFilter, dict[str, s
     given = {k: v.strip() for k, v in query.items() if isinstance(v, str) and v.strip()}
     f = CaseFilter(per_page=PER_PAGE)
     f.kind = given.get("kind") if given.get("kind") in KINDS else None
-    f.status = given.get("status", "open") if given.get("status", "open") in (*STATUSES, "open", "all") else "open"
+    f.status = (
+        given.get("status", "open")
+        if given.get("status", "open") in (*STATUSES, "open", "all")
+        else "open"
+    )
     if f.status == "all":
         f.status = None
     f.priority = given.get("priority") if given.get("priority") in PRIORITIES else None
@@ -247,12 +166,17 @@ def _filter(query: Any, user: Staff, zone: str) -> tuple[CaseFilter, dict[str, s
     f.flag = given.get("flag", "")[:64] or None
     f.reference = given.get("reference", "")[:16] or None
     local = ZoneInfo(zone)
-    for name, attribute, shift in (("from", "created_from", 0), ("to", "created_to", 1)):
+    for name, attribute, shift in (
+        ("from", "created_from", 0),
+        ("to", "created_to", 1),
+    ):
         try:
             day = date.fromisoformat(given.get(name, ""))
         except ValueError:
             continue
-        setattr(f, attribute, datetime.combine(day + timedelta(days=shift), time(), local))
+        setattr(
+            f, attribute, datetime.combine(day + timedelta(days=shift), time(), local)
+        )
     assignee = given.get("assignee", "")
     if assignee == "me":
         f.assignee_id = user.id
@@ -275,61 +199,88 @@ async def case_list(request: web.Request) -> web.StreamResponse:
     f, given = _filter(request.query, user, bo.timezone)
     visible = policy.visible_cases(user)
     lines, total = await bo.work.cases(visible, f)
-    urgent, urgent_total = await bo.work.cases(visible, CaseFilter(status="open", priority="urgent", per_page=5))
+    urgent, urgent_total = await bo.work.cases(
+        visible, CaseFilter(status="open", priority="urgent", per_page=5)
+    )
     now = bo.clock()
     late = {
         line.reference
         for line in lines
-        if overdue(line.kind, line.status, line.created_at, line.first_answer_at, now, bo.timezone)
+        if overdue(
+            line.kind,
+            line.status,
+            line.created_at,
+            line.first_answer_at,
+            now,
+            bo.timezone,
+        )
     }
     pages = max(1, math.ceil(total / f.per_page))
     keep = {k: v for k, v in given.items() if k != "page"}
     await bo.staff.audit(user, "list", now, detail=f"page={f.page}")
-    return _page(request, "cases.html", {
-        "lines": lines, "total": total, "late": late, "given": given, "page": f.page, "pages": pages,
-        "urgent": urgent, "urgent_total": urgent_total, "statuses": STATUSES, "priorities": PRIORITIES,
-        "sorts": tuple(SORTS), "page_url": lambda n: f"{PREFIX}/cases?" + urlencode({**keep, "page": n}),
-    })
+    return render(
+        request,
+        "cases.html",
+        {
+            "lines": lines,
+            "total": total,
+            "late": late,
+            "given": given,
+            "page": f.page,
+            "pages": pages,
+            "urgent": urgent,
+            "urgent_total": urgent_total,
+            "statuses": STATUSES,
+            "priorities": PRIORITIES,
+            "sorts": tuple(SORTS),
+            "page_url": lambda n: f"{PREFIX}/cases?" + urlencode({**keep, "page": n}),
+        },
+    )
 
 
 # --- one case ---------------------------------------------------------------------------
-
-
-async def _case_or_404(request: web.Request, action: str) -> Any:
-    """The case of the URL if the user may do ``action`` to it; else 404 (or 403 when
-    they may see it but not do this)."""
-    bo = request.app[BACKOFFICE]
-    user: Staff = request[STAFF]
-    reference = request.match_info["reference"].upper()[:16]
-    found = await bo.work.case_file(policy.visible_cases(user), reference, notes_of=policy.notes_visible_to(user))
-    if found is None or not policy.can(user, "view", found.row):
-        await bo.staff.audit(user, "not_found", bo.clock(), case_reference=reference, detail=action)
-        raise web.HTTPNotFound(text="no such case", headers=SECURITY_HEADERS)
-    if not policy.can(user, action, found.row):
-        raise web.HTTPForbidden(text="not allowed", headers=SECURITY_HEADERS)
-    return found
 
 
 @guarded("view")
 async def case_detail(request: web.Request) -> web.StreamResponse:
     bo = request.app[BACKOFFICE]
     user: Staff = request[STAFF]
-    found = await _case_or_404(request, "view")
+    found = await case_or_404(request, "view")
     case, row = found.case, found.row
-    transcript = await bo.store.transcript(row.conversation_id) if row.conversation_id else []
+    transcript = (
+        await bo.store.transcript(row.conversation_id) if row.conversation_id else []
+    )
     kind = KINDS.get(case.kind)
     appointment_at = _appointment_start(case.appointment)
     due = first_answer_due(case.kind, case.created_at, bo.timezone, appointment_at)
     now = bo.clock()
     await bo.staff.audit(user, "view", now, case_reference=case.reference)
-    return _page(request, "case.html", {
-        "found": found, "case": case, "row": row, "kind": kind, "transcript": transcript,
-        "next_statuses": sorted(TRANSITIONS.get(case.status, ())),
-        "due": due,
-        "late": overdue(case.kind, case.status, case.created_at, row.first_answer_at, now, bo.timezone, appointment_at),
-        "colleagues": await bo.work.colleagues(user.organisation_id) if policy.can(user, "assign", row) else [],
-        "message": request.query.get("error"),
-    })
+    return render(
+        request,
+        "case.html",
+        {
+            "found": found,
+            "case": case,
+            "row": row,
+            "kind": kind,
+            "transcript": transcript,
+            "next_statuses": sorted(TRANSITIONS.get(case.status, ())),
+            "due": due,
+            "late": overdue(
+                case.kind,
+                case.status,
+                case.created_at,
+                row.first_answer_at,
+                now,
+                bo.timezone,
+                appointment_at,
+            ),
+            "colleagues": await bo.work.colleagues(user.organisation_id)
+            if policy.can(user, "assign", row)
+            else [],
+            "message": request.query.get("error"),
+        },
+    )
 
 
 def _appointment_start(appointment: dict[str, Any] | None) -> datetime | None:
@@ -340,33 +291,43 @@ def _appointment_start(appointment: dict[str, Any] | None) -> datetime | None:
         return None
 
 
-def _back(reference: str, error: str | None = None) -> web.HTTPSeeOther:
-    suffix = "?" + urlencode({"error": error}) if error else ""
-    return web.HTTPSeeOther(f"{PREFIX}/cases/{reference}{suffix}")
-
-
 @guarded("change_status")
 async def change_status(request: web.Request) -> web.StreamResponse:
     bo = request.app[BACKOFFICE]
     user: Staff = request[STAFF]
-    found = await _case_or_404(request, "change_status")
+    found = await case_or_404(request, "change_status")
     form = request[FORM]
     status = str(form.get("status", ""))
     outcome = str(form.get("outcome", "")) or None
     try:
-        await bo.work.change_status(found.case.reference, status, str(form.get("reason", "")), outcome, user.email, bo.clock())
+        await bo.work.change_status(
+            found.case.reference,
+            status,
+            str(form.get("reason", "")),
+            outcome,
+            user.email,
+            bo.clock(),
+        )
     except WorkflowError as error:
-        raise _back(found.case.reference, str(error))
-    detail = f"{found.case.status}->{status}" + (f":{outcome}" if status == "closed" else "")
-    await bo.staff.audit(user, "change_status", bo.clock(), case_reference=found.case.reference, detail=detail)
-    raise _back(found.case.reference)
+        raise back_to_case(found.case.reference, str(error))
+    detail = f"{found.case.status}->{status}" + (
+        f":{outcome}" if status == "closed" else ""
+    )
+    await bo.staff.audit(
+        user,
+        "change_status",
+        bo.clock(),
+        case_reference=found.case.reference,
+        detail=detail,
+    )
+    raise back_to_case(found.case.reference)
 
 
 @guarded("assign")
 async def assign(request: web.Request) -> web.StreamResponse:
     bo = request.app[BACKOFFICE]
     user: Staff = request[STAFF]
-    found = await _case_or_404(request, "assign")
+    found = await case_or_404(request, "assign")
     choice = str(request[FORM].get("assignee", ""))
     allowed = {str(i): i for i, _ in await bo.work.colleagues(user.organisation_id)}
     if choice == "me":
@@ -376,37 +337,55 @@ async def assign(request: web.Request) -> web.StreamResponse:
     elif choice in allowed:
         assignee = allowed[choice]
     else:
-        raise _back(found.case.reference, "not a colleague")
+        raise back_to_case(found.case.reference, "not a colleague")
     await bo.work.assign(found.case.reference, assignee, bo.clock())
-    await bo.staff.audit(user, "assign", bo.clock(), case_reference=found.case.reference, detail=f"assignee={assignee}")
-    raise _back(found.case.reference)
+    await bo.staff.audit(
+        user,
+        "assign",
+        bo.clock(),
+        case_reference=found.case.reference,
+        detail=f"assignee={assignee}",
+    )
+    raise back_to_case(found.case.reference)
 
 
 @guarded("note")
 async def add_note(request: web.Request) -> web.StreamResponse:
     bo = request.app[BACKOFFICE]
     user: Staff = request[STAFF]
-    found = await _case_or_404(request, "note")
+    found = await case_or_404(request, "note")
     try:
-        await bo.work.add_note(found.case.reference, user.id, user.organisation_id, str(request[FORM].get("note", "")), bo.clock())
+        await bo.work.add_note(
+            found.case.reference,
+            user.id,
+            user.organisation_id,
+            str(request[FORM].get("note", "")),
+            bo.clock(),
+        )
     except WorkflowError as error:
-        raise _back(found.case.reference, str(error))
+        raise back_to_case(found.case.reference, str(error))
     await bo.staff.audit(user, "note", bo.clock(), case_reference=found.case.reference)
-    raise _back(found.case.reference)
+    raise back_to_case(found.case.reference)
 
 
 @guarded("record_step")
 async def record_step(request: web.Request) -> web.StreamResponse:
     bo = request.app[BACKOFFICE]
     user: Staff = request[STAFF]
-    found = await _case_or_404(request, "record_step")
+    found = await case_or_404(request, "record_step")
     step = str(request[FORM].get("step", ""))
     try:
         await bo.work.record_step(found.case.reference, step, user.email, bo.clock())
     except WorkflowError as error:
-        raise _back(found.case.reference, str(error))
-    await bo.staff.audit(user, "record_step", bo.clock(), case_reference=found.case.reference, detail=step[:64])
-    raise _back(found.case.reference)
+        raise back_to_case(found.case.reference, str(error))
+    await bo.staff.audit(
+        user,
+        "record_step",
+        bo.clock(),
+        case_reference=found.case.reference,
+        detail=step[:64],
+    )
+    raise back_to_case(found.case.reference)
 
 
 # --- the audit log ----------------------------------------------------------------------
@@ -421,14 +400,24 @@ async def audit_log(request: web.Request) -> web.StreamResponse:
     except ValueError:
         page = 1
     reference = request.query.get("reference", "").strip().upper()[:16] or None
-    lines, total = await bo.staff.audit_log(limit=PER_PAGE, offset=(page - 1) * PER_PAGE, case_reference=reference)
+    lines, total = await bo.staff.audit_log(
+        limit=PER_PAGE, offset=(page - 1) * PER_PAGE, case_reference=reference
+    )
     await bo.staff.audit(user, "read_audit", bo.clock(), case_reference=reference)
-    return _page(request, "audit.html", {
-        "lines": lines, "total": total, "page": page, "pages": max(1, math.ceil(total / PER_PAGE)), "reference": reference or "",
-    })
+    return render(
+        request,
+        "audit.html",
+        {
+            "lines": lines,
+            "total": total,
+            "page": page,
+            "pages": max(1, math.ceil(total / PER_PAGE)),
+            "reference": reference or "",
+        },
+    )
 
 
-ROUTES: tuple[tuple[str, str, Handler], ...] = (
+CORE_ROUTES: tuple[Route, ...] = (
     ("GET", f"{PREFIX}/login", login_page),
     ("POST", f"{PREFIX}/login", login),
     ("POST", f"{PREFIX}/logout", logout),
@@ -443,19 +432,31 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", f"{PREFIX}/audit", audit_log),
 )
 
+ROUTES: tuple[Route, ...] = (*CORE_ROUTES,)
+"""Every back-office route: each page module's ``ROUTES``, added here in one place."""
 
-def mount(app: web.Application, services: Any) -> None:
-    """Serve the back office from ``app`` (called by bot.app.create_app)."""
+
+def mount(app: web.Application, services: Any, channels: Sequence[Any] = ()) -> None:
+    """Serve the back office from ``app`` (called by bot.app.create_app with the channels
+    that can reach applicants)."""
     settings = services.settings
     secure = settings.backoffice_secure_cookies
     if secure is None:
         secure = settings.public_url.strip().lower().startswith("https://")
     app[BACKOFFICE] = BackOffice(
-        staff=StaffDirectory(services.store), work=Casework(services.store), store=services.store,
-        clock=services.engine.clock, timezone=settings.timezone, secure_cookies=secure,
+        staff=StaffDirectory(services.store),
+        work=Casework(services.store),
+        store=services.store,
+        clock=services.engine.clock,
+        timezone=settings.timezone,
+        secure_cookies=secure,
+        services=services,
+        messenger=ApplicantMessenger(services.store, services.engine, channels),
     )
     aiohttp_jinja2.setup(
-        app, app_key=TEMPLATES, loader=jinja2.FileSystemLoader(HERE / "templates"),
+        app,
+        app_key=TEMPLATES,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
         undefined=jinja2.StrictUndefined,
     )

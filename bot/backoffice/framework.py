@@ -1,0 +1,215 @@
+"""What every back-office page shares: the route permission check (``guarded``), page
+rendering, the per-application state (``BackOffice``) and the one way to reach a case
+(``case_or_404``).
+
+Pages live in their own modules (``web.py`` for sign-in, the case list and the case
+detail; others by concept), each with a ``ROUTES`` table that ``web.mount`` serves.
+Every route is declared with the permission it needs (policy.py's actions, or
+``PUBLIC``); ``guarded`` enforces it, checks the CSRF token of every POST and sets the
+staff member's language. Actions on one case go through ``case_or_404``, which applies
+the same access condition as the lists: a case out of reach answers 404, as if it did
+not exist. Every view and change of a case is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from ..cases.kinds import KINDS
+from ..i18n import S_
+from ..messaging import ApplicantMessenger
+from ..store.casework import Casework
+from ..store.staff import Staff, StaffDirectory
+from . import policy
+from .i18n import staff_language, staff_translations
+from .security import (
+    PRE_SESSION_COOKIE,
+    SECURITY_HEADERS,
+    SESSION_COOKIE,
+    LoginThrottle,
+    csrf_ok,
+    csrf_token,
+)
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+PREFIX = "/backoffice"
+PUBLIC = "public"
+"""The permission of pages anyone may open (the sign-in page)."""
+PUBLIC_ROUTES = frozenset({f"{PREFIX}/login", f"{PREFIX}/static", PREFIX})
+"""The only routes under /backoffice that need no signed-in user (tests check the list)."""
+TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey(
+    "backoffice_templates", jinja2.Environment
+)
+STATUSES = ("submitted", "in_review", "waiting_for_applicant", "closed", "withdrawn")
+STATUS_TITLES = {
+    "submitted": S_("Submitted"),
+    "in_review": S_("In review"),
+    "waiting_for_applicant": S_("Waiting for the applicant"),
+    "closed": S_("Closed"),
+    "withdrawn": S_("Withdrawn"),
+}
+PRIORITY_TITLES = {"normal": S_("Normal"), "high": S_("High"), "urgent": S_("Urgent")}
+PER_PAGE = 50
+
+
+@dataclass
+class BackOffice:
+    staff: StaffDirectory
+    work: Casework
+    store: Any
+    clock: Callable[[], datetime]
+    timezone: str
+    secure_cookies: bool
+    services: Any = None
+    """The application's ``Services`` (settings, engine, …) for pages that need more."""
+    messenger: ApplicantMessenger | None = None
+    """Reaches applicants on their own channel (set once the channels are known)."""
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+
+    def hasher(self, *parts: str) -> str:
+        return str(self.store.cipher.lookup_hash(*parts))
+
+
+BACKOFFICE: web.AppKey[BackOffice] = web.AppKey("backoffice", BackOffice)
+STAFF: web.RequestKey[Staff | None] = web.RequestKey("staff", Staff)  # type: ignore[arg-type]
+LANGUAGE: web.RequestKey[str] = web.RequestKey("language", str)
+FORM: web.RequestKey[Any] = web.RequestKey("form", object)
+PRE_SESSION: web.RequestKey[str] = web.RequestKey("pre_session", str)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def guarded(permission: str) -> Callable[[Handler], Handler]:
+    """Declare and enforce a route's permission (``PUBLIC`` or a policy action)."""
+    if permission != PUBLIC and permission not in policy.ACTIONS:
+        raise ValueError(f"unknown permission {permission!r}")
+
+    def wrap(handler: Handler) -> Handler:
+        async def guarded_handler(request: web.Request) -> web.StreamResponse:
+            bo = request.app[BACKOFFICE]
+            token = request.cookies.get(SESSION_COOKIE)
+            user = await bo.staff.session_user(token, bo.clock()) if token else None
+            request[STAFF] = user
+            request[LANGUAGE] = staff_language(
+                user.language if user else None, request.headers.get("Accept-Language")
+            )
+            if request.method == "POST":
+                form = await request.post()
+                request[FORM] = form
+                bound = (
+                    token
+                    if user is not None
+                    else request.cookies.get(PRE_SESSION_COOKIE)
+                )
+                if not csrf_ok(bo.hasher, bound, form.get("csrf_token")):
+                    return render(
+                        request,
+                        "error.html",
+                        {
+                            "message": S_(
+                                "This form has expired. Go back, reload the page and try again."
+                            )
+                        },
+                        status=403,
+                    )
+            if permission != PUBLIC:
+                if user is None:
+                    raise web.HTTPSeeOther(f"{PREFIX}/login")
+                # A case action is checked against the case itself in _case_or_404.
+                allowed = (
+                    permission in policy.ROLE_ACTIONS.get(user.role, ())
+                    if permission in policy.CASE_ACTIONS
+                    else policy.can(user, permission)
+                )
+                if not allowed:
+                    return render(
+                        request,
+                        "error.html",
+                        {"message": S_("You do not have access to this page.")},
+                        status=403,
+                    )
+            response = await handler(request)
+            response.headers.update(SECURITY_HEADERS)
+            return response
+
+        guarded_handler.permission = permission  # type: ignore[attr-defined]
+        guarded_handler.__name__ = handler.__name__
+        guarded_handler.__doc__ = handler.__doc__
+        return guarded_handler
+
+    return wrap
+
+
+def render(
+    request: web.Request, template: str, context: dict[str, Any], status: int = 200
+) -> web.Response:
+    bo = request.app[BACKOFFICE]
+    language = request.get(LANGUAGE, "en")
+    translations = staff_translations(language)
+    user: Staff | None = request.get(STAFF)
+    if user is not None:
+        bound = request.cookies.get(SESSION_COOKIE, "")
+    else:
+        bound = request.get(PRE_SESSION) or request.cookies.get(PRE_SESSION_COOKIE, "")
+    zone = ZoneInfo(bo.timezone)
+    context = {
+        "_": translations.gettext,
+        "user": user,
+        "language": language,
+        "csrf_token": csrf_token(bo.hasher, bound) if bound else "",
+        "kinds": KINDS,
+        "status_titles": STATUS_TITLES,
+        "priority_titles": PRIORITY_TITLES,
+        "local": lambda moment: (
+            moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else ""
+        ),
+        "can": lambda action, case=None: (
+            user is not None and policy.can(user, action, case)
+        ),
+        **context,
+    }
+    response = aiohttp_jinja2.render_template(
+        template, request, context, status=status, app_key=TEMPLATES
+    )
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+async def case_or_404(request: web.Request, action: str) -> Any:
+    """The case of the URL if the user may do ``action`` to it; else 404 (or 403 when
+    they may see it but not do this)."""
+    bo = request.app[BACKOFFICE]
+    user: Staff = request[STAFF]
+    reference = request.match_info["reference"].upper()[:16]
+    found = await bo.work.case_file(
+        policy.visible_cases(user), reference, notes_of=policy.notes_visible_to(user)
+    )
+    if found is None or not policy.can(user, "view", found.row):
+        await bo.staff.audit(
+            user, "not_found", bo.clock(), case_reference=reference, detail=action
+        )
+        raise web.HTTPNotFound(text="no such case", headers=SECURITY_HEADERS)
+    if not policy.can(user, action, found.row):
+        raise web.HTTPForbidden(text="not allowed", headers=SECURITY_HEADERS)
+    return found
+
+
+def back_to_case(reference: str, error: str | None = None) -> web.HTTPSeeOther:
+    suffix = "?" + urlencode({"error": error}) if error else ""
+    return web.HTTPSeeOther(f"{PREFIX}/cases/{reference}{suffix}")
+
+
+Route = tuple[str, str, Handler]
+"""(method, path, guarded handler): the shape of every page module's ``ROUTES``."""

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from .channels.base import NotDeliverable
 from .engine import Engine, Outbound
 from .store.appointments import ConversationAddress
 
@@ -100,6 +101,8 @@ class ApplicantMessenger:
         try:
             if await pusher.push(address.sender_id, [message]):
                 return Delivery.PUSHED
+        except NotDeliverable:
+            log.info("staff message: not deliverable on %s now; kept", address.channel)
         except Exception as exc:  # the reason is logged without the message (personal)
             log.warning("staff message: push on %s failed (%s)", address.channel, type(exc).__name__)
         await self.engine.leave_notice(address.channel, address.sender_id, message.text)

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from .channels.base import NotDeliverable
 from .engine import Engine, Outbound
 from .i18n import format_moment, gettext, use_locale
 from .messaging import Addresses, pushers
@@ -48,9 +49,13 @@ def deliverer(
             text = reminder_text(job.payload, engine.content, timezone)
         pusher = by_channel.get(address.channel)
         if pusher is not None and not address.unreachable:
-            return await pusher.push(address.sender_id, [Outbound(text, language=language)])
-        # Shown first at their next message: a web chat cannot be pushed to, and a
-        # Telegram user who blocked the bot only reads it if they come back.
+            try:
+                return await pusher.push(address.sender_id, [Outbound(text, language=language)])
+            except NotDeliverable:  # retrying will not help: kept like the cases below
+                log.info("job %s: not deliverable on %s now; kept for the next message", job.id, address.channel)
+        # Shown first at their next message: a web chat cannot be pushed to, a Telegram
+        # user who blocked the bot only reads it if they come back, and WhatsApp outside
+        # its 24-hour window needs the applicant's agreement to templates.
         await engine.leave_notice(address.channel, address.sender_id, text)
         return True
 

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 
 from bot.app import create_app, default_channels
+from bot.channels.base import NotDeliverable
 from bot.channels.text import shorten, split_text
 from bot.channels.whatsapp import WhatsAppChannel, create_channel
 from bot.config import Settings
@@ -19,6 +20,8 @@ from bot.engine import Engine
 from bot.engine.booking import ics_attachment
 from bot.engine.loader import FlowSet
 from bot.engine.turn import Button, Outbound
+from bot.reminders import deliverer
+from bot.store.appointments import JobView
 
 from .chat import VOLUNTARY_RETURN, Chat
 from .conftest import Clock
@@ -390,7 +393,8 @@ async def test_push_outside_the_window_needs_the_opt_in_and_then_goes_as_a_templ
     clock.now += timedelta(hours=25)
     before = len(graph.messages(PHONE))
     message = Outbound("Message from staff:\nplease bring your passport", language="en")
-    assert await served.channel.push(PHONE, [message]) is False  # not opted in: kept, not sent
+    with pytest.raises(NotDeliverable):  # not opted in: kept, not sent, not retried
+        await served.channel.push(PHONE, [message])
     assert len(graph.messages(PHONE)) == before
     assert PHONE not in " ".join(r.getMessage() for r in caplog.records)
 
@@ -405,7 +409,8 @@ async def test_push_outside_the_window_needs_the_opt_in_and_then_goes_as_a_templ
     assert {s.kind for s in await engine.store.whatsapp.statuses()} >= {"template"}
 
     assert await engine.store.whatsapp.opt_in(PHONE, None) is True  # withdrawn
-    assert await served.channel.push(PHONE, [message]) is False
+    with pytest.raises(NotDeliverable):
+        await served.channel.push(PHONE, [message])
 
 
 async def test_the_window_survives_a_restart(engine: Engine, served: Served, graph: FakeGraphAPI, clock: Clock) -> None:
@@ -415,7 +420,8 @@ async def test_the_window_survives_a_restart(engine: Engine, served: Served, gra
     try:
         assert await fresh.push(PHONE, [Outbound("Reminder", language="en")]) is True
         clock.now += timedelta(days=2)
-        assert await fresh.push(PHONE, [Outbound("Reminder", language="en")]) is False
+        with pytest.raises(NotDeliverable):
+            await fresh.push(PHONE, [Outbound("Reminder", language="en")])
         assert await fresh.push("not-a-number", [Outbound("Reminder", language="en")]) is False
     finally:
         await fresh.stop()
@@ -436,6 +442,101 @@ async def test_staff_messages_outside_the_window_are_kept_and_shown_as_not_deliv
     assert await messenger.message(conversation_id, "VR-TEST", "Please call us again") == Delivery.KEPT
     await user.say("hello")
     assert "Please call us again" in user.text
+
+
+async def urgent_request(engine: Engine, served: Served, graph: FakeGraphAPI, language: str) -> WhatsAppUser:
+    """An applicant who sent a request (the short urgent-help journey) in ``language``."""
+    commands, answers, end = JOURNEYS["urgent_help"]
+    sent, offered = await script(engine, language, commands, answers, end)
+    served.offered = offered
+    user = WhatsAppUser(served, graph)
+    for value in sent:
+        await user.answer(value)
+    return user
+
+
+def opt_in_buttons(user: WhatsAppUser, since: int = 0) -> list[dict[str, str]]:
+    """The buttons of the latest opt-in question sent (from message ``since`` on)."""
+    for message in reversed(user.graph.messages(user.phone)[since:]):
+        if message["type"] == "interactive" and message["interactive"]["type"] == "button":
+            buttons = [b["reply"] for b in message["interactive"]["action"]["buttons"]]
+            if buttons and buttons[0]["id"].startswith("o:"):
+                return buttons
+    return []
+
+
+async def test_after_a_request_the_applicant_is_asked_once_whether_we_may_write_later(
+    engine: Engine, served: Served, graph: FakeGraphAPI, clock: Clock
+) -> None:
+    user = await urgent_request(engine, served, graph, "ar")
+    yes, no = opt_in_buttons(user)
+    assert yes["id"] == "o:yes:ar" and no["id"] == "o:no:ar"
+    [question] = [m for m in graph.messages(PHONE) if m["type"] == "interactive"
+                  and m["interactive"]["action"].get("buttons", [{}])[0].get("reply", {}).get("id") == yes["id"]]
+    body = question["interactive"]["body"]["text"]
+    assert "/updates" in body and "WhatsApp" in body and any("\u0600" <= c <= "\u06ff" for c in body)
+    assert (await engine.store.whatsapp.window(PHONE)).opted_in_at is None  # asking is not agreeing
+
+    await user.send(button_reply(PHONE, yes["id"], yes["title"]))
+    assert [m["type"] for m in user.replies] == ["text"] and "/updates" in user.text
+    assert (await engine.store.whatsapp.window(PHONE)).opted_in_at is not None
+
+    # Outside the window a staff message now goes as the Arabic template.
+    clock.now += timedelta(hours=30)
+    assert await served.channel.push(PHONE, [Outbound("رسالة", language="ar")]) is True
+    assert graph.messages(PHONE)[-1]["template"]["language"]["code"] == "ar"
+
+    # A second request does not ask again.
+    before = len(graph.messages(PHONE))
+    await urgent_request(engine, served, graph, "ar")
+    assert not opt_in_buttons(user, since=before)
+
+
+async def test_no_is_respected_and_updates_lets_the_applicant_agree_later_in_a_language_with_a_template(
+    engine: Engine, served: Served, graph: FakeGraphAPI, clock: Clock
+) -> None:
+    user = await urgent_request(engine, served, graph, "nl")  # no Dutch template in TEMPLATES
+    yes, no = opt_in_buttons(user)
+    await user.send(button_reply(PHONE, no["id"], no["title"]))
+    assert "/updates" in user.text
+    clock.now += timedelta(hours=30)
+    with pytest.raises(NotDeliverable):
+        await served.channel.push(PHONE, [Outbound("Bericht", language="nl")])
+
+    await user.say("/updates")  # asks again, in Dutch
+    yes, no = opt_in_buttons(user, since=len(graph.messages(PHONE)) - 1)
+    assert yes["id"] == "o:yes:nl"
+    await user.send(button_reply(PHONE, yes["id"], yes["title"]))
+    _, choices = user.options()  # no Dutch template: which language should it be?
+    assert {c["title"] for c in choices} == {"English", "العربية"}
+    [arabic] = [c for c in choices if c["title"] == "العربية"]
+    await user.send(button_reply(PHONE, arabic["id"], arabic["title"]))
+    window = await engine.store.whatsapp.window(PHONE)
+    assert window.opted_in_at is not None and window.template_language == "ar"
+    clock.now += timedelta(hours=30)
+    assert await served.channel.push(PHONE, [Outbound("Bericht", language="nl")]) is True
+    assert graph.messages(PHONE)[-1]["template"]["language"]["code"] == "ar"
+
+
+async def test_a_reminder_outside_the_window_without_opt_in_is_kept_and_not_retried(
+    engine: Engine, served: Served, graph: FakeGraphAPI, clock: Clock
+) -> None:
+    user = WhatsAppUser(served, graph)
+    await user.say("/start")
+    async with engine.store.turn("whatsapp", PHONE, engine.clock()) as turn:
+        conversation_id = turn.conversation.id
+    clock.now += timedelta(hours=30)
+    reminder = JobView(
+        id=1, kind="appointment_reminder", due_at=engine.clock(), conversation_id=conversation_id,
+        booking_id=None, attempts=1,
+        payload={"starts_at": "2026-12-01T08:00:00+00:00", "place": "registration_centre", "language": "en"},
+    )
+    before = len(graph.messages(PHONE))
+    deliver = deliverer(engine.store, engine, [served.channel], "Europe/Brussels")
+    assert await deliver(reminder) is True  # done: the scheduler does not retry it
+    assert len(graph.messages(PHONE)) == before
+    await user.say("hello")
+    assert user.text.startswith("Reminder: your registration appointment")
 
 
 # --- 6. statuses ------------------------------------------------------------------------------------------

@@ -23,6 +23,13 @@ UNAVAILABLE_RETRY_AFTER = 10
 """Seconds a client is asked to wait when the database cannot be reached or written."""
 
 
+class NotDeliverable(Exception):
+    """A push that retrying will not deliver (WhatsApp, outside its 24-hour window, to an
+    applicant who did not agree to templates, or with no template for the message): the
+    caller keeps the message for the applicant's next message and records it as not
+    delivered, rather than retrying."""
+
+
 def unavailable(error: BaseException) -> str | None:
     """Why a turn failed for a reason outside the message (the database is unreachable,
     its connection was cut, its disk is full), as the client is told; None for a fault

@@ -25,8 +25,15 @@ appointment is uploaded and sent as a document.
 The 24-hour window: free-form messages may be sent only within 24 hours of the applicant's
 last message (kept in the store, ``whatsapp_contacts``); outside it, :meth:`push` sends an
 approved template (``INTAKE_WHATSAPP_TEMPLATES``) if the applicant agreed to be written to,
-else returns False: the message is then kept for their next message and staff see it was
-not delivered. Statuses (sent, delivered, read, failed) are recorded per sent message.
+else raises ``NotDeliverable``: the message is then kept for their next message and staff
+see it was not delivered (a reminder is not retried). Statuses (sent, delivered, read,
+failed) are recorded per sent message.
+
+The opt-in: once the first request of a conversation is sent (a reply with
+``custom.case``), the channel asks, in the applicant's language, whether it may write to
+them here after 24 hours; Yes / No are reply buttons the channel answers itself, and
+``/updates`` asks again (to agree later or withdraw). When the applicant's language has no
+approved template, "Yes" offers the languages that have one, and the one chosen is kept.
 
 Privacy: WhatsApp ids are phone numbers. They are never logged (a keyed short hash stands in
 for them) and stored only as the store's keyed hash; media are never downloaded.
@@ -47,11 +54,12 @@ from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
+from babel import Locale
 
 from ..engine import Engine, Inbound, Outbound
 from ..engine.turn import Button
-from ..i18n import DEFAULT_LOCALE, gettext, negotiate, use_locale
-from .base import BoundedMap
+from ..i18n import DEFAULT_LOCALE, gettext, negotiate, strip_bidi_controls, use_locale
+from .base import BoundedMap, NotDeliverable
 from .text import shorten, split_text
 
 log = logging.getLogger(__name__)
@@ -79,6 +87,10 @@ ATTACHMENTS = {
 """WhatsApp message types the engine answers with "text and buttons only" (audio: below)."""
 RE_ENGAGEMENT = 131047
 """The Graph API's error when a free-form message falls outside the 24-hour window."""
+OPT_IN = "o:"
+"""Reply ids of the opt-in question (``o:yes:LANG``, ``o:no:LANG``, ``o:tl:TEMPLATE_LANG:LANG``),
+answered by the channel, not the engine."""
+UPDATES_COMMAND = "/updates"
 
 
 class Records(Protocol):
@@ -86,7 +98,8 @@ class Records(Protocol):
 
     async def inbound(self, sender_id: str, at: datetime) -> None: ...
     async def window(self, sender_id: str) -> Any: ...
-    async def opt_in(self, sender_id: str, at: datetime | None) -> bool: ...
+    async def opt_in(self, sender_id: str, at: datetime | None, template_language: str | None = None) -> bool: ...
+    async def asked(self, sender_id: str, at: datetime, language: str | None) -> bool: ...
     async def sent(self, sender_id: str, wa_message_id: str, kind: str, at: datetime) -> None: ...
     async def status(self, wa_message_id: str, status: str, at: datetime, error_code: int | None = None) -> bool: ...
 
@@ -218,9 +231,12 @@ class WhatsAppChannel:
             if more is not None:
                 await self._next_page(sender, inbound, more)
                 return
+            if await self._opt_in_message(sender, message):
+                return
             replies = await self.engine.handle(inbound)
             await self.records.inbound(sender, self.engine.clock())
             await self.send_replies(sender, replies)
+            await self._after_request(sender, replies)
         except Exception as exc:  # no message content in the log
             log.error("whatsapp: a turn of %s failed (%s)", self._tag(sender), type(exc).__name__, exc_info=exc)
             with use_locale(_locale(None)):
@@ -308,6 +324,84 @@ class WhatsAppChannel:
         await self._send(sender, {"type": "interactive",
                                   "interactive": self.interactive(_body(text), buttons, language, int(start))})
 
+    # --- agreeing to be written to after 24 hours ------------------------------------
+
+    async def _after_request(self, sender: str, replies: Sequence[Outbound]) -> None:
+        """Once a request is sent, ask (once) whether we may write after 24 hours."""
+        if not self.templates or not any((r.custom or {}).get("case") for r in replies):
+            return
+        window = await self.records.window(sender)
+        if window.opt_in_asked_at is None and window.opted_in_at is None:
+            await self._ask_opt_in(sender, replies[-1].language)
+
+    async def _ask_opt_in(self, sender: str, language: str | None) -> None:
+        language = _locale(language)
+        with use_locale(language):
+            text = gettext(
+                "May we write to you here on WhatsApp about your request later, also after 24 hours "
+                "(for example a message from staff or an appointment reminder)? You can change "
+                "your answer at any time by typing /updates."
+            )
+            buttons = [Button(gettext("Yes"), f"{OPT_IN}yes:{language}"), Button(gettext("No"), f"{OPT_IN}no:{language}")]
+        await self._send_raw_buttons(sender, text, buttons, language)
+        await self.records.asked(sender, self.engine.clock(), language)
+
+    async def _opt_in_message(self, sender: str, message: dict[str, Any]) -> bool:
+        """Answer the opt-in buttons and ``/updates`` here; False for anything else."""
+        kind = message.get("type")
+        if kind == "text":
+            typed = strip_bidi_controls((message.get("text") or {}).get("body", "")).strip().casefold()
+            if typed != UPDATES_COMMAND:
+                return False
+            await self.records.inbound(sender, self.engine.clock())
+            if not self.templates:
+                return False  # nothing is ever sent after 24 hours: the engine answers as usual
+            window = await self.records.window(sender)
+            await self._ask_opt_in(sender, window.language)
+            return True
+        reply = ((message.get("interactive") or {}).get("button_reply") or
+                 (message.get("interactive") or {}).get("list_reply") or {})
+        reply_id = str(reply.get("id", ""))
+        if kind != "interactive" or not reply_id.startswith(OPT_IN):
+            return False
+        now = self.engine.clock()
+        await self.records.inbound(sender, now)
+        parts = reply_id[len(OPT_IN):].split(":")
+        answer, language = parts[0], _locale(parts[-1] if len(parts) > 1 else None)
+        with use_locale(language):
+            if answer == "no":
+                await self.records.opt_in(sender, None)
+                text = gettext("All right: we will write to you only when you write to us. Type /updates to change this.")
+            elif answer == "yes" and language not in self.templates and len(self.templates) > 1:
+                text = gettext(
+                    "Messages sent after 24 hours must start with a short standard text, which does not "
+                    "exist in your language yet. In which language should it be?"
+                )
+                buttons = [Button(_language_name(code), f"{OPT_IN}tl:{code}:{language}") for code in sorted(self.templates)]
+                await self._send_raw_buttons(sender, text, buttons, language)
+                return True
+            else:
+                chosen = parts[1] if answer == "tl" and len(parts) > 2 and parts[1] in self.templates else None
+                if answer == "yes" and chosen is None and language not in self.templates:
+                    chosen = next(iter(self.templates))
+                await self.records.opt_in(sender, now, chosen)
+                text = gettext(
+                    "Thank you: we will write to you here about your request, also after 24 hours. "
+                    "Type /updates to change this."
+                )
+        await self._send_text(sender, text)
+        return True
+
+    async def _send_raw_buttons(self, sender: str, text: str, buttons: Sequence[Button], language: str) -> None:
+        """Buttons whose ids are ours (not engine payloads)."""
+        message = self.interactive(text, buttons, language)
+        for row in message["action"].get("buttons", []):
+            row["reply"]["id"] = row["reply"]["id"].removeprefix("p:")
+        for section in message["action"].get("sections", []):
+            for row in section["rows"]:
+                row["id"] = row["id"].removeprefix("p:")
+        await self._send(sender, {"type": "interactive", "interactive": message})
+
     # --- sending --------------------------------------------------------------------
 
     async def send_replies(self, sender: str, replies: Sequence[Outbound]) -> bool:
@@ -333,7 +427,8 @@ class WhatsAppChannel:
 
     async def push(self, sender_id: str, replies: Sequence[Outbound]) -> bool:
         """Send without a message to answer (reminders, staff): within the 24-hour window
-        as usual, outside it as a template if the applicant agreed; else False."""
+        as usual, outside it as a template if the applicant agreed (else ``NotDeliverable``);
+        False when sending failed and a later try may succeed."""
         if not sender_id.isdigit():
             return False
         window = await self.records.window(sender_id)
@@ -343,13 +438,14 @@ class WhatsAppChannel:
         who = self._tag(sender_id)
         if window.opted_in_at is None:
             log.info("whatsapp: %s is outside the 24-hour window and did not agree to templates; kept", who)
-            return False
+            raise NotDeliverable("outside the 24-hour window, no opt-in")
         for reply in replies:
-            template = self.templates.get(reply.language or "") or self.templates.get(self.default_language)
+            template = (self.templates.get(reply.language or "") or self.templates.get(window.template_language or "")
+                        or self.templates.get(self.default_language))
             text = " ".join(reply.text.split())  # a template parameter takes no line breaks
             if template is None or len(text) > MAX_TEMPLATE_TEXT:
                 log.info("whatsapp: no template fits a message to %s (%s); kept", who, reply.language)
-                return False
+                raise NotDeliverable("no template fits")
             message = {"type": "template", "template": {
                 "name": template["name"], "language": {"code": template.get("language", reply.language)},
                 "components": [{"type": "body", "parameters": [{"type": "text", "text": text}]}],
@@ -449,6 +545,15 @@ def _body(text: str) -> str:
 
 def _locale(language: str | None) -> str:
     return negotiate(language) or DEFAULT_LOCALE
+
+
+def _language_name(code: str) -> str:
+    """A template language's name in that language (what its speakers look for)."""
+    try:
+        name = Locale.parse(code.replace("-", "_")).get_display_name()
+    except (ValueError, LookupError):
+        return code
+    return (name[:1].upper() + name[1:]) if name else code
 
 
 def create_channel(services: Any) -> WhatsAppChannel | None:

@@ -268,10 +268,16 @@ class FlowRunner:
                 if seat is not None:
                     draft = replace(draft, appointment=seat.for_case())
                 case = await ctx.records.create_case(draft, ctx.now)
-                reply = Outbound(self._text(ctx, state, step.submit, step.facts, {"reference": case.reference}, step.dates))
+                # ``custom.case``: channels learn that a request was sent (WhatsApp then asks
+                # whether it may write later), clients may show the reference.
+                custom: dict[str, Any] = {"case": {"reference": case.reference, "kind": case.kind}}
                 if seat is not None:
                     await ctx.records.attach_reference(seat.id, case.reference)
-                    reply = replace(reply, custom={"attachment": self._calendar_file(ctx, seat, case.reference)})
+                    custom["attachment"] = self._calendar_file(ctx, seat, case.reference)
+                reply = Outbound(
+                    self._text(ctx, state, step.submit, step.facts, {"reference": case.reference}, step.dates),
+                    custom=custom,
+                )
                 out.append(reply)
                 index += 1
             elif isinstance(step, EndStep):

@@ -363,6 +363,12 @@ class WhatsAppContact(Base):
     last_inbound_at: Mapped[datetime] = mapped_column(UTCDateTime)
     opted_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     """Set when the applicant agreed to templates, cleared when they declined."""
+    opt_in_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the channel asked (once, after the first request sent); /updates asks again."""
+    language: Mapped[str | None] = mapped_column(String(16))
+    """The language the question was asked in (the channel's own answers use it)."""
+    template_language: Mapped[str | None] = mapped_column(String(16))
+    """The template language the applicant chose when theirs has no approved template."""
 
 
 class WhatsAppMessage(Base):

@@ -23,6 +23,9 @@ STATUS_ORDER = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4
 class ContactWindow:
     last_inbound_at: datetime | None
     opted_in_at: datetime | None
+    opt_in_asked_at: datetime | None = None
+    language: str | None = None
+    template_language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +65,16 @@ class WhatsAppRecords:
                 index_elements=[WhatsAppContact.conversation_id], set_={"last_inbound_at": at}
             ))
 
-    async def opt_in(self, sender_id: str, at: datetime | None) -> bool:
-        """Record the applicant's agreement to templates (``at``) or its withdrawal (None)."""
+    async def opt_in(self, sender_id: str, at: datetime | None, template_language: str | None = None) -> bool:
+        """Record the applicant's agreement to templates (``at``, with the template
+        language they chose when theirs has none) or its withdrawal (None)."""
+        return await self._update(sender_id, opted_in_at=at, template_language=template_language if at else None)
+
+    async def asked(self, sender_id: str, at: datetime, language: str | None) -> bool:
+        """The channel asked the applicant whether templates may be sent, in ``language``."""
+        return await self._update(sender_id, opt_in_asked_at=at, language=language)
+
+    async def _update(self, sender_id: str, **values: Any) -> bool:
         store = self._store
         async with store.locks.writer(), store._sessions() as session, session.begin():
             conversation_id = await self._conversation_id(session, sender_id)
@@ -72,7 +83,7 @@ class WhatsAppRecords:
             result = await session.execute(
                 update(WhatsAppContact)
                 .where(WhatsAppContact.conversation_id == conversation_id)
-                .values(opted_in_at=at)
+                .values(**values)
                 .execution_options(synchronize_session=False)
             )
             return bool(result.rowcount)
@@ -81,11 +92,12 @@ class WhatsAppRecords:
         async with self._store._reads() as session:
             key = self._store.sender_key(CHANNEL, sender_id)
             row = (await session.execute(
-                select(WhatsAppContact.last_inbound_at, WhatsAppContact.opted_in_at)
+                select(WhatsAppContact.last_inbound_at, WhatsAppContact.opted_in_at, WhatsAppContact.opt_in_asked_at,
+                       WhatsAppContact.language, WhatsAppContact.template_language)
                 .join(Conversation, Conversation.id == WhatsAppContact.conversation_id)
                 .where(Conversation.sender_key == key)
             )).first()
-        return ContactWindow(row[0], row[1]) if row else ContactWindow(None, None)
+        return ContactWindow(*row) if row else ContactWindow(None, None)
 
     async def sent(self, sender_id: str, wa_message_id: str, kind: str, at: datetime) -> None:
         """A message WhatsApp accepted for delivery (its statuses follow by webhook)."""

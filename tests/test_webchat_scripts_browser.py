@@ -155,6 +155,9 @@ async def test_tigrinya_renders_with_real_glyphs_without_any_ethiopic_system_fon
     # And the bot's own message is drawn with that font, every character of it.
     used = await fonts_used(page, "#log li.bot:last-child")
     assert used.get("Noto Sans Ethiopic", 0) > 10, used
+    # The bold heading too: a bold face synthesised from the regular one, no boxes.
+    heading = await fonts_used(page, "#title")
+    assert heading.get("Noto Sans Ethiopic", 0) >= sum(1 for ch in title if "\u1200" <= ch <= "\u137f"), heading
     await screenshot(page, "webchat-ti-360.png")
 
 
@@ -164,6 +167,8 @@ async def test_arabic_renders_with_the_page_s_own_arabic_font(page: Page, base_u
     assert f"{base_url}/webchat/{ETHIOPIC_FONT.file}" not in fonts
     used = await fonts_used(page, "#log li.bot:last-child")
     assert used.get("Noto Sans Arabic", 0) > 10, used
+    heading = await fonts_used(page, "#title")
+    assert heading.get("Noto Sans Arabic", 0) > 5, heading
     await screenshot(page, "webchat-ar-360.png")
 
 

@@ -176,5 +176,12 @@ def test_bound_digests_are_not_the_token() -> None:
     from bot.engine import binding
 
     token, state = binding.issue()
-    assert token not in json.dumps(state) and state["bound"] is False
-    assert binding.check(state, token) == ({**state, "bound": True}, False)
+    assert state["bound"] is False
+    # Until bound, the same token (and device key) is sent again: no new secret a turn.
+    state = binding.with_device_key(state, "device-key-1")
+    assert binding.issue(state) == (token, state)
+    assert binding.pending_device_key(state) == "device-key-1"
+    bound, must_issue = binding.check(state, token)
+    assert not must_issue and bound == {"digest": state["digest"], "bound": True}
+    assert token not in json.dumps(bound) and "device-key-1" not in json.dumps(bound)
+    assert binding.pending_device_key(bound) is None and binding.issue(bound)[0] != token

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -25,6 +26,9 @@ from .dialogue import Dialogue
 from .loader import FlowSet
 from .state import State
 from .turn import Inbound, Outbound, utcnow
+
+KNOWN_SENDERS = 50_000
+"""Senders remembered as known by :meth:`Engine.knows` (a few MB)."""
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +60,7 @@ class Engine:
         self.clock = clock
         self.on_turn = on_turn
         """Told (channel, seconds, succeeded) after each turn: the metrics."""
+        self._known: OrderedDict[tuple[str, str], None] = OrderedDict()
 
     async def handle(self, inbound: Inbound, *, submitted_by: str | None = None) -> list[Outbound]:
         if self.on_turn is None:
@@ -87,7 +92,7 @@ class Engine:
             if inbound.bindable:
                 state.binding = bound
                 if must_issue:
-                    secrets[binding.CONVERSATION_TOKEN], state.binding = binding.issue()
+                    secrets[binding.CONVERSATION_TOKEN], state.binding = binding.issue(bound)
                 secrets.update(await self._link_device(turn, inbound, state, issue=must_issue))
                 if not conversation.is_new and conversation.state is None:
                     secrets["purged"] = True  # what the device kept of it should go too
@@ -132,7 +137,8 @@ class Engine:
         one with the conversation's token. What the client must keep, if anything."""
         key, issued = inbound.device_key, {}
         if not key and issue:
-            key = binding.new_secret()
+            key = binding.pending_device_key(state.binding) or binding.new_secret()
+            state.binding = binding.with_device_key(state.binding, key)
             issued[binding.DEVICE_KEY] = key
         if key:
             device = binding.device_digest(key)
@@ -254,8 +260,21 @@ class Engine:
         return [Outbound(text, language=language) for text in kept]
 
     async def knows(self, channel: str, sender_id: str) -> bool:
-        """Whether this sender has a conversation (a message from one who has not starts one)."""
-        return await self.store.has_conversation(channel, sender_id)
+        """Whether this sender has a conversation (a message from one who has not starts
+        one). A sender once known is remembered (bounded, per process): the channels ask
+        before every message of a client without a token, and a lookup a turn is not free.
+        One who erased their data still counts as known here, which only spares them the
+        new-conversation limit."""
+        key = (channel, sender_id)
+        if key in self._known:
+            self._known.move_to_end(key)
+            return True
+        if not await self.store.has_conversation(channel, sender_id):
+            return False
+        self._known[key] = None
+        while len(self._known) > KNOWN_SENDERS:
+            self._known.popitem(last=False)
+        return True
 
     async def leave_notice(self, channel: str, sender_id: str, text: str) -> None:
         """Keep a message (a reminder) for an applicant whose channel cannot push: it is

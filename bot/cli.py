@@ -7,7 +7,7 @@ import asyncio
 import json
 import logging
 import sys
-from datetime import datetime
+from datetime import date, datetime
 
 from .config import Settings
 

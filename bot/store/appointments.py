@@ -511,31 +511,31 @@ class StoreAppointments:
             )
         return seat
 
-    async def cancel_case_booking(self, booking_id: int, now: datetime, *, actor: str, visible: Any) -> bool:
+    async def cancel_case_booking(self, booking_id: int, now: datetime, *, actor: str, visible: Any) -> BookingView | None:
         """Staff cancel an upcoming active booking of a case ``visible`` lets through: the
-        seat is freed, its reminders cancelled, the case's history says so. False if there
+        seat is freed, its reminders cancelled, the case's history says so. None if there
         is no such booking (or it is past, cancelled, or of a case out of reach)."""
         async with self._reads() as session:
             found = (
                 await session.execute(
-                    select(Booking.slot_id, Booking.case_reference, CaseRow.sender_key)
+                    select(Booking.slot_id, Booking.case_reference, CaseRow.sender_key, Slot.place, Slot.starts_at)
                     .join(Slot, Slot.id == Booking.slot_id)
                     .join(CaseRow, CaseRow.reference == Booking.case_reference)
                     .where(Booking.id == booking_id, Booking.status == ACTIVE, Slot.starts_at > now, visible)
                 )
             ).one_or_none()
         if found is None:
-            return False
+            return None
         lock_key = found.sender_key or self.sender_key("case", found.case_reference)  # type: ignore[attr-defined]
         async with self.locks.hold(lock_key), self._sessions() as session, session.begin():
             await self.locks.lock_in_transaction(await session.connection(), lock_key)
             if not await _free_seat(session, booking_id, found.slot_id, now):
-                return False
+                return None
             await _record_on_case(
                 session, self.cipher, CaseRow.reference == found.case_reference, found.case_reference, now,
                 "appointment cancelled by staff", cancelled=True, actor=actor,
             )
-        return True
+        return BookingView(booking_id, found.slot_id, found.place, found.starts_at, CANCELLED, found.case_reference)
 
     async def conversation_address(self, conversation_id: int) -> ConversationAddress | None:
         """Where a conversation's applicant is, decrypted, so a reminder can reach them;

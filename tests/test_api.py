@@ -441,3 +441,54 @@ async def test_openapi_json_is_served_without_a_token(api) -> None:  # type: ign
     async with api_client(base, None) as s:
         status, kind, spec = await call(s, "GET", "/api/v1/openapi.json")
     assert status == 200 and kind == "application/json" and spec == json.loads(json.dumps(openapi()))
+
+
+# --- the back office's token page ---------------------------------------------------------
+
+
+async def test_admins_make_list_and_revoke_tokens_in_the_back_office(store: Store, flows: FlowSet, clock: Clock) -> None:
+    import re
+
+    from .backoffice_http import client, page_csrf, sign_in
+
+    d = StaffDirectory(store)
+    await make_user(d, "admin@example.org", "admin", "immigration-office", START)
+    await make_user(d, "worker@example.org", "caseworker", "immigration-office", START)
+    visa = (await make_case(store, START, "visa_question", "visa_info", sender="v")).reference
+    async with api_server(store, flows, clock) as base:
+        async with client(base) as browser:
+            await sign_in(browser, "worker@example.org")
+            async with browser.get("/backoffice/tokens") as page:
+                assert page.status == 403
+        async with client(base) as browser:
+            await sign_in(browser, "admin@example.org")
+            csrf = await page_csrf(browser, "/backoffice/tokens")
+            async with browser.post("/backoffice/tokens", data={
+                "name": "io-dms", "role": "caseworker", "organisation": "immigration-office", "expires": "90",
+                "csrf_token": csrf,
+            }) as page:
+                html = await page.text()
+                assert page.status == 200
+            token = re.search(r'<code id="new-token">(itk_[^<]+)</code>', html)[1]  # type: ignore[index]
+            async with browser.post("/backoffice/tokens", data={
+                "name": "io-dms", "role": "caseworker", "organisation": "immigration-office", "csrf_token": csrf,
+            }) as page:
+                assert page.status == 400 and token not in await page.text()  # the name is taken
+            async with browser.get("/backoffice/tokens") as page:
+                listing = await page.text()
+            assert "io-dms" in listing and token not in listing and "admin@example.org" in listing
+            async with api_client(base, token) as s:
+                status, _, found = await call(s, "GET", f"/api/v1/cases/{visa}")
+                assert status == 200
+            token_id = re.search(r'/backoffice/tokens/(\d+)/revoke', listing)[1]  # type: ignore[index]
+            async with browser.post(f"/backoffice/tokens/{token_id}/revoke", data={"csrf_token": csrf},
+                                    allow_redirects=False) as page:
+                assert page.status == 303
+            async with api_client(base, token) as s:
+                status, kind, body = await call(s, "GET", f"/api/v1/cases/{visa}")
+                _problem(status, kind, body, 401)
+            async with browser.get("/backoffice/tokens") as page:
+                assert "revoked" in await page.text()
+    async with store.reading() as session:
+        actions = [a.action for a in (await session.scalars(select(AuditEntry).order_by(AuditEntry.id))).all()]
+    assert "token_create" in actions and "token_revoke" in actions

@@ -328,34 +328,66 @@ async def test_cursor_pages_hold_still_while_cases_are_added(store: Store, flows
         assert {"reference", "kind", "status", "priority", "language", "created_at", "flags"} <= set(item)
 
 
-async def test_exports_neutralise_formulas_and_stream_every_case(api, store: Store) -> None:  # type: ignore[no-untyped-def]
+async def test_exports_neutralise_formulas_and_stream_every_case(  # type: ignore[no-untyped-def]
+    api, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     base, tokens, refs = api
-    from bot.api import cases as api_cases
+    from bot.backoffice import export
+    from bot.store.casework import Casework
 
-    api_cases.EXPORT_BATCH = 2  # several batches with three cases
-    try:
-        async with api_client(base, tokens["admin"]) as s:
-            status, kind, text = await call(s, "GET", "/api/v1/cases/export?format=csv&status=all")
-            assert status == 200 and kind == "text/csv"
-            rows = list(csv.DictReader(io.StringIO(text)))
-            assert sorted(r["reference"] for r in rows) == sorted(refs.values())
-            formula = next(r for r in rows if r["reference"] == refs["formula"])
-            assert formula["applicant_name"] == "'=HYPERLINK(\"http://evil\",\"x\")"
-            assert formula["applicant_email"] == "x@example.org"
-            for row in rows:
-                for value in row.values():
-                    assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
-            status, kind, text = await call(s, "GET", "/api/v1/cases/export?format=ndjson&status=all&kind=visa_question")
-            assert status == 200 and kind == "application/x-ndjson"
-            records = [json.loads(line) for line in text.splitlines()]
-            assert {r["reference"] for r in records} == {refs["visa"], refs["formula"]}
-            assert next(r for r in records if r["reference"] == refs["formula"])["applicant"]["name"].startswith("=")
-    finally:
-        api_cases.EXPORT_BATCH = 200
+    monkeypatch.setattr(export, "EXPORT_BATCH", 2)  # several batches with three cases
+    reads: list[int] = []
+    after = Casework.after
+
+    async def counted(self, visible, f, key, limit, **kwargs):  # type: ignore[no-untyped-def]
+        reads.append(limit)
+        return await after(self, visible, f, key, limit, **kwargs)
+
+    monkeypatch.setattr(Casework, "after", counted)
+    async with api_client(base, tokens["admin"]) as s:
+        status, kind, text = await call(s, "GET", "/api/v1/cases/export?format=csv&status=all")
+        assert status == 200 and kind == "text/csv"
+        assert reads == [2, 2]  # read in batches, never the whole table
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert sorted(r["reference"] for r in rows) == sorted(refs.values())
+        formula = next(r for r in rows if r["reference"] == refs["formula"])
+        assert formula["applicant_name"] == "'=HYPERLINK(\"http://evil\",\"x\")"
+        assert formula["applicant_email"] == "x@example.org"
+        assert json.loads(formula["answers"]) == {"question": "+1 what?"}  # inside JSON: not a cell start
+        for row in rows:
+            for value in row.values():
+                assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
+        status, kind, text = await call(s, "GET", "/api/v1/cases/export?format=ndjson&status=all&kind=visa_question")
+        assert status == 200 and kind == "application/x-ndjson"
+        records = [json.loads(line) for line in text.splitlines()]
+        assert {r["reference"] for r in records} == {refs["visa"], refs["formula"]}
+        assert next(r for r in records if r["reference"] == refs["formula"])["applicant"]["name"].startswith("=")
+        status, kind, body = await call(s, "GET", "/api/v1/cases/export?format=xlsx")
+        _problem(status, kind, body, 422)
+
+
+async def test_the_back_office_exports_its_list_within_the_users_reach(store: Store, flows: FlowSet, clock: Clock) -> None:
+    from .backoffice_http import client, sign_in
+
+    await make_user(StaffDirectory(store), "io@example.org", "caseworker", "immigration-office", START)
+    vr = (await make_case(store, START, "voluntary_return", "voluntary_return", sender="a")).reference
+    visa = (await make_case(store, START, "visa_question", "visa_info", sender="b",
+                            applicant={"name": "@SUM(1)"})).reference
+    async with api_server(store, flows, clock) as base, client(base) as browser:
+        await sign_in(browser, "io@example.org")
+        async with browser.get("/backoffice/cases") as page:
+            assert "/backoffice/cases/export?" in await page.text()
+        async with browser.get("/backoffice/cases/export?format=csv&status=all") as response:
+            assert response.status == 200 and response.content_type == "text/csv"
+            rows = list(csv.DictReader(io.StringIO(await response.text())))
+        assert [r["reference"] for r in rows] == [visa] and rows[0]["applicant_name"] == "'@SUM(1)"
+        async with browser.get("/backoffice/cases/export?format=ndjson&status=all") as response:
+            text = await response.text()
+        assert vr not in text and visa in text
 
 
 def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised() -> None:
-    from bot.api.cases import neutralise
+    from bot.backoffice.export import neutralise
 
     for cell in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"):
         assert neutralise(cell) == "'" + cell

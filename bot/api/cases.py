@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import csv
-import io
 import json
 from datetime import datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from ..backoffice import policy
+from ..backoffice.export import EXPORT_CONTENT, stream_cases
 from ..backoffice.framework import case_or_404
-from ..cases.model import Case
 from ..i18n import S_
 from ..store.casework import CaseFile, CaseFilter, CaseKey, WorkflowError
 from ..store.models import CaseRow
@@ -43,8 +40,6 @@ from .models import (
     StepOut,
 )
 
-EXPORT_BATCH = 200
-"""Cases read (and decrypted) at a time by an export: memory stays flat however many."""
 CASE_ERRORS = (401, 403, 404, 422)
 
 
@@ -220,79 +215,16 @@ async def send_message(call: Call) -> MessageOut:
 
 # --- export -----------------------------------------------------------------------------
 
-CSV_COLUMNS = (
-    "reference", "kind", "status", "priority", "outcome", "language", "channel", "created_at", "updated_at",
-    "assignee", "flags", "applicant_name", "applicant_date_of_birth", "applicant_nationality", "applicant_phone",
-    "applicant_email", "applicant_preferred_contact", "household_adults", "household_children", "appointment_starts_at",
-    "answers",
-)
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: Any) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula (OWASP's advice: a leading
-    apostrophe before = + - @ tab and carriage return)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
-def csv_row(case: Case, outcome: str | None, assignee: str | None) -> list[str]:
-    a, h = case.applicant, case.household
-    values = (
-        case.reference, case.kind, case.status, case.priority, outcome, case.language, case.channel,
-        case.created_at.isoformat(), case.updated_at.isoformat(), assignee, ";".join(case.flags),
-        a.name, a.date_of_birth, a.nationality, a.phone, a.email, a.preferred_contact, h.adults, h.children,
-        (case.appointment or {}).get("starts_at"),
-        json.dumps(case.answers, ensure_ascii=False, sort_keys=True, default=str) if case.answers else "",
-    )
-    return [neutralise(v) for v in values]
-
-
-EXPORT_CONTENT = {
-    "text/csv": {"type": "string", "description": "one line per case: " + ", ".join(CSV_COLUMNS)},
-    "application/x-ndjson": {"type": "string", "description": "one case record (JSON) per line"},
-}
-
 
 @endpoint("GET", f"{API}/cases/export", "list_cases",
           "Every case the list's filters select within the token's reach, streamed as CSV or NDJSON",
           query=ExportQuery, content=EXPORT_CONTENT, errors=(401, 403, 422))
 async def export_cases(call: Call) -> web.StreamResponse:
     q: ExportQuery = call.query
-    bo = call.bo
-    visible = policy.visible_cases(call.user)
-    f = case_filter(q, bo.timezone)
-    stamp = bo.clock().strftime("%Y%m%d-%H%M")
-    response = web.StreamResponse(headers={
-        **HEADERS,
-        "Content-Type": "text/csv; charset=utf-8" if q.format == "csv" else "application/x-ndjson",
-        "Content-Disposition": f'attachment; filename="cases-{stamp}.{q.format}"',
-    })
-    await response.prepare(call.request)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    if q.format == "csv":
-        writer.writerow(CSV_COLUMNS)
-    key: CaseKey | None = None
-    count = 0
-    while True:
-        rows = await bo.work.after(visible, f, key, EXPORT_BATCH, newest_first=q.order == "newest")
-        for row, assignee in rows:
-            case = bo.store.to_case(row)
-            if q.format == "csv":
-                writer.writerow(csv_row(case, row.outcome, assignee))
-            else:
-                record = {**case.model_dump(mode="json"), "outcome": row.outcome, "assignee": assignee}
-                buffer.write(json.dumps(record, ensure_ascii=False) + "\n")
-        count += len(rows)
-        if buffer.tell():
-            await response.write(buffer.getvalue().encode())
-            buffer.seek(0)
-            buffer.truncate()
-        if len(rows) < EXPORT_BATCH:
-            break
-        key = CaseKey(rows[-1][0].created_at, rows[-1][0].id)
-    await response.write_eof()
+    response, count = await stream_cases(
+        call.request, call.bo, policy.visible_cases(call.user), case_filter(q, call.bo.timezone), q.format,
+        newest_first=q.order == "newest", headers=HEADERS,
+    )
     call.audit_detail = f"format={q.format} n={count}"
     return response
 

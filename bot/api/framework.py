@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 
 API = "/api/v1"
 PROBLEM = "application/problem+json"
-PROBLEM_BASE = "https://intake.example/problems/"
-"""``type`` of each problem: this base and a short name (documented in the README)."""
+PROBLEM_BASE = "tag:intake-bot,2026:problem:"
+"""``type`` of each problem: this base and a short name (README, "Staff API"). A tag URI
+(RFC 4151), as RFC 9457 suggests for types that are not pages to fetch."""
 TOKENS: web.AppKey[TokenStore] = web.AppKey("api_tokens", TokenStore)
 HEADERS = {
     "Cache-Control": "no-store",

@@ -468,11 +468,14 @@ def test_the_openapi_description_is_the_route_table(engine, flows: FlowSet) -> N
                 assert handler.endpoint.path in PUBLIC_ROUTES
 
 
-async def test_openapi_json_is_served_without_a_token(api) -> None:  # type: ignore[no-untyped-def]
+async def test_openapi_json_is_served_without_a_token(api, store: Store) -> None:  # type: ignore[no-untyped-def]
     base, _, _ = api
     async with api_client(base, None) as s:
         status, kind, spec = await call(s, "GET", "/api/v1/openapi.json")
     assert status == 200 and kind == "application/json" and spec == json.loads(json.dumps(openapi()))
+    async with store.reading() as session:
+        line = (await session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()))).first()
+    assert line is not None and (line.actor, line.action, line.detail) == ("-", "api", "GET openapi_json 200")
 
 
 # --- the back office's token page ---------------------------------------------------------

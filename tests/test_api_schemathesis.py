@@ -8,6 +8,7 @@ import asyncio
 import os
 import shutil
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,7 @@ async def test_schemathesis_finds_no_server_error_and_no_answer_off_the_schema(
     for i, (kind, flow) in enumerate((("voluntary_return", "voluntary_return"), ("visa_question", "visa_info"),
                                        ("protection_appointment", "protection_appointment"))):
         await make_case(sqlite_store, START, kind, flow, sender=f"s{i}")
-    await sqlite_store.add_slots(START.replace(day=30), START.replace(day=30, hour=12), __import__("datetime").timedelta(hours=1), 3)
+    await sqlite_store.add_slots(START.replace(day=30), START.replace(day=30, hour=12), timedelta(hours=1), 3)
     async with api_server(sqlite_store, flows, clock) as base:
         process = await asyncio.create_subprocess_exec(
             program, "run", f"{base}/api/v1/openapi.json",
@@ -48,7 +49,7 @@ async def test_schemathesis_finds_no_server_error_and_no_answer_off_the_schema(
             "--phases", "examples,coverage,fuzzing", "--workers", "1",
             "--request-timeout", "10", "--no-shrink",
             "--report", "junit", "--report-dir", str(tmp_path),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
             env={**os.environ, "SCHEMATHESIS_HOOKS": "", "NO_COLOR": "1"},
         )
         output, _ = await asyncio.wait_for(process.communicate(), timeout=180)

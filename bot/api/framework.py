@@ -73,6 +73,8 @@ class Call:
     query: Any = None
     audit_detail: str | None = None
     """Set by the handler: what the audit line says beyond the route (ids, never text)."""
+    public: bool = False
+    """The route needs no token (the OpenAPI description)."""
 
     @property
     def user(self) -> Staff:
@@ -125,7 +127,7 @@ def endpoint(
 
         async def api_handler(request: web.Request) -> web.StreamResponse:
             bo = request.app[BACKOFFICE]
-            call = Call(request, None, bo)
+            call = Call(request, None, bo, public=permission == PUBLIC)
             reference = request.match_info.get("reference", "").upper()[:16] or None
             status = 500
             try:
@@ -243,7 +245,7 @@ async def _audit(
         detail += f" {call.audit_detail}"
     try:
         await bo.staff.audit(
-            call.principal, "api" if call.principal else "api_refused", bo.clock(),
+            call.principal, "api" if call.principal or call.public else "api_refused", bo.clock(),
             case_reference=reference, detail=detail[:255],
         )
     except Exception:  # the answer is already decided; the failure is logged, not hidden

@@ -17,7 +17,7 @@ from bot.store.store import Store
 from bot.store.tokens import TokenStore
 from nlu.langid import LanguageIdentifier
 
-from .serving import serving, services_for
+from .serving import services_for, serving
 
 
 @contextlib.asynccontextmanager

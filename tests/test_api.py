@@ -27,7 +27,7 @@ from bot.cli import main
 from bot.config import Settings
 from bot.engine.loader import FlowSet
 from bot.store.crypto import generate_key
-from bot.store.models import ApiToken, AuditEntry, CaseRow
+from bot.store.models import ApiToken, AuditEntry
 from bot.store.staff import ROLES, StaffDirectory
 from bot.store.store import Store
 
@@ -513,7 +513,7 @@ async def test_admins_make_list_and_revoke_tokens_in_the_back_office(store: Stor
                 listing = await page.text()
             assert "io-dms" in listing and token not in listing and "admin@example.org" in listing
             async with api_client(base, token) as s:
-                status, _, found = await call(s, "GET", f"/api/v1/cases/{visa}")
+                status, _, _found = await call(s, "GET", f"/api/v1/cases/{visa}")
                 assert status == 200
             token_id = re.search(r'/backoffice/tokens/(\d+)/revoke', listing)[1]  # type: ignore[index]
             async with browser.post(f"/backoffice/tokens/{token_id}/revoke", data={"csrf_token": csrf},

@@ -19,9 +19,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from ..backoffice import policy
 from ..backoffice.framework import BACKOFFICE, PUBLIC, STAFF, BackOffice, route_allowed
 from ..backoffice.i18n import staff_language, staff_translations
-from ..backoffice import policy
 from ..i18n import S_
 from ..store.staff import Staff
 from ..store.tokens import TokenStore

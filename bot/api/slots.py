@@ -11,7 +11,17 @@ from ..engine.booking import reminders
 from ..i18n import S_
 from ..store.appointments import BookingView, slot_plan
 from .framework import API, ApiProblem, Call, endpoint
-from .models import BookingIn, BookingList, BookingOut, BookingQuery, SlotList, SlotOut, SlotQuery, SlotsCreated, SlotsIn
+from .models import (
+    BookingIn,
+    BookingList,
+    BookingOut,
+    BookingQuery,
+    SlotList,
+    SlotOut,
+    SlotQuery,
+    SlotsCreated,
+    SlotsIn,
+)
 
 
 def _booking(view: BookingView) -> BookingOut:

@@ -12,7 +12,16 @@ from ..backoffice.framework import PUBLIC
 from ..i18n import S_
 from ..store.tokens import TokenStore
 from . import cases, slots
-from .framework import API, HEADERS, TOKENS, ApiProblem, Call, Endpoint, endpoint, problem_response
+from .framework import (
+    API,
+    HEADERS,
+    TOKENS,
+    ApiProblem,
+    Call,
+    Endpoint,
+    endpoint,
+    problem_response,
+)
 from .openapi import describe
 
 PUBLIC_ROUTES = frozenset({f"{API}/openapi.json"})

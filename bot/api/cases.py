@@ -93,7 +93,7 @@ async def list_cases(call: Call) -> CasePage:
     key = decode_cursor(q.cursor, q.order) if q.cursor else None
     f = case_filter(q, call.bo.timezone)
     rows = await call.bo.work.after(
-        policy.visible_cases(call.user), f, key, q.limit + 1, newest_first=q.order == "newest"
+        policy.visible_cases(call.user), f, key, q.limit + 1, newest_first=q.order == "newest", with_events=False
     )
     more = len(rows) > q.limit
     rows = rows[: q.limit]

@@ -119,12 +119,14 @@ class Casework:
         return [_line(r, email) for r, email in rows], int(total or 0)
 
     async def after(
-        self, visible: ColumnElement[bool], f: CaseFilter, key: CaseKey | None, limit: int, *, newest_first: bool = True
+        self, visible: ColumnElement[bool], f: CaseFilter, key: CaseKey | None, limit: int, *, newest_first: bool = True,
+        with_events: bool = True,
     ) -> list[tuple[CaseRow, str | None]]:
         """Up to ``limit`` cases after ``key`` in (created_at, id) order, newest first or
         oldest first: a keyset page, so that cases added meanwhile neither repeat nor
         shift the pages (the staff API's cursor, and exports in batches). Rows with the
-        assignee's e-mail address; the caller decrypts only what it needs."""
+        assignee's e-mail address (and the status history unless ``with_events`` is
+        false); the caller decrypts only what it needs."""
         where = _where(visible, f)
         order: tuple[Any, ...]
         if newest_first:
@@ -147,8 +149,9 @@ class Casework:
             .where(*where)
             .order_by(*order)
             .limit(limit)
-            .options(selectinload(CaseRow.events))
         )
+        if with_events:
+            query = query.options(selectinload(CaseRow.events))
         async with self._reads() as session:
             return [(row, email) for row, email in (await session.execute(query)).all()]
 

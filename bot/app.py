@@ -201,6 +201,9 @@ def create_app(services: Services, channels: Sequence[Channel] = ()) -> web.Appl
     from .backoffice.web import mount as mount_backoffice
 
     mount_backoffice(app, services, channels)
+    from .api.web import mount as mount_api
+
+    mount_api(app, services)  # /api/v1: after the back office, whose state it shares
     operations.mount(app, services)  # /readyz, /metrics
     for channel in channels:
         channel.mount(app)

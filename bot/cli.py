@@ -7,7 +7,7 @@ import asyncio
 import json
 import logging
 import sys
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime
 
 from .config import Settings
 
@@ -419,30 +419,6 @@ def _slots_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     listing.set_defaults(handler=_slots_list)
 
 
-def _duration(text: str) -> timedelta:
-    import re
-
-    match = re.fullmatch(r"\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*", text.lower())
-    value = timedelta(hours=int(match[1] or 0), minutes=int(match[2] or 0)) if match else timedelta(0)
-    if not value:
-        raise ValueError(f"not a duration: {text!r} (try 15m, 1h, 90m)")
-    return value
-
-
-def _local(text: str, zone: tzinfo, day: date | None = None) -> datetime:
-    """An ISO date-time in ``zone`` (unless it has an offset), or a bare time on ``day``."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        if day is None:
-            raise ValueError(f"not a date and time: {text!r} (try 2026-12-01T09:00)") from None
-        try:
-            moment = datetime.combine(day, time.fromisoformat(text))
-        except ValueError:
-            raise ValueError(f"not a time: {text!r} (try 12:00)") from None
-    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
-
-
 def _store(settings: Settings):  # type: ignore[no-untyped-def]
     from .store.migrate import upgrade
     from .store.store import Store
@@ -455,13 +431,11 @@ def _store(settings: Settings):  # type: ignore[no-untyped-def]
 def _slots_add(settings: Settings, args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
+    from .store.appointments import slot_plan
+
     zone = ZoneInfo(settings.timezone)
     try:
-        start = _local(args.start, zone)
-        end = _local(args.end, zone, day=start.date())
-        every = _duration(args.every)
-        if args.capacity < 1 or end <= start:
-            raise ValueError("need --capacity of at least 1 and --to after --from")
+        start, end, every = slot_plan(args.start, args.end, args.every, args.capacity, zone)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -518,6 +492,20 @@ def _staff_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     disable.add_argument("email")
     disable.set_defaults(handler=_users_disable)
 
+    tokens = sub.add_parser("tokens", help="staff API tokens (/api/v1)").add_subparsers(metavar="ACTION")
+    create = tokens.add_parser("create", help="make a token; it is printed once, alone on the last line")
+    create.add_argument("--role", required=True, choices=ROLES, help="the token acts as a staff member of this role")
+    create.add_argument("--org", required=True, help="… of this organisation (see `intake orgs list`)")
+    create.add_argument("--name", required=True, help="what it is for, e.g. iom-crm (lower case)")
+    create.add_argument("--expires", type=int, metavar="DAYS", help="refused after this many days (default: never)")
+    create.set_defaults(handler=_tokens_create)
+    tokens.add_parser("list", help="tokens: name, role, organisation, created, expires, last used, state").set_defaults(
+        handler=_tokens_list
+    )
+    revoke = tokens.add_parser("revoke", help="refuse a token from now on")
+    revoke.add_argument("token", metavar="NAME|ID")
+    revoke.set_defaults(handler=_tokens_revoke)
+
     orgs = sub.add_parser("orgs", help="organisations and the case kinds they see").add_subparsers(metavar="ACTION")
     orgs.add_parser("list", help="organisations with their case kinds and rules").set_defaults(handler=_orgs_list)
     org_add = orgs.add_parser("add", help="add an organisation")
@@ -526,15 +514,16 @@ def _staff_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     org_add.set_defaults(handler=_orgs_add)
 
 
-def _staff_run(settings: Settings, action):  # type: ignore[no-untyped-def]
-    """Run ``action(directory)`` against the migrated database; StaffError → exit 2."""
+def _staff_run(settings: Settings, action, service=None):  # type: ignore[no-untyped-def]
+    """Run ``action(directory)`` (or ``action(service(store))``) against the migrated
+    database; StaffError → exit 2."""
     from .store.staff import StaffDirectory, StaffError
 
     store = _store(settings)
 
     async def run():  # type: ignore[no-untyped-def]
         try:
-            return await action(StaffDirectory(store))
+            return await action((service or StaffDirectory)(store))
         finally:
             await store.close()
 
@@ -586,6 +575,56 @@ def _users_disable(settings: Settings, args: argparse.Namespace) -> int:
     if _staff_run(settings, disable) is None:
         return 2
     print(f"user {args.email} disabled; their sessions are ended")
+    return 0
+
+
+def _tokens_create(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import timezone
+
+    from .store.tokens import TokenStore
+
+    made = _staff_run(settings, lambda t: t.create(
+        args.name, args.role, args.org, datetime.now(timezone.utc), created_by="cli", days=args.expires,
+    ), TokenStore)
+    if made is None:
+        return 2
+    info, token = made
+    expiry = f", expires {info.expires_at:%Y-%m-%d %H:%M} UTC" if info.expires_at else ""
+    print(f"token {info.name} (id {info.id}) created: {info.role} of {info.organisation}{expiry}")
+    print("It is shown only now; keep it in a secret store. Send it as: Authorization: Bearer <token>")
+    print(token)
+    return 0
+
+
+def _tokens_list(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import timezone
+
+    from .store.tokens import TokenStore
+
+    tokens = _staff_run(settings, lambda t: t.list(), TokenStore)
+    now = datetime.now(timezone.utc)
+
+    def when(moment: datetime | None) -> str:
+        return f"{moment:%Y-%m-%d %H:%M}" if moment else "-"
+
+    print(f"{'ID':>4} {'NAME':<24} {'ROLE':<10} {'ORGANISATION':<20} {'CREATED':<16} {'EXPIRES':<16} "
+          f"{'LAST USED':<16} STATE")
+    for t in tokens or []:
+        print(f"{t.id:>4} {t.name:<24} {t.role:<10} {t.organisation:<20} {when(t.created_at):<16} "
+              f"{when(t.expires_at):<16} {when(t.last_used_at):<16} {t.state(now)}"
+              + (f" {when(t.revoked_at)}" if t.revoked_at else ""))
+    return 0
+
+
+def _tokens_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import timezone
+
+    from .store.tokens import TokenStore
+
+    info = _staff_run(settings, lambda t: t.revoke(args.token, datetime.now(timezone.utc)), TokenStore)
+    if info is None:
+        return 2
+    print(f"token {info.name} revoked; it is refused from now on")
     return 0
 
 

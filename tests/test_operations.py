@@ -104,7 +104,7 @@ async def test_the_load_generator_goes_through_whole_journeys(sqlite_store: Stor
 
     engine = Engine(sqlite_store, flows)
     async with serving(create_app(_services(engine, flows), [RestChannel(engine, rate_limit_per_minute=10_000)])) as base:
-        result = await run(base, concurrency=3, seconds=1.5, warm_up=0.2)
+        result = await run(base, concurrency=3, seconds=5, warm_up=0.2)
     assert result.errors == 0 and result.statuses == {"200": result.turns}
     # Journeys are counted when they end inside the measured window, turns as they happen
     # there: a journey begun in the warm-up brings fewer than its turns, so no fixed ratio.

@@ -91,6 +91,16 @@ PRE_SESSION: web.RequestKey[str] = web.RequestKey("pre_session", str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def route_allowed(user: Staff, permission: str) -> bool:
+    """Whether ``user`` may use a route that needs ``permission``. A case action is
+    checked here by role only, and against the case itself in ``case_or_404``."""
+    if user.disabled:
+        return False
+    if permission in policy.CASE_ACTIONS:
+        return permission in policy.ROLE_ACTIONS.get(user.role, ())
+    return policy.can(user, permission)
+
+
 def guarded(permission: str) -> Callable[[Handler], Handler]:
     """Declare and enforce a route's permission (``PUBLIC`` or a policy action)."""
     if permission != PUBLIC and permission not in policy.ACTIONS:
@@ -127,13 +137,7 @@ def guarded(permission: str) -> Callable[[Handler], Handler]:
             if permission != PUBLIC:
                 if user is None:
                     raise web.HTTPSeeOther(f"{PREFIX}/login")
-                # A case action is checked against the case itself in _case_or_404.
-                allowed = (
-                    permission in policy.ROLE_ACTIONS.get(user.role, ())
-                    if permission in policy.CASE_ACTIONS
-                    else policy.can(user, permission)
-                )
-                if not allowed:
+                if not route_allowed(user, permission):
                     return render(
                         request,
                         "error.html",

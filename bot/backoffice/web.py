@@ -23,7 +23,7 @@ from ..i18n import S_
 from ..messaging import ApplicantMessenger
 from ..store.casework import SORTS, TRANSITIONS, CaseFilter, Casework, WorkflowError
 from ..store.staff import Staff, StaffDirectory
-from . import policy
+from . import policy, tokens
 from .framework import (
     BACKOFFICE,
     FORM,
@@ -44,6 +44,7 @@ from .framework import (
     guarded,
     render,
 )
+from .export import FORMATS, stream_cases
 from .i18n import STAFF_LOCALES, staff_translations
 from .security import PRE_SESSION_COOKIE, SESSION_COOKIE, new_pre_session, set_cookie
 from .targets import first_answer_due, overdue
@@ -234,8 +235,25 @@ async def case_list(request: web.Request) -> web.StreamResponse:
             "priorities": PRIORITIES,
             "sorts": tuple(SORTS),
             "page_url": lambda n: f"{PREFIX}/cases?" + urlencode({**keep, "page": n}),
+            "export_url": lambda fmt: f"{PREFIX}/cases/export?" + urlencode({**keep, "format": fmt}),
         },
     )
+
+
+@guarded("list_cases")
+async def export_cases(request: web.Request) -> web.StreamResponse:
+    """The list's cases (its filters, every page) as a CSV or NDJSON download."""
+    bo = request.app[BACKOFFICE]
+    user: Staff = request[STAFF]
+    f, given = _filter(request.query, user, bo.timezone)
+    fmt = request.query.get("format", "csv")
+    if fmt not in FORMATS:
+        fmt = "csv"
+    response, count = await stream_cases(
+        request, bo, policy.visible_cases(user), f, fmt, newest_first=given.get("sort") != "oldest"
+    )
+    await bo.staff.audit(user, "export", bo.clock(), detail=f"format={fmt} n={count}")
+    return response
 
 
 # --- one case ---------------------------------------------------------------------------
@@ -424,6 +442,7 @@ CORE_ROUTES: tuple[Route, ...] = (
     ("GET", f"{PREFIX}/", home),
     ("POST", f"{PREFIX}/profile", profile),
     ("GET", f"{PREFIX}/cases", case_list),
+    ("GET", f"{PREFIX}/cases/export", export_cases),
     ("GET", f"{PREFIX}/cases/{{reference}}", case_detail),
     ("POST", f"{PREFIX}/cases/{{reference}}/status", change_status),
     ("POST", f"{PREFIX}/cases/{{reference}}/assign", assign),
@@ -432,7 +451,7 @@ CORE_ROUTES: tuple[Route, ...] = (
     ("GET", f"{PREFIX}/audit", audit_log),
 )
 
-ROUTES: tuple[Route, ...] = (*CORE_ROUTES,)
+ROUTES: tuple[Route, ...] = (*CORE_ROUTES, *tokens.ROUTES)
 """Every back-office route: each page module's ``ROUTES``, added here in one place."""
 
 

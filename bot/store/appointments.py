@@ -13,8 +13,10 @@ personal field.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, select, update
@@ -102,6 +104,43 @@ def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("naive datetime: give an aware one (UTC or a zone)")
     return value.astimezone(timezone.utc)
+
+
+# --- the rules for new slots, as staff give them (``intake slots add``, the staff API) --
+
+
+def parse_every(text: str) -> timedelta:
+    """``15m``, ``1h``, ``90m``, ``1h30m`` as a duration (ValueError otherwise)."""
+    match = re.fullmatch(r"\s*(?:(\d{1,4})\s*h)?\s*(?:(\d{1,5})\s*m(?:in)?)?\s*", text.lower())
+    value = timedelta(hours=int(match[1] or 0), minutes=int(match[2] or 0)) if match else timedelta(0)
+    if not value:
+        raise ValueError(f"not a duration: {text!r} (try 15m, 1h, 90m)")
+    return value
+
+
+def local_moment(text: str, zone: tzinfo, day: date | None = None) -> datetime:
+    """An ISO date-time in ``zone`` (unless it has an offset), or a bare time on ``day``."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        if day is None:
+            raise ValueError(f"not a date and time: {text!r} (try 2026-12-01T09:00)") from None
+        try:
+            moment = datetime.combine(day, time.fromisoformat(text))
+        except ValueError:
+            raise ValueError(f"not a time: {text!r} (try 12:00)") from None
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+
+
+def slot_plan(start: str, end: str, every: str, capacity: int, zone: tzinfo) -> tuple[datetime, datetime, timedelta]:
+    """``(start, end, every)`` of new slots from what staff typed (local times; ``end`` may
+    be a bare time on the start's day); ValueError saying what is wrong."""
+    first = local_moment(start, zone)
+    last = local_moment(end, zone, day=first.date())
+    step = parse_every(every)
+    if capacity < 1 or last <= first:
+        raise ValueError("need a capacity of at least 1 and an end after the start")
+    return first, last, step
 
 
 _SLOT_COLUMNS = (Slot.id, Slot.place, Slot.starts_at, Slot.capacity, Slot.booked)
@@ -219,24 +258,7 @@ class TurnAppointments:
         ).one_or_none()
 
     async def _free_seat(self, booking_id: int, slot_id: int, now: datetime) -> bool:
-        """Cancel the booking and its open jobs, and give its seat back."""
-        session = self._session
-        cancelled = await session.execute(
-            update(Booking)
-            .where(Booking.id == booking_id, Booking.status == ACTIVE)
-            .values(status=CANCELLED, cancelled_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if cancelled.rowcount != 1:  # type: ignore[attr-defined]
-            return False
-        await session.execute(
-            update(Slot)
-            .where(Slot.id == slot_id, Slot.booked > 0)
-            .values(booked=Slot.booked - 1)
-            .execution_options(synchronize_session=False)
-        )
-        await _cancel_jobs(session, now, Job.booking_id == booking_id)
-        return True
+        return await _free_seat(self._session, booking_id, slot_id, now)
 
     async def move_booking(
         self,
@@ -280,23 +302,54 @@ class TurnAppointments:
     ) -> None:
         """Keep the case's ``appointment`` true and say in its history what changed (the
         status is unchanged: staff decide what a cancelled appointment means)."""
-        row = await self._session.scalar(
-            select(CaseRow)
-            .where(CaseRow.reference == reference, CaseRow.sender_key == self._sender_key)
-            .options(selectinload(CaseRow.events))
+        await _record_on_case(
+            self._session, self._cipher, CaseRow.sender_key == self._sender_key, reference, now, note,
+            cancelled=cancelled, moved_to=moved_to, actor="applicant",
         )
-        if row is None:  # erased meanwhile
-            return
-        cipher = self._cipher
-        data = cipher.decrypt_json(row.data_enc)
-        appointment = dict(data.get("appointment") or {})
-        if moved_to is not None:
-            appointment = {**moved_to.for_case(), "moved_from": appointment.get("starts_at")}
-        if cancelled:
-            appointment.update(status=CANCELLED, cancelled_at=now.isoformat())
-        row.data_enc = cipher.encrypt_json({**data, "appointment": appointment})
-        row.events.append(CaseEvent(at=now, status=row.status, actor="applicant", note=note))
-        row.updated_at = now
+
+
+async def _free_seat(session: AsyncSession, booking_id: int, slot_id: int, now: datetime) -> bool:
+    """Cancel the booking and its open jobs, and give its seat back."""
+    cancelled = await session.execute(
+        update(Booking)
+        .where(Booking.id == booking_id, Booking.status == ACTIVE)
+        .values(status=CANCELLED, cancelled_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if cancelled.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    await session.execute(
+        update(Slot)
+        .where(Slot.id == slot_id, Slot.booked > 0)
+        .values(booked=Slot.booked - 1)
+        .execution_options(synchronize_session=False)
+    )
+    await _cancel_jobs(session, now, Job.booking_id == booking_id)
+    return True
+
+
+async def _record_on_case(
+    session: AsyncSession, cipher: Cipher, whose: Any, reference: str, now: datetime, note: str, *,
+    cancelled: bool = False, moved_to: BookingView | None = None, actor: str,
+) -> None:
+    """Keep the case's ``appointment`` true and say in its history what changed (the
+    status is unchanged: staff decide what a cancelled appointment means)."""
+    row = await session.scalar(
+        select(CaseRow)
+        .where(CaseRow.reference == reference, whose)
+        .options(selectinload(CaseRow.events))
+    )
+    if row is None:  # erased meanwhile
+        return
+    data = cipher.decrypt_json(row.data_enc)
+    appointment = dict(data.get("appointment") or {})
+    if moved_to is not None:
+        appointment = {**moved_to.for_case(), "moved_from": appointment.get("starts_at")}
+    if cancelled:
+        appointment.update(status=CANCELLED, cancelled_at=now.isoformat())
+    row.data_enc = cipher.encrypt_json({**data, "appointment": appointment})
+    row.events.append(CaseEvent(at=now, status=row.status, actor=actor, note=note))
+    row.updated_at = now
 
 
 async def _cancel_jobs(session: AsyncSession, now: datetime, which: Any) -> None:
@@ -375,6 +428,114 @@ class StoreAppointments:
         async with self._reads() as session:
             rows = (await session.execute(_slots_query(now, free_only, limit, place))).all()
         return [SlotView(*row) for row in rows]
+
+    # --- bookings by staff (the staff API) ---------------------------------------------
+
+    async def case_bookings(
+        self, visible: Any, now: datetime, *, upcoming_only: bool = True, slot_id: int | None = None,
+        reference: str | None = None, limit: int = 500,
+    ) -> list[BookingView]:
+        """Active bookings of the cases ``visible`` (an access condition on ``cases``) lets
+        through, soonest first; a booking of no case is never listed."""
+        query = (
+            select(*_BOOKING_COLUMNS)
+            .join(Slot, Slot.id == Booking.slot_id)
+            .join(CaseRow, CaseRow.reference == Booking.case_reference)
+            .where(Booking.status == ACTIVE, visible)
+            .order_by(Slot.starts_at, Booking.id)
+            .limit(limit)
+        )
+        if upcoming_only:
+            query = query.where(Slot.starts_at > now)
+        if slot_id is not None:
+            query = query.where(Booking.slot_id == slot_id)
+        if reference is not None:
+            query = query.where(Booking.case_reference == reference)
+        async with self._reads() as session:
+            return [BookingView(*row) for row in (await session.execute(query)).all()]
+
+    async def book_for_case(
+        self, reference: str, slot_id: int, now: datetime, *, actor: str,
+        reminders: Callable[[datetime, str, str], list[tuple[datetime, dict[str, Any]]]], kind: str = REMINDER,
+    ) -> BookingView | str:
+        """Staff book a seat of ``slot_id`` for a case's applicant, as the bot would: one
+        conditional update takes the seat, reminders become jobs (``reminders(starts_at,
+        language, place)``), and the case's ``appointment`` and history say so, in one
+        transaction under the conversation's lock. Else why not: ``missing`` (no such case,
+        or its conversation was erased), ``booked`` (it has an upcoming booking already:
+        cancel it first) or ``full`` (full, past or no such slot)."""
+        async with self._reads() as session:
+            found = (
+                await session.execute(
+                    select(CaseRow.conversation_id, CaseRow.sender_key, CaseRow.language)
+                    .where(CaseRow.reference == reference)
+                )
+            ).one_or_none()
+        if found is None or found.conversation_id is None or found.sender_key is None:
+            return "missing"
+        async with self.locks.hold(found.sender_key), self._sessions() as session, session.begin():
+            await self.locks.lock_in_transaction(await session.connection(), found.sender_key)
+            upcoming = await session.scalar(
+                select(Booking.id)
+                .join(Slot, Slot.id == Booking.slot_id)
+                .where(Booking.case_reference == reference, Booking.status == ACTIVE, Slot.starts_at > now)
+            )
+            if upcoming is not None:
+                return "booked"
+            taken = await session.execute(
+                update(Slot)
+                .where(Slot.id == slot_id, Slot.booked < Slot.capacity, Slot.starts_at > now)
+                .values(booked=Slot.booked + 1)
+                .execution_options(synchronize_session=False)
+            )
+            if taken.rowcount != 1:  # type: ignore[attr-defined]
+                return "full"
+            place, starts_at = (await session.execute(select(Slot.place, Slot.starts_at).where(Slot.id == slot_id))).one()
+            row = Booking(
+                slot_id=slot_id, conversation_id=found.conversation_id, case_reference=reference,
+                status=ACTIVE, created_at=now, cancelled_at=None,
+            )
+            session.add(row)
+            await session.flush()
+            for due_at, payload in reminders(starts_at, found.language, place):
+                if _utc(due_at) > now:
+                    session.add(Job(
+                        kind=kind, due_at=due_at, status=PENDING, attempts=0, locked_until=None, done_at=None,
+                        conversation_id=found.conversation_id, booking_id=row.id,
+                        payload_enc=self.cipher.encrypt_json(payload), created_at=now,
+                    ))
+            seat = BookingView(row.id, slot_id, place, starts_at, ACTIVE, reference)
+            await _record_on_case(
+                session, self.cipher, CaseRow.reference == reference, reference, now,
+                f"appointment booked by staff for {starts_at.isoformat()}", moved_to=seat, actor=actor,
+            )
+        return seat
+
+    async def cancel_case_booking(self, booking_id: int, now: datetime, *, actor: str, visible: Any) -> BookingView | None:
+        """Staff cancel an upcoming active booking of a case ``visible`` lets through: the
+        seat is freed, its reminders cancelled, the case's history says so. None if there
+        is no such booking (or it is past, cancelled, or of a case out of reach)."""
+        async with self._reads() as session:
+            found = (
+                await session.execute(
+                    select(Booking.slot_id, Booking.case_reference, CaseRow.sender_key, Slot.place, Slot.starts_at)
+                    .join(Slot, Slot.id == Booking.slot_id)
+                    .join(CaseRow, CaseRow.reference == Booking.case_reference)
+                    .where(Booking.id == booking_id, Booking.status == ACTIVE, Slot.starts_at > now, visible)
+                )
+            ).one_or_none()
+        if found is None:
+            return None
+        lock_key = found.sender_key or self.sender_key("case", found.case_reference)  # type: ignore[attr-defined]
+        async with self.locks.hold(lock_key), self._sessions() as session, session.begin():
+            await self.locks.lock_in_transaction(await session.connection(), lock_key)
+            if not await _free_seat(session, booking_id, found.slot_id, now):
+                return None
+            await _record_on_case(
+                session, self.cipher, CaseRow.reference == found.case_reference, found.case_reference, now,
+                "appointment cancelled by staff", cancelled=True, actor=actor,
+            )
+        return BookingView(booking_id, found.slot_id, found.place, found.starts_at, CANCELLED, found.case_reference)
 
     async def conversation_address(self, conversation_id: int) -> ConversationAddress | None:
         """Where a conversation's applicant is, decrypted, so a reminder can reach them;

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, asc, case, cast, desc, func, select
+from sqlalchemy import Text, and_, asc, case, cast, desc, func, or_, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
@@ -104,29 +104,7 @@ class Casework:
 
     async def cases(self, visible: ColumnElement[bool], f: CaseFilter) -> tuple[list[CaseLine], int]:
         """A page of the cases ``visible`` lets through, filtered, and how many in all."""
-        where = [visible]
-        if f.kind:
-            where.append(CaseRow.kind == f.kind)
-        if f.status == "open":
-            where.append(CaseRow.status.in_(OPEN))
-        elif f.status:
-            where.append(CaseRow.status == f.status)
-        if f.priority:
-            where.append(CaseRow.priority == f.priority)
-        if f.language:
-            where.append(CaseRow.language == f.language)
-        if f.flag:
-            where.append(cast(CaseRow.flags, Text).like(f'%"{_like_safe(f.flag)}"%'))
-        if f.created_from:
-            where.append(CaseRow.created_at >= f.created_from)
-        if f.created_to:
-            where.append(CaseRow.created_at < f.created_to)
-        if f.reference:
-            where.append(CaseRow.reference.like(f"%{_like_safe(f.reference.upper())}%"))
-        if f.unassigned:
-            where.append(CaseRow.assignee_id.is_(None))
-        elif f.assignee_id is not None:
-            where.append(CaseRow.assignee_id == f.assignee_id)
+        where = _where(visible, f)
         query = (
             select(CaseRow, StaffUser.email)
             .outerjoin(StaffUser, StaffUser.id == CaseRow.assignee_id)
@@ -138,15 +116,47 @@ class Casework:
         async with self._reads() as session:
             total = await session.scalar(select(func.count()).select_from(CaseRow).where(*where))
             rows = (await session.execute(query)).all()
-        lines = [
-            CaseLine(
-                reference=r.reference, kind=r.kind, status=r.status, priority=r.priority, language=r.language,
-                flags=list(r.flags or []), created_at=r.created_at, updated_at=r.updated_at,
-                first_answer_at=r.first_answer_at, assignee=email, outcome=r.outcome,
-            )
-            for r, email in rows
-        ]
-        return lines, int(total or 0)
+        return [_line(r, email) for r, email in rows], int(total or 0)
+
+    async def after(
+        self, visible: ColumnElement[bool], f: CaseFilter, key: CaseKey | None, limit: int, *, newest_first: bool = True,
+        with_events: bool = True,
+    ) -> list[tuple[CaseRow, str | None]]:
+        """Up to ``limit`` cases after ``key`` in (created_at, id) order, newest first or
+        oldest first: a keyset page, so that cases added meanwhile neither repeat nor
+        shift the pages (the staff API's cursor, and exports in batches). Rows with the
+        assignee's e-mail address (and the status history unless ``with_events`` is
+        false); the caller decrypts only what it needs."""
+        where = _where(visible, f)
+        order: tuple[Any, ...]
+        if newest_first:
+            order = (desc(CaseRow.created_at), desc(CaseRow.id))
+            if key is not None:
+                where.append(or_(
+                    CaseRow.created_at < key.created_at,
+                    and_(CaseRow.created_at == key.created_at, CaseRow.id < key.id),
+                ))
+        else:
+            order = (asc(CaseRow.created_at), asc(CaseRow.id))
+            if key is not None:
+                where.append(or_(
+                    CaseRow.created_at > key.created_at,
+                    and_(CaseRow.created_at == key.created_at, CaseRow.id > key.id),
+                ))
+        query = (
+            select(CaseRow, StaffUser.email)
+            .outerjoin(StaffUser, StaffUser.id == CaseRow.assignee_id)
+            .where(*where)
+            .order_by(*order)
+            .limit(limit)
+        )
+        if with_events:
+            query = query.options(selectinload(CaseRow.events))
+        async with self._reads() as session:
+            return [(row, email) for row, email in (await session.execute(query)).all()]
+
+    def line(self, row: CaseRow, assignee: str | None) -> CaseLine:
+        return _line(row, assignee)
 
     async def case_file(
         self, visible: ColumnElement[bool], reference: str, notes_of: int | None = None
@@ -218,7 +228,7 @@ class Casework:
             row.assignee_id = assignee_id
             row.updated_at = now
 
-    async def add_note(self, reference: str, author_id: int, organisation_id: int, text: str, now: datetime) -> None:
+    async def add_note(self, reference: str, author_id: int | None, organisation_id: int, text: str, now: datetime) -> None:
         text = text.strip()
         if not text:
             raise WorkflowError("a note cannot be empty")
@@ -259,3 +269,47 @@ class Casework:
 
 def _like_safe(text: str) -> str:
     return "".join(ch for ch in text if ch.isalnum() or ch in "-_")
+
+
+@dataclass(frozen=True, slots=True)
+class CaseKey:
+    """Where a keyset page ends: the last case's creation time and id."""
+
+    created_at: datetime
+    id: str
+
+
+def _line(r: CaseRow, email: str | None) -> CaseLine:
+    return CaseLine(
+        reference=r.reference, kind=r.kind, status=r.status, priority=r.priority, language=r.language,
+        flags=list(r.flags or []), created_at=r.created_at, updated_at=r.updated_at,
+        first_answer_at=r.first_answer_at, assignee=email, outcome=r.outcome,
+    )
+
+
+def _where(visible: ColumnElement[bool], f: CaseFilter) -> list[ColumnElement[bool]]:
+    """The access condition and the filter, as WHERE conditions."""
+    where = [visible]
+    if f.kind:
+        where.append(CaseRow.kind == f.kind)
+    if f.status == "open":
+        where.append(CaseRow.status.in_(OPEN))
+    elif f.status:
+        where.append(CaseRow.status == f.status)
+    if f.priority:
+        where.append(CaseRow.priority == f.priority)
+    if f.language:
+        where.append(CaseRow.language == f.language)
+    if f.flag:
+        where.append(cast(CaseRow.flags, Text).like(f'%"{_like_safe(f.flag)}"%'))
+    if f.created_from:
+        where.append(CaseRow.created_at >= f.created_from)
+    if f.created_to:
+        where.append(CaseRow.created_at < f.created_to)
+    if f.reference:
+        where.append(CaseRow.reference.like(f"%{_like_safe(f.reference.upper())}%"))
+    if f.unassigned:
+        where.append(CaseRow.assignee_id.is_(None))
+    elif f.assignee_id is not None:
+        where.append(CaseRow.assignee_id == f.assignee_id)
+    return where

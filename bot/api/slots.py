@@ -1,0 +1,107 @@
+"""Registration slots and bookings over the staff API, with the store's seat counting
+(bot/store/appointments.py) and the same slot rules as ``intake slots add``."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from ..backoffice import policy
+from ..backoffice.framework import case_or_404
+from ..engine.booking import reminders
+from ..i18n import S_
+from ..store.appointments import BookingView, slot_plan
+from .framework import API, ApiProblem, Call, endpoint
+from .models import (
+    BookingIn,
+    BookingList,
+    BookingOut,
+    BookingQuery,
+    SlotList,
+    SlotOut,
+    SlotQuery,
+    SlotsCreated,
+    SlotsIn,
+)
+
+
+def _booking(view: BookingView) -> BookingOut:
+    return BookingOut(
+        id=view.id, slot_id=view.slot_id, place=view.place, starts_at=view.starts_at, status=view.status,
+        case_reference=view.case_reference,
+    )
+
+
+@endpoint("GET", f"{API}/slots", "manage_slots", "Future registration slots, soonest first (with a free seat unless all)",
+          query=SlotQuery, response=SlotList, errors=(401, 403, 422))
+async def list_slots(call: Call) -> SlotList:
+    q: SlotQuery = call.query
+    slots = await call.bo.store.slots(call.bo.clock(), free_only=not q.all, limit=q.limit, place=q.place)
+    return SlotList(items=[
+        SlotOut(id=s.id, place=s.place, starts_at=s.starts_at, capacity=s.capacity, booked=s.booked, free=s.free)
+        for s in slots
+    ])
+
+
+@endpoint("POST", f"{API}/slots", "manage_slots",
+          "Create slots every so often between two local times (times that have one already are skipped)",
+          body=SlotsIn, response=SlotsCreated, status=201, errors=(400, 401, 403, 415, 422))
+async def create_slots(call: Call) -> SlotsCreated:
+    given: SlotsIn = call.body
+    try:
+        start, end, every = slot_plan(given.start, given.end, given.every, given.capacity, ZoneInfo(call.bo.timezone))
+        created = await call.bo.store.add_slots(start, end, every, given.capacity, place=given.place)
+    except (ValueError, OverflowError) as error:
+        raise ApiProblem(422, "bad-slots", str(error)) from None
+    call.audit_detail = f"created={created}"
+    return SlotsCreated(created=created)
+
+
+@endpoint("GET", f"{API}/bookings", "manage_slots", "Active bookings of the cases the token may see, soonest first",
+          query=BookingQuery, response=BookingList, errors=(401, 403, 422))
+async def list_bookings(call: Call) -> BookingList:
+    q: BookingQuery = call.query
+    views = await call.bo.store.case_bookings(
+        policy.visible_cases(call.user), call.bo.clock(), upcoming_only=not q.past, slot_id=q.slot_id,
+        reference=q.reference.upper() if q.reference else None, limit=q.limit,
+    )
+    return BookingList(items=[_booking(v) for v in views])
+
+
+@endpoint("POST", f"{API}/cases/{{reference}}/bookings", "book",
+          "Book a seat of a slot for the case's applicant (reminders included, as when they book)",
+          body=BookingIn, response=BookingOut, status=201, errors=(400, 401, 403, 404, 409, 415, 422))
+async def book(call: Call) -> BookingOut:
+    found = await case_or_404(call.request, "book")
+    outcome = await call.bo.store.book_for_case(
+        found.case.reference, call.body.slot_id, call.bo.clock(), actor=call.user.email,
+        reminders=lambda starts_at, language, place: reminders(starts_at, language, call.bo.clock(), place),
+    )
+    if outcome == "missing":
+        raise ApiProblem(409, "erased", S_("The applicant's conversation was erased: there is no one to book for."))
+    if outcome == "booked":
+        raise ApiProblem(409, "booked", S_("The case has an upcoming appointment already: cancel it first."))
+    if outcome == "full":
+        raise ApiProblem(409, "full", S_("This slot is full, past or unknown."))
+    assert isinstance(outcome, BookingView)
+    call.audit_detail = f"booking={outcome.id} slot={outcome.slot_id}"
+    return _booking(outcome)
+
+
+@endpoint("POST", f"{API}/bookings/{{booking_id:[0-9]+}}/cancel", "book",
+          "Cancel an upcoming booking of a case the token may see: the seat is freed, the reminders cancelled",
+          response=BookingOut, errors=(401, 403, 404))
+async def cancel_booking(call: Call) -> BookingOut:
+    booking_id = int(call.request.match_info["booking_id"][:12])
+    visible = policy.visible_cases(call.user)
+    cancelled = None
+    if booking_id < 2**31:
+        cancelled = await call.bo.store.cancel_case_booking(
+            booking_id, call.bo.clock(), actor=call.user.email, visible=visible
+        )
+    if cancelled is None:
+        raise ApiProblem(404, "not-found", S_("There is no such upcoming booking within your reach."))
+    call.audit_detail = f"booking={booking_id}"
+    return _booking(cancelled)
+
+
+ROUTES = (list_slots, create_slots, list_bookings, book, cancel_booking)

@@ -91,7 +91,7 @@ class Deliverer:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.timeout = timeout
-        self.lease = timedelta(seconds=max(60.0, 3 * timeout))
+        self.lease = timedelta(seconds=3 * timeout + 5)
         """Longer than an attempt can take: the outcome is recorded while the claim holds."""
         self.batch = batch
         self.keep = keep

@@ -54,7 +54,12 @@ _PUBLISH_BATCH = 500
 
 
 class WebhookError(ValueError):
-    """A refused webhook change (bad URL, unknown event…), said plainly."""
+    """A refused webhook change (bad URL, unknown event…), said plainly; ``code`` names
+    the field (``url``, ``events``, ``secret``, ``organisation``) for a translated answer."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def summary(row: Any) -> dict[str, Any]:
@@ -329,9 +334,9 @@ def parse_events(events: Iterable[str] | str) -> tuple[str, ...]:
     names = [e for e in names if e]
     unknown = [e for e in names if e not in EVENTS]
     if unknown:
-        raise WebhookError(f"unknown event {unknown[0]!r}; one of {', '.join(EVENTS)}")
+        raise WebhookError(f"unknown event {unknown[0]!r}; one of {', '.join(EVENTS)}", "events")
     if not names:
-        raise WebhookError(f"name at least one event: {', '.join(EVENTS)}")
+        raise WebhookError(f"name at least one event: {', '.join(EVENTS)}", "events")
     return tuple(e for e in EVENTS if e in names)
 
 
@@ -339,9 +344,9 @@ def check_url(url: str) -> str:
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000 or re.search(r"\s", url):
-        raise WebhookError("a webhook URL is an http:// or https:// address")
+        raise WebhookError("a webhook URL is an http:// or https:// address", "url")
     if parts.username or parts.password:
-        raise WebhookError("a webhook URL must not hold a user name or password; the secret signs the requests")
+        raise WebhookError("a webhook URL must not hold a user name or password; the secret signs the requests", "url")
     return url
 
 
@@ -355,12 +360,12 @@ class Webhooks:
                   actor: str, now: datetime) -> WebhookView:
         url, names = check_url(url), parse_events(events)
         if len(secret) < MIN_SECRET:
-            raise WebhookError(f"a webhook secret has at least {MIN_SECRET} characters")
+            raise WebhookError(f"a webhook secret has at least {MIN_SECRET} characters", "secret")
         store = self._store
         async with store.locks.writer(), store._sessions() as session, session.begin():
             org_id = await session.scalar(select(Organisation.id).where(Organisation.slug == organisation))
             if org_id is None:
-                raise WebhookError(f"no organisation {organisation!r} (see `intake orgs list`)")
+                raise WebhookError(f"no organisation {organisation!r} (see `intake orgs list`)", "organisation")
             row = Webhook(
                 organisation_id=org_id, url=url, events="," + ",".join(names) + ",",
                 secret_enc=store.cipher.encrypt(secret.encode()), created_at=now, created_by=actor,

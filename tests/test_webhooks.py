@@ -344,3 +344,20 @@ async def test_the_events_are_json_documents_in_the_feed_exactly_as_sent(
         r.body for r in receiver.got
     ]
     assert cursor == str(items[-1]["sequence"])
+
+
+async def test_an_applicants_reply_to_staff_is_a_case_message_without_its_text(engine, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+    from .test_staff_messages import submitted
+
+    store = engine.store
+    chat, _conversation, reference = await submitted(engine)
+    await chat.say("I have a question")  # nobody wrote to them yet: not a reply
+    await engine.staff_message(chat.channel, chat.sender, "Please bring your passport.", case_reference=reference,
+                               keep=True)
+    await chat.say("My passport is with the embassy")
+    await chat.say("/help")  # a command: for the bot, not for staff
+    async with store.reading() as session:
+        rows = (await session.execute(select(OutboxEvent.event, OutboxEvent.payload).order_by(OutboxEvent.id))).all()
+    assert [event for event, _ in rows] == ["case.created", "case.message"]
+    assert rows[1][1]["case"]["reference"] == reference
+    assert "passport" not in json.dumps(rows[1][1]) and "embassy" not in json.dumps(rows[1][1])

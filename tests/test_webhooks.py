@@ -18,7 +18,7 @@ from bot.store.casework import Casework
 from bot.store.crypto import Cipher, generate_key
 from bot.store.keys import reencrypt
 from bot.store.models import CaseRow, OutboxEvent, Webhook, WebhookDelivery
-from bot.store.outbox import Webhooks, WebhookError, events_after
+from bot.store.outbox import WebhookError, Webhooks, events_after
 from bot.store.staff import StaffDirectory
 from bot.store.store import Store
 from bot.webhooks import Deliverer, verify

@@ -361,3 +361,48 @@ async def test_an_applicants_reply_to_staff_is_a_case_message_without_its_text(e
     assert [event for event, _ in rows] == ["case.created", "case.message"]
     assert rows[1][1]["case"]["reference"] == reference
     assert "passport" not in json.dumps(rows[1][1]) and "embassy" not in json.dumps(rows[1][1])
+
+
+def test_the_webhooks_commands(tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import io
+
+    from bot.cli import main
+
+    url, key = f"sqlite+aiosqlite:///{tmp_path / 'hooks.db'}", generate_key()
+    monkeypatch.setenv("INTAKE_DATABASE_URL", url)
+    monkeypatch.setenv("INTAKE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("INTAKE_SECRET_KEYS", key)
+    monkeypatch.setattr("sys.stdin", io.StringIO(SECRET + "\n"))
+    assert main(["webhooks", "add", "http://127.0.0.1:9/hook", "--org", "iom", "--events", "case.created",
+                 "--secret-stdin"]) == 0
+    assert "webhook 1 added: case.created of iom" in capsys.readouterr().out
+    assert main(["webhooks", "add", "http://127.0.0.1:9/hook", "--org", "iom", "--events", "case.nope",
+                 "--secret", SECRET]) == 2
+    assert main(["webhooks", "add", "http://127.0.0.1:9/hook", "--org", "iom", "--events", "case.created",
+                 "--secret", "short"]) == 2
+    assert "16 characters" in capsys.readouterr().err
+
+    async def park() -> int:  # a shared case whose delivery to a closed port fails once, and is parked
+        store = Store.connect(url, Cipher([key]))
+        try:
+            await vr_case(store, "cli", share=("iom",))
+            worker = Deliverer(store, max_attempts=1, timeout=1)
+            await worker.run_once()
+            await worker.close()
+            [parked] = await Webhooks(store).deliveries(failed_only=True)
+            return parked.id
+        finally:
+            await store.close()
+
+    parked = asyncio.run(park())
+    assert main(["webhooks", "list"]) == 0
+    assert "http://127.0.0.1:9/hook" in capsys.readouterr().out
+    assert main(["webhooks", "deliveries", "--failed"]) == 0
+    assert "ClientConnectorError" in capsys.readouterr().out
+    assert main(["webhooks", "dismiss", str(parked)]) == 0
+    assert main(["webhooks", "dismiss", str(parked)]) == 2  # not parked any more
+    assert main(["webhooks", "resend", str(parked)]) == 0
+    assert main(["webhooks", "resend", str(parked)]) == 2
+    assert main(["webhooks", "remove", "1"]) == 0
+    assert main(["webhooks", "remove", "1"]) == 2

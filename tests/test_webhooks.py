@@ -406,3 +406,33 @@ def test_the_webhooks_commands(tmp_path, monkeypatch: pytest.MonkeyPatch, capsys
     assert main(["webhooks", "resend", str(parked)]) == 2
     assert main(["webhooks", "remove", "1"]) == 0
     assert main(["webhooks", "remove", "1"]) == 2
+
+
+async def test_the_feed_applies_every_rule_of_the_access_check(store: Store, clock: Clock) -> None:
+    """Fedasil sees voluntary return always and a visa question only with a vulnerability
+    flag (a rule on the JSON flags): the feed and the webhooks agree with the case list."""
+    from bot.store.casework import CaseFilter
+
+    await make_case(store, START, "visa_question", "visa_info", sender="f1")
+    flagged = await make_case(store, START, "visa_question", "visa_info", sender="f2", flags=("urgent_health",))
+    vr = await vr_case(store, "f3")
+    worker = deliverer(store, clock)
+    await drain(worker)
+    await worker.close()
+    directory = StaffDirectory(store)
+    user = await directory.user_by_id((await make_user(directory, "f@fedasil.example", "caseworker", "fedasil", START)).id)
+    assert user is not None
+    visible = policy.visible_cases(user)
+    items, _ = await events_after(store, visible, None, 100)
+    lines, _ = await Casework(store).cases(visible, CaseFilter())
+    assert {i["case"]["reference"] for i in items} == {line.reference for line in lines} == {flagged.reference, vr.reference}
+    assert all(
+        policy.organisation_can_see("fedasil", user.organisation_id, user.kind_rules, row)
+        == (row.reference in {flagged.reference, vr.reference})
+        for row in await _rows(store)
+    )
+
+
+async def _rows(store: Store) -> list[CaseRow]:
+    async with store.reading() as session:
+        return list((await session.scalars(select(CaseRow))).all())

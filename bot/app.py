@@ -25,6 +25,7 @@ from .limits import Limits, MemoryLimits, limits_for
 from .reminders import deliverer
 from .scheduler import Scheduler
 from .store.store import Store
+from .webhooks import Deliverer
 
 log = logging.getLogger(__name__)
 
@@ -218,9 +219,17 @@ def create_app(services: Services, channels: Sequence[Channel] = ()) -> web.Appl
         reminding = asyncio.create_task(
             scheduler.run(stop, services.settings.scheduler_interval_seconds), name="scheduler"
         )
+        # Webhooks: the outbox lives in the database, so every worker may deliver.
+        delivering = asyncio.create_task(
+            Deliverer.from_settings(services.store, services.settings).run(
+                stop, services.settings.webhook_interval_seconds
+            ),
+            name="webhooks",
+        )
         yield
         stop.set()
         await reminding
+        await delivering
         for channel in reversed(channels):
             await channel.stop()
         await purger

@@ -93,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _slots_commands(sub)
     _staff_commands(sub)
+    _webhook_commands(sub)
 
     keys = sub.add_parser("keys", help="encryption and lookup keys").add_subparsers(metavar="ACTION")
     generate = keys.add_parser("generate", help="print a new encryption key and a new lookup key")
@@ -645,6 +646,115 @@ def _orgs_add(settings: Settings, args: argparse.Namespace) -> int:
     if _staff_run(settings, add) is None:
         return 2
     print(f"organisation {args.slug} added")
+    return 0
+
+
+# --- webhooks: case events to other systems (bot/store/outbox.py, bot/webhooks.py) ----------
+
+
+def _webhook_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    hooks = sub.add_parser("webhooks", help="case events POSTed to other systems").add_subparsers(metavar="ACTION")
+    add = hooks.add_parser("add", help="send an organisation's case events to URL (running servers take it up)")
+    add.add_argument("url")
+    add.add_argument("--org", required=True, help="organisation slug: only the cases it may see are sent")
+    add.add_argument("--events", required=True,
+                     help="comma-separated: case.created,case.updated,case.message,case.withdrawn,case.erased")
+    secret = add.add_mutually_exclusive_group(required=True)
+    secret.add_argument("--secret", help="the signing secret (16 characters or more)")
+    secret.add_argument("--secret-stdin", action="store_true", help="read the signing secret from standard input")
+    add.set_defaults(handler=_webhooks_add)
+    listing = hooks.add_parser("list", help="webhooks: id, organisation, events, pending and parked deliveries, URL")
+    listing.add_argument("--org")
+    listing.set_defaults(handler=_webhooks_list)
+    remove = hooks.add_parser("remove", help="remove a webhook and its deliveries not yet made")
+    remove.add_argument("id", type=int)
+    remove.set_defaults(handler=_webhooks_remove)
+    deliveries = hooks.add_parser("deliveries", help="the latest deliveries, newest first")
+    deliveries.add_argument("--failed", action="store_true", help="only those parked after too many attempts")
+    deliveries.add_argument("--webhook", type=int, help="only this webhook's")
+    deliveries.add_argument("--limit", type=int, default=50)
+    deliveries.set_defaults(handler=_webhooks_deliveries)
+    resend = hooks.add_parser("resend", help="try a parked (or dismissed) delivery again, same key and body")
+    resend.add_argument("id", type=int)
+    resend.set_defaults(handler=_webhooks_resend)
+    dismiss = hooks.add_parser("dismiss", help="give up a parked delivery: its case's later ones go on")
+    dismiss.add_argument("id", type=int)
+    dismiss.set_defaults(handler=_webhooks_dismiss)
+
+
+def _webhooks_run(settings: Settings, action):  # type: ignore[no-untyped-def]
+    """Run ``action(webhooks)`` against the migrated database; WebhookError → None."""
+    from .store.outbox import WebhookError, Webhooks
+
+    store = _store(settings)
+
+    async def run():  # type: ignore[no-untyped-def]
+        try:
+            return await action(Webhooks(store))
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(run())
+    except WebhookError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
+def _webhooks_add(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import timezone
+
+    secret = sys.stdin.readline().rstrip("\r\n") if args.secret_stdin else args.secret
+    hook = _webhooks_run(settings, lambda w: w.add(args.org, args.url, args.events, secret, actor="cli",
+                                                   now=datetime.now(timezone.utc)))
+    if hook is None:
+        return 2
+    print(f"webhook {hook.id} added: {', '.join(hook.events)} of {hook.organisation} to {hook.url}")
+    return 0
+
+
+def _webhooks_list(settings: Settings, args: argparse.Namespace) -> int:
+    hooks = _webhooks_run(settings, lambda w: w.list(args.org))
+    print(f"{'ID':>4} {'ORGANISATION':<20} {'PENDING':>7} {'PARKED':>6} {'EVENTS':<40} URL")
+    for h in hooks or []:
+        print(f"{h.id:>4} {h.organisation:<20} {h.pending:>7} {h.parked:>6} {','.join(h.events):<40} {h.url}")
+    return 0
+
+
+def _webhooks_remove(settings: Settings, args: argparse.Namespace) -> int:
+    if not _webhooks_run(settings, lambda w: w.remove(args.id)):
+        print(f"error: no webhook {args.id} (see `intake webhooks list`)", file=sys.stderr)
+        return 2
+    print(f"webhook {args.id} removed")
+    return 0
+
+
+def _webhooks_deliveries(settings: Settings, args: argparse.Namespace) -> int:
+    rows = _webhooks_run(settings, lambda w: w.deliveries(failed_only=args.failed, webhook_id=args.webhook,
+                                                          limit=max(1, args.limit)))
+    print(f"{'ID':>6} {'HOOK':>4} {'STATUS':<10} {'TRIES':>5} {'EVENT':<15} {'CASE':<10} {'LAST ERROR':<22} KEY")
+    for d in rows or []:
+        print(f"{d.id:>6} {d.webhook_id:>4} {d.status:<10} {d.attempts:>5} {d.event:<15} {d.reference:<10} "
+              f"{d.last_error or '-':<22} {d.key}")
+    return 0
+
+
+def _webhooks_resend(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import timezone
+
+    if not _webhooks_run(settings, lambda w: w.resend(args.id, datetime.now(timezone.utc))):
+        print(f"error: delivery {args.id} is not parked nor dismissed (see `intake webhooks deliveries --failed`)",
+              file=sys.stderr)
+        return 2
+    print(f"delivery {args.id} will be sent again")
+    return 0
+
+
+def _webhooks_dismiss(settings: Settings, args: argparse.Namespace) -> int:
+    if not _webhooks_run(settings, lambda w: w.dismiss(args.id)):
+        print(f"error: delivery {args.id} is not parked (see `intake webhooks deliveries --failed`)", file=sys.stderr)
+        return 2
+    print(f"delivery {args.id} dismissed; its case's later deliveries go on")
     return 0
 
 

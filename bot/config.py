@@ -112,6 +112,20 @@ class Settings(BaseSettings):
         description="days a case is kept after reaching a status, over the defaults closed=365,withdrawn=30; "
         "a kind may have its own: closed=365,withdrawn=30,voluntary_return:closed=730",
     )
+    webhook_interval_seconds: float = Field(
+        default=2, gt=0, description="how often new case events are published and due webhook deliveries sent"
+    )
+    webhook_max_attempts: int = Field(
+        default=10, ge=1, description="attempts of one webhook delivery before it is parked as failed"
+    )
+    webhook_backoff_seconds: float = Field(
+        default=5, gt=0, description="wait after a webhook's first failed attempt; doubled each time, with jitter"
+    )
+    webhook_max_backoff_seconds: float = Field(default=3600, gt=0, description="longest wait between two attempts")
+    webhook_timeout_seconds: float = Field(default=10, gt=0, description="a receiver's answer is awaited this long")
+    webhook_keep_days: int = Field(
+        default=30, ge=1, description="days case events are kept for the feed (/api/v1/events) after delivery"
+    )
     env: str = Field(
         default="development",
         description="development or production; production refuses a generated key file",

@@ -23,7 +23,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from .store.models import CaseRow, Job
+from .store.models import CaseRow, Job, OutboxEvent, WebhookDelivery
 from .store.store import Store
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -92,6 +92,14 @@ async def database_gauges(store: Store) -> list[Metric]:
         backlog = await session.scalar(
             select(func.count()).select_from(Job).where(Job.status == "pending", Job.due_at <= now)
         )
+        deliveries = (await session.execute(
+            select(WebhookDelivery.status, func.count())
+            .where(WebhookDelivery.status.in_(("pending", "running", "parked")))
+            .group_by(WebhookDelivery.status)
+        )).all()
+        unpublished = await session.scalar(
+            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.seq.is_(None))
+        )
     open_cases = GaugeMetricFamily("intake_cases_open", "Cases not closed nor withdrawn", labels=["status", "kind"])
     waiting = GaugeMetricFamily("intake_cases_waiting", "Cases submitted that no one has looked at yet",
                                 labels=["kind"])
@@ -101,7 +109,14 @@ async def database_gauges(store: Store) -> list[Metric]:
             waiting.add_metric([kind], count)
     outbox = GaugeMetricFamily("intake_reminders_due", "Reminders due and not yet sent (the outbox backlog)",
                                value=backlog or 0)
-    return [open_cases, waiting, outbox]
+    hooks = GaugeMetricFamily("intake_webhook_deliveries", "Webhook deliveries not yet made (parked: failed, "
+                              "waiting for staff)", labels=["status"])
+    counted = dict(deliveries)
+    for status in ("pending", "running", "parked"):
+        hooks.add_metric([status], counted.get(status, 0))
+    events = GaugeMetricFamily("intake_case_events_unpublished", "Case events written but not yet published",
+                               value=unpublished or 0)
+    return [open_cases, waiting, outbox, hooks, events]
 
 
 async def exposition(store: Store) -> tuple[bytes, str]:

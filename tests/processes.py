@@ -57,12 +57,34 @@ async def deliver_reminders(url: str, key: str) -> None:
     print(json.dumps(delivered))
 
 
+async def deliver_webhooks(url: str, key: str) -> None:
+    """Run a webhook deliverer until nothing has been due for a second; print how many
+    deliveries it claimed."""
+    from bot.webhooks import Deliverer
+
+    store = Store.connect(url, Cipher([key]))
+    worker = Deliverer(store, batch=4, timeout=5)
+    claimed = idle = 0
+    try:
+        while idle < 20:
+            done = await worker.run_once()
+            claimed += done
+            idle = idle + 1 if done == 0 else 0
+            await asyncio.sleep(0.05)
+    finally:
+        await worker.close()
+        await store.close()
+    print(json.dumps(claimed))
+
+
 def main() -> None:
     action, url, key, *rest = sys.argv[1:]
     if action == "turns":
         asyncio.run(count_turns(url, key, rest[0], int(rest[1])))
     elif action == "reminders":
         asyncio.run(deliver_reminders(url, key))
+    elif action == "webhooks":
+        asyncio.run(deliver_webhooks(url, key))
     elif action == "upgrade":
         upgrade(url)
         print(json.dumps("ok"))

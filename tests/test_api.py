@@ -527,3 +527,32 @@ async def test_admins_make_list_and_revoke_tokens_in_the_back_office(store: Stor
     async with store.reading() as session:
         actions = [a.action for a in (await session.scalars(select(AuditEntry).order_by(AuditEntry.id))).all()]
     assert "token_create" in actions and "token_revoke" in actions
+
+
+# --- the events feed ------------------------------------------------------------------------
+
+
+async def test_the_events_feed_pages_by_cursor_within_the_tokens_reach(api, store: Store, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+    from .test_webhooks import deliverer, drain
+
+    base, tokens, refs = api
+    worker = deliverer(store, clock)  # publishes the outbox, as every server does each cycle
+    await drain(worker)
+    await worker.close()
+    async with api_client(base, tokens["fedasil"]) as s:
+        status, _, first = await call(s, "GET", "/api/v1/events?limit=1")
+        assert status == 200 and len(first["items"]) == 1
+        status, _, rest = await call(s, "GET", f"/api/v1/events?after={first['next']}")
+        seen = [i["case"]["reference"] for i in first["items"] + rest["items"]]
+        assert refs["vr"] in seen and all(i["event"] == "case.created" for i in first["items"] + rest["items"])
+        status, _, nothing = await call(s, "GET", f"/api/v1/events?after={rest['next']}")
+        assert nothing == {"items": [], "next": rest["next"]}  # nothing new: ask again with the same
+        status, kind, body = await call(s, "GET", "/api/v1/events?after=abc")
+        _problem(status, kind, body, 422)
+    async with api_client(base, tokens["io"]) as s:
+        status, _, page = await call(s, "GET", "/api/v1/events")
+        assert status == 200 and refs["vr"] not in {i["case"]["reference"] for i in page["items"]}
+        assert refs["visa"] in {i["case"]["reference"] for i in page["items"]}
+    async with api_client(base, tokens["auditor"]) as s:
+        status, kind, body = await call(s, "GET", "/api/v1/events")
+        _problem(status, kind, body, 403)

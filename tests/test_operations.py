@@ -73,6 +73,7 @@ async def test_metrics_count_turns_per_channel(sqlite_store: Store, flows: FlowS
     assert f'intake_turns_total{{channel="rest"}} {before + 2}' in text
     assert 'intake_turn_seconds_bucket{channel="rest",le="0.5"}' in text
     assert "intake_reminders_due 0.0" in text
+    assert 'intake_webhook_deliveries{status="parked"} 0.0' in text and "intake_case_events_unpublished" in text
 
 
 async def test_metrics_need_loopback_or_the_token(sqlite_store: Store, flows: FlowSet, clock: Clock) -> None:

@@ -208,3 +208,38 @@ class BookingList(_Out):
 
 class BookingIn(_In):
     slot_id: int = Field(ge=1, le=2**31 - 1)
+
+
+# --- the events feed --------------------------------------------------------------------
+
+
+class EventsQuery(_In):
+    after: str | None = Field(
+        default=None, max_length=20, pattern=r"^[0-9]*$",
+        description="`next` of the previous answer (opaque); nothing: from the oldest event kept",
+    )
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class EventCase(BaseModel):
+    """The case as events show it: plain columns and ids, nothing personal (an erased
+    case's event carries its reference alone)."""
+
+    model_config = ConfigDict(extra="allow")
+    reference: str
+
+
+class Event(_Out):
+    """What a webhook receives: the same body, the same cursor."""
+
+    event: Literal["case.created", "case.updated", "case.message", "case.withdrawn", "case.erased"]
+    sequence: int
+    cursor: str
+    occurred_at: datetime
+    case: EventCase
+    change: dict[str, object] | None = None
+
+
+class EventPage(_Out):
+    items: list[Event]
+    next: str = Field(description="ask with `after=` this next time (the same when nothing was new)")

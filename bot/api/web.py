@@ -11,7 +11,7 @@ from aiohttp import web
 from ..backoffice.framework import PUBLIC
 from ..i18n import S_
 from ..store.tokens import TokenStore
-from . import cases, slots
+from . import cases, events, slots
 from .framework import (
     API,
     HEADERS,
@@ -33,7 +33,7 @@ async def openapi_json(call: Call) -> web.StreamResponse:
     return web.json_response(openapi(), headers=HEADERS)
 
 
-ROUTES: tuple[Any, ...] = (*cases.ROUTES, *slots.ROUTES, openapi_json)
+ROUTES: tuple[Any, ...] = (*cases.ROUTES, *slots.ROUTES, *events.ROUTES, openapi_json)
 """Every API route, each declared with ``endpoint`` (its permission and models)."""
 
 

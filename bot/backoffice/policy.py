@@ -12,6 +12,7 @@ audit log, no case. A call-back is seen as the kind of the journey it came from.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Protocol
 
 from sqlalchemy import Text, and_, cast, false, or_, true
@@ -29,7 +30,9 @@ CASE_ACTIONS = frozenset({"view", "change_status", "assign", "record_step", "not
 """Actions on one case: allowed only where the case is visible too."""
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
-        CASE_ACTIONS | {"list_cases", "read_audit", "manage_users", "manage_orgs", "manage_tokens", "manage_slots", "profile"}
+        CASE_ACTIONS
+        | {"list_cases", "read_audit", "manage_users", "manage_orgs", "manage_tokens", "manage_slots",
+           "manage_webhooks", "profile"}
     ),
     "caseworker": frozenset(CASE_ACTIONS | {"list_cases", "manage_slots", "profile"}),
     "partner": frozenset({"view", "note", "list_cases", "profile"}),
@@ -145,6 +148,36 @@ def visible_cases(user: Staff) -> ColumnElement[bool]:
     if user.role == "partner":
         return or_(CaseRow.submitted_org == user.organisation, _shared_clause(user.organisation))
     return false()
+
+
+# --- an organisation as a whole (its webhooks) ------------------------------------------
+
+
+def organisation_members(
+    organisation: str, organisation_id: int, kind_rules: tuple[tuple[str, str], ...]
+) -> tuple[Staff, Staff]:
+    """What an organisation as a whole may see, as two of its members: a caseworker (its
+    case kinds under their rules; not on duty, so ``on_duty`` cases stay with the people
+    on duty) and a partner (what it submitted or was shared with)."""
+    caseworker = Staff(
+        id=0, email=f"organisation:{organisation}", role="caseworker", organisation=organisation,
+        organisation_id=organisation_id, on_duty=False, language=None, disabled=False, kind_rules=kind_rules,
+    )
+    return caseworker, replace(caseworker, role="partner")
+
+
+def organisation_can_see(
+    organisation: str, organisation_id: int, kind_rules: tuple[tuple[str, str], ...], case: CaseFacts
+) -> bool:
+    """May the organisation (a webhook of it) hear of ``case``? The same rules as its staff."""
+    return any(can_see(member, case) for member in organisation_members(organisation, organisation_id, kind_rules))
+
+
+def organisation_visible(
+    organisation: str, organisation_id: int, kind_rules: tuple[tuple[str, str], ...]
+) -> ColumnElement[bool]:
+    """``organisation_can_see`` as a WHERE condition on ``cases``."""
+    return or_(*(visible_cases(m) for m in organisation_members(organisation, organisation_id, kind_rules)))
 
 
 def notes_visible_to(user: Staff) -> Any:

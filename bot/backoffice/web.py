@@ -23,7 +23,7 @@ from ..i18n import S_
 from ..messaging import ApplicantMessenger
 from ..store.casework import SORTS, TRANSITIONS, CaseFilter, Casework, WorkflowError
 from ..store.staff import Staff, StaffDirectory
-from . import policy, tokens
+from . import policy, tokens, webhooks
 from .framework import (
     BACKOFFICE,
     FORM,
@@ -451,7 +451,7 @@ CORE_ROUTES: tuple[Route, ...] = (
     ("GET", f"{PREFIX}/audit", audit_log),
 )
 
-ROUTES: tuple[Route, ...] = (*CORE_ROUTES, *tokens.ROUTES)
+ROUTES: tuple[Route, ...] = (*CORE_ROUTES, *tokens.ROUTES, *webhooks.ROUTES)
 """Every back-office route: each page module's ``ROUTES``, added here in one place."""
 
 

@@ -75,6 +75,10 @@ class TurnRecords(Protocol):
 
     async def create_case(self, draft: CaseDraft, now: datetime) -> Case: ...
 
+    async def case_message(self, reference: str, now: datetime) -> bool:
+        """The applicant's message of this turn answers the case ``reference`` (a staff
+        member wrote to them about it): other systems hear of it. False if not theirs."""
+
     async def link_device(self, device_hash: str) -> None:
         """Record the device this conversation is written from: erasure reaches its others too."""
 

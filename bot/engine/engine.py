@@ -123,6 +123,9 @@ class Engine:
                     )))
                 notice += [Outbound(text) for text in state.notices]  # reminders kept for this turn
                 state.notices = []
+                if _answers_staff(inbound, state):
+                    assert state.replying_to is not None
+                    await turn.case_message(state.replying_to, now)
                 if state.takeover is not None and not _for_the_bot(inbound):
                     if now < datetime.fromisoformat(state.takeover["until"]):
                         said = notice + self._quiet(state)
@@ -302,6 +305,15 @@ class Engine:
             log.info("purged %s", counts)
         return counts
 
+
+
+def _answers_staff(inbound: Inbound, state: State) -> bool:
+    """The applicant's words answer the case a staff member wrote about: typed words (not
+    a button, not a command), while a person has taken over or outside a journey (an
+    answer to the bot's question in a journey is not one to staff)."""
+    if not state.replying_to or not (inbound.text or "").strip() or commands.parse(inbound.text):
+        return False
+    return state.takeover is not None or not state.flow_id
 
 
 def _for_the_bot(inbound: Inbound) -> bool:

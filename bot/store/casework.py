@@ -16,8 +16,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..cases.kinds import KINDS
 from ..cases.model import Case
+from . import outbox
 from .database import READ_ONLY
 from .models import CaseEvent, CaseNote, CaseRow, CaseStep, Organisation, StaffUser
+from .retention import RetentionPolicy, retention_until
 
 OPEN = ("submitted", "in_review", "waiting_for_applicant")
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -36,6 +38,29 @@ SORTS = {
     ),
     "updated": (desc(CaseRow.updated_at),),
 }
+
+
+async def set_status(
+    session: Any, row: CaseRow, status: str, now: datetime, *, actor: str, note: str | None,
+    retention: RetentionPolicy, outcome: str | None = None,
+) -> None:
+    """The one way a case's status changes (the back office, the API, the CLI): its
+    history, its outcome (kept only while closed), its retention period (a final status
+    starts it, an open one clears it: retention.py) and its outbox event, all in the
+    caller's transaction. ``row.events`` must be loaded."""
+    previous = row.status
+    if status == "closed":
+        row.outcome = outcome
+    elif previous == "closed":
+        row.outcome = None
+    row.status = status
+    row.retention_until = retention_until(retention, row.kind, status, now)
+    row.updated_at = now
+    row.events.append(CaseEvent(at=now, status=status, actor=actor, note=note))
+    change: dict[str, Any] = {"status": {"from": previous, "to": status}}
+    if status == "closed":
+        change["outcome"] = outcome
+    await outbox.record(session, "case.withdrawn" if status == "withdrawn" else "case.updated", row, now, change)
 
 
 class WorkflowError(ValueError):
@@ -202,7 +227,10 @@ class Casework:
         if not reason:
             raise WorkflowError("a reason is required")
         async with self._store.locks.writer(), self._sessions() as session, session.begin():
-            row = await session.scalar(select(CaseRow).where(CaseRow.reference == reference).with_for_update())
+            row = await session.scalar(
+                select(CaseRow).where(CaseRow.reference == reference)
+                .options(selectinload(CaseRow.events)).with_for_update()
+            )
             if row is None:
                 raise WorkflowError("no such case")
             if status not in TRANSITIONS.get(row.status, frozenset()):
@@ -211,22 +239,26 @@ class Casework:
                 kind = KINDS.get(row.kind)
                 if not outcome or kind is None or kind.outcome(outcome) is None:
                     raise WorkflowError("closing needs one of the case kind's outcomes")
-                row.outcome = outcome
-            elif row.status == "closed":
-                row.outcome = None
-            row.status = status
-            row.updated_at = now
             if row.first_answer_at is None:
                 row.first_answer_at = now
-            session.add(CaseEvent(case_id=row.id, at=now, status=status, actor=actor, note=reason[:2000]))
+            await set_status(
+                session, row, status, now, actor=actor, note=reason[:2000], retention=self._store.retention,
+                outcome=outcome if status == "closed" else None,
+            )
 
     async def assign(self, reference: str, assignee_id: int | None, now: datetime) -> None:
         async with self._store.locks.writer(), self._sessions() as session, session.begin():
-            row = await session.scalar(select(CaseRow).where(CaseRow.reference == reference))
+            row = await session.scalar(select(CaseRow).where(CaseRow.reference == reference).with_for_update())
             if row is None:
                 raise WorkflowError("no such case")
+            if row.assignee_id == assignee_id:
+                return
+            previous = row.assignee_id
             row.assignee_id = assignee_id
             row.updated_at = now
+            await outbox.record(
+                session, "case.updated", row, now, {"assignee_id": {"from": previous, "to": assignee_id}}
+            )
 
     async def add_note(self, reference: str, author_id: int | None, organisation_id: int, text: str, now: datetime) -> None:
         text = text.strip()
@@ -243,7 +275,7 @@ class Casework:
 
     async def record_step(self, reference: str, step: str, actor: str, now: datetime) -> None:
         async with self._store.locks.writer(), self._sessions() as session, session.begin():
-            row = await session.scalar(select(CaseRow).where(CaseRow.reference == reference))
+            row = await session.scalar(select(CaseRow).where(CaseRow.reference == reference).with_for_update())
             kind = KINDS.get(row.kind) if row is not None else None
             if row is None or kind is None or kind.step(step) is None:
                 raise WorkflowError("not a step of this case kind")
@@ -251,6 +283,7 @@ class Casework:
                 return
             session.add(CaseStep(case_id=row.id, step=step, actor=actor, at=now))
             row.updated_at = now
+            await outbox.record(session, "case.updated", row, now, {"step": step})
 
     async def colleagues(self, organisation_id: int) -> list[tuple[int, str]]:
         """Enabled caseworkers and admins of an organisation (whom a case may be assigned to)."""

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import selectinload
 
+from . import outbox
 from .appointments import ACTIVE
 from .models import Booking, CaseEvent, CaseRow, Conversation, ErasedCase, Job, ProcessedMessage, Slot, TranscriptEntry
 
@@ -52,7 +53,11 @@ async def drop_bookings(session: Any, now: datetime, which: Any) -> int:
 
 
 async def erase_case_row(session: Any, row: CaseRow, now: datetime, actor: str, reason: str | None) -> None:
-    """Delete a case (its history and bookings too), leaving its anonymous trace."""
+    """Delete a case (its history and bookings too), leaving its anonymous trace; its
+    outbox events and their deliveries go too, and ``case.erased`` (its reference alone)
+    tells the receivers."""
+    await outbox.purge_case(session, row.id)
+    await outbox.record(session, "case.erased", row, now)
     session.add(ErasedCase(
         erased_at=now, reference=row.reference, kind=row.kind,
         created_month=row.created_at.strftime("%Y-%m"), outcome=row.status, actor=actor, reason=reason,

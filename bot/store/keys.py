@@ -28,6 +28,7 @@ from .models import (
     ProcessedMessage,
     StaffUser,
     TranscriptEntry,
+    Webhook,
 )
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ ENCRYPTED: tuple[tuple[Any, tuple[str, ...]], ...] = (
     (Job, ("payload_enc",)),
     (CaseNote, ("body_enc",)),
     (StaffUser, ("totp_secret_enc",)),
+    (Webhook, ("secret_enc",)),
 )
 """Every encrypted column (``*_enc`` in models.py; a test checks none is missing)."""
 LOOKUP = "lookup"

@@ -436,3 +436,81 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- delivery to other systems: the outbox and webhooks (outbox.py, bot/webhooks.py) -----
+
+
+class OutboxEvent(Base):
+    """A change of a case, written in the same transaction as the change (outbox.py).
+
+    Nothing personal: the case's plain columns and ids only. ``seq`` is given when the
+    event is published (in commit order, one publisher at a time), and ``body`` with it:
+    the JSON every webhook and the feed get, never changed afterwards. The access columns
+    are the case's at the time of the event, so that the one access check also decides
+    for the events of a case that was erased since."""
+
+    __tablename__ = "outbox_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int | None] = mapped_column(Integer, unique=True)
+    event: Mapped[str] = mapped_column(String(32))
+    case_id: Mapped[str] = mapped_column(String(36), index=True)
+    """Not a foreign key: ``case.erased`` outlives its case."""
+    reference: Mapped[str] = mapped_column(String(16))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    body: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(32))
+    origin_flow: Mapped[str | None] = mapped_column(String(64))
+    shared_with: Mapped[str] = mapped_column(String(255), default="")
+    submitted_org: Mapped[str | None] = mapped_column(String(64))
+    flags: Mapped[list[str]] = mapped_column(JSON)
+
+
+class Webhook(Base):
+    """A receiver of an organisation: the events it wants, its URL, its signing secret
+    (encrypted). It receives only the events of cases its organisation may see."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[str] = mapped_column(String(255))
+    """``,case.created,case.updated,``."""
+    secret_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(254))
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook. ``key`` is the ``Intake-Delivery`` header (the same key
+    always goes with the event's one body). ``status``: pending → running (claimed, with
+    a lease until ``locked_until``; ``attempts`` is the fencing token) → delivered, or
+    back to pending with a later ``next_at``, or parked after too many attempts, until
+    staff resend (pending again) or dismiss it. A pending, running or parked delivery
+    holds back the later ones of the same case to the same webhook."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(36), unique=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("outbox_events.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    case_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    """``HTTP 500``, ``timeout``, ``ClientConnectorError``: never a body."""
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+Index("ix_webhook_deliveries_status_next_at", WebhookDelivery.status, WebhookDelivery.next_at)
+Index("ix_webhook_deliveries_order", WebhookDelivery.webhook_id, WebhookDelivery.case_id, WebhookDelivery.seq)

@@ -21,11 +21,13 @@ from ..cases.draft import CaseDraft
 from ..cases.model import Case, StatusChange
 from ..cases.references import new_reference
 from .appointments import FINAL_JOB, BookingView, JobView, SlotView, StoreAppointments, TurnAppointments
+from . import outbox
 from .case_access import access_columns
+from .casework import set_status
 from .crypto import Cipher
 from .database import READ_ONLY, ConversationLocks, advisory_key, create_engine
 from .erasure import delete_conversation_rows, drop_bookings, erase_case_row, erase_conversation
-from .retention import RetentionPolicy, purge_expired, retention_until
+from .retention import RetentionPolicy, purge_expired
 from .inline import InlineSqlite
 from .models import (
     ERASED,
@@ -188,8 +190,26 @@ class Turn(TurnAppointments):
         event = CaseEvent(case_id=row.id, at=now, status="submitted", actor="applicant", note=None)
         await self._session.execute(insert(CaseRow.__table__), [_columns(row, CaseRow)])
         await self._session.execute(insert(CaseEvent.__table__), [_columns(event, CaseEvent)])
+        await outbox.record(self._session, "case.created", row, now)
         row.events = [event]
         return self._store.to_case(row)
+
+    async def case_message(self, reference: str, now: datetime) -> bool:
+        """The applicant's message of this turn answers the case ``reference`` (a staff
+        member wrote to them about it): ``case.message`` in the outbox, without the text
+        (receivers read it through the API). False if the case is not this sender's."""
+        row = (
+            await self._session.execute(
+                select(CaseRow).where(
+                    CaseRow.reference == reference,
+                    or_(CaseRow.conversation_id == self.conversation.id, CaseRow.sender_key == self._sender_key),
+                )
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            return False
+        await outbox.record(self._session, "case.message", row, now)
+        return True
 
     async def erase(self, now: datetime) -> tuple[int, int]:
         """The applicant's right to erasure (see erasure.py): this conversation and all it
@@ -476,10 +496,8 @@ class Store(StoreAppointments):
             )
             if row is None:
                 return None
-            row.status = status
-            row.retention_until = retention_until(self.retention, row.kind, status, now)
-            row.events.append(CaseEvent(at=now, status=status, actor=actor, note=note))
-            row.updated_at = now
+            await set_status(session, row, status, now, actor=actor, note=note, retention=self.retention,
+                             outcome=row.outcome if status == "closed" else None)
             await session.flush()
             return self.to_case(row)
 

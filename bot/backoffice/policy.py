@@ -25,12 +25,15 @@ CALLBACK = "human_callback"
 VULNERABILITY_FLAGS = ("unaccompanied_minor", "no_shelter_with_children", "no_shelter", "urgent_health")
 """Flags that share a case with the kind's ``vulnerable`` organisations (Fedasil reception)."""
 
+# ``assisted_intake``: run a journey on behalf of an applicant (assisted.py); the cases it
+# creates carry the staff member's organisation, which is how a partner then sees them.
 CASE_ACTIONS = frozenset({"view", "change_status", "assign", "record_step", "note", "message"})
 """Actions on one case: allowed only where the case is visible too."""
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset(CASE_ACTIONS | {"list_cases", "read_audit", "manage_users", "manage_orgs", "profile"}),
-    "caseworker": frozenset(CASE_ACTIONS | {"list_cases", "profile"}),
-    "partner": frozenset({"view", "note", "list_cases", "profile"}),
+    "admin": frozenset(CASE_ACTIONS | {"list_cases", "read_audit", "manage_users", "manage_orgs", "profile",
+                                       "assisted_intake"}),
+    "caseworker": frozenset(CASE_ACTIONS | {"list_cases", "profile", "assisted_intake"}),
+    "partner": frozenset({"view", "note", "list_cases", "profile", "assisted_intake"}),
     "auditor": frozenset({"read_audit", "profile"}),
 }
 ACTIONS = frozenset().union(*ROLE_ACTIONS.values())

@@ -57,6 +57,14 @@ class IntakeCase:
     """Moved to the applicant's own chat with a link code."""
 
 
+def _view(row: AssistedIntake) -> AssistedView:
+    return AssistedView(
+        id=row.id, staff_id=row.staff_id, submitted_by=row.submitted_by, organisation=row.organisation,
+        consent_method=row.consent_method, language=row.language, flow_id=row.flow_id,
+        created_at=row.created_at,
+    )
+
+
 def link_hash(cipher: Any, code: str) -> str:
     return str(cipher.lookup_hash("case-link-code", code))
 
@@ -81,13 +89,16 @@ class AssistedRecords:
     async def get(self, intake_id: str) -> AssistedView | None:
         async with self.store.reading() as session:
             row = await session.get(AssistedIntake, intake_id[:32])
-        if row is None:
-            return None
-        return AssistedView(
-            id=row.id, staff_id=row.staff_id, submitted_by=row.submitted_by, organisation=row.organisation,
-            consent_method=row.consent_method, language=row.language, flow_id=row.flow_id,
-            created_at=row.created_at,
-        )
+        return None if row is None else _view(row)
+
+    async def recent(self, staff_id: int, limit: int = 20) -> list[AssistedView]:
+        """The staff member's latest intakes, newest first (to come back to one)."""
+        async with self.store.reading() as session:
+            rows = (await session.scalars(
+                select(AssistedIntake).where(AssistedIntake.staff_id == staff_id)
+                .order_by(AssistedIntake.created_at.desc()).limit(limit)
+            )).all()
+        return [_view(r) for r in rows]
 
     async def cases(self, intake_id: str) -> list[IntakeCase]:
         """The cases this intake created, oldest first (also once linked elsewhere)."""

@@ -10,6 +10,7 @@ import html
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -17,16 +18,21 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy import text as text_sql
 
+from bot.app import create_app
+from bot.channels.rest import RestChannel
+from bot.engine import Engine
 from bot.engine.loader import FlowSet
 from bot.i18n import gettext, use_locale
 from bot.store.models import CaseRow
 from bot.store.staff import StaffDirectory
 from bot.store.store import Store
+from nlu.langid import LanguageIdentifier
 
 from .backoffice_cases import make_user
-from .backoffice_http import backoffice, client, csrf_of, page_csrf, sign_in
+from .backoffice_http import client, csrf_of, page_csrf, sign_in
 from .chat import VOLUNTARY_RETURN
 from .conftest import START, Clock
+from .serving import serving, services_for
 
 FIELD = re.compile(r'data-field="([^"]*)"')
 PAYLOAD = re.compile(r'<button type="submit" name="payload" value="([^"]*)"')
@@ -41,7 +47,9 @@ async def site(store: Store, flows: FlowSet, clock: Clock) -> AsyncIterator[str]
     await make_user(directory, "outreach@ngo.example", "partner", "ngo", START)
     await make_user(directory, "outreach@caritas.example", "partner", "caritas", START)
     await make_user(directory, "audit@example.org", "auditor", "fedasil", START)
-    async with backoffice(store, flows, clock) as base:
+    # The back office with the web chat's REST channel, as `intake serve` runs them.
+    engine = Engine(store, flows, clock=clock, idle_timeout=timedelta(hours=24), language_id=LanguageIdentifier())
+    async with serving(create_app(services_for(engine, flows), [RestChannel(engine)])) as base:
         yield base
 
 
@@ -213,8 +221,10 @@ async def test_the_printable_summary_is_in_the_applicants_language_with_a_one_ti
     arabic, english = html.unescape(sheets[0][2]), html.unescape(sheets[1][2])
     assert title in arabic and keep in arabic and reference in arabic
     assert "Your request" in english and "What happens next" in english and "Fedasil will contact you" in english
-    assert "@media print" in (await (await aiohttp.ClientSession(site).get(
-        re.search(r'href="(/backoffice/static/backoffice.css[^"]*)"', page)[1])).text())  # type: ignore[index]
+    stylesheet = re.search(r'href="(/backoffice/static/backoffice.css[^"]*)"', page)
+    assert stylesheet
+    async with aiohttp.ClientSession(site) as browser, browser.get(stylesheet[1]) as css:
+        assert "@media print" in await css.text()  # the header, the buttons and the nav are not printed
     # Only a keyed hash of the code is kept.
     async with store.reading() as db:
         kept = (await db.execute(text_sql("SELECT code_hash FROM case_link_codes"))).scalars().all()

@@ -165,7 +165,12 @@ async def test_bad_input_gets_the_engines_localised_re_ask_and_a_double_click_co
         await desk.send("zzzz-not-a-country", message_id=message_id)
         assert desk.field == "applicant.nationality"
         assert desk.said != asked and "pays" in desk.said.lower()  # the re-ask, in French
+        # /link is the applicant's, in their own chat: in an intake it links nothing.
+        await desk.send("/link 2345-6789")
+        assert desk.field == "applicant.nationality" and "ce code" not in desk.said
         # The same form sent twice (a double click): answered once, from what was said.
+        message_id = MESSAGE_ID.search(desk.page)[1]  # type: ignore[index]
+        await desk.send("zzzz-not-a-country", message_id=message_id)
         first = desk.said
         await desk.send("GE", message_id=message_id)
         assert desk.said == first and desk.field == "applicant.nationality"

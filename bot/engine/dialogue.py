@@ -354,6 +354,8 @@ class Dialogue:
         return replies + (self._resume(ctx, state) or self._menu(ctx, greeting=False))
 
     async def _link(self, ctx: TurnContext, state: State, command: Command) -> list[Outbound] | None:
+        if ctx.assisted is not None:
+            return None  # staff answering for an applicant link nothing to their intake
         return await self.link_desk.handle(ctx, state, command.argument) + (
             self._resume(ctx, state) or self._menu(ctx, greeting=False)
         )

@@ -23,7 +23,7 @@ from bot.channels.rest import RestChannel
 from bot.engine import Engine
 from bot.engine.loader import FlowSet
 from bot.i18n import gettext, use_locale
-from bot.store.models import CaseRow
+from bot.store.models import CaseRow, Conversation
 from bot.store.staff import StaffDirectory
 from bot.store.store import Store
 from nlu.langid import LanguageIdentifier
@@ -150,7 +150,7 @@ async def test_a_partner_runs_a_voluntary_return_for_an_applicant(site: str, sto
             assert page.status == 404
 
 
-async def test_bad_input_gets_the_engines_localised_re_ask_and_a_double_click_counts_once(site: str) -> None:
+async def test_bad_input_gets_the_engines_localised_re_ask_and_a_double_click_counts_once(site: str, store: Store) -> None:
     async with client(site) as session:
         await sign_in(session, "outreach@ngo.example")
         desk = Desk(session)
@@ -174,6 +174,18 @@ async def test_bad_input_gets_the_engines_localised_re_ask_and_a_double_click_co
         first = desk.said
         await desk.send("GE", message_id=message_id)
         assert desk.said == first and desk.field == "applicant.nationality"
+        # Opened again later (from "your recent intakes"): the same question, no new turn.
+        turns = await _turns(store, desk.url)
+        async with session.get(desk.url) as again:
+            assert html.unescape(" ".join(re.findall(r'<p class="say">(.*?)</p>', await again.text(), re.S))) == first
+        assert await _turns(store, desk.url) == turns
+
+
+async def _turns(store: Store, intake_url: str) -> int:
+    key = store.sender_key("assisted", intake_url.rsplit("/", 1)[1])
+    async with store.reading() as db:
+        conversation = (await db.scalars(select(Conversation.id).where(Conversation.sender_key == key))).one()
+    return len(await store.transcript(conversation))
 
 
 async def test_consent_must_be_recorded_before_the_journey(site: str, store: Store) -> None:

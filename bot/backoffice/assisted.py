@@ -115,6 +115,7 @@ async def start(request: web.Request) -> web.StreamResponse:
                 language_hint=language),
         assisted=intake.by(),
     )
+    await _records(request).answered(intake.id, message_id)
     raise web.HTTPSeeOther(f"{PREFIX}/assisted/{intake.id}?turn={message_id}")
 
 
@@ -131,9 +132,10 @@ async def _intake_or_404(request: web.Request) -> AssistedView:
 async def intake_page(request: web.Request) -> web.StreamResponse:
     bo = request.app[BACKOFFICE]
     intake = await _intake_or_404(request)
-    turn = request.query.get("turn", "")[:64]
+    turn = request.query.get("turn", "")[:64] or intake.last_message_id or ""
     # A known message id is a redelivery: the engine answers it from what it said, and
-    # nothing changes. Without one (the page opened again), the question is asked again.
+    # nothing changes (opened again: the latest answer's). Without one, or once the
+    # engine forgot it (a day later), the question is asked again.
     inbound = Inbound(
         channel=CHANNEL, sender_id=intake.id, message_id=turn or None, language_hint=intake.language,
     )
@@ -184,6 +186,7 @@ async def answer(request: web.Request) -> web.StreamResponse:
                 text=None if payload else text, language_hint=intake.language),
         assisted=intake.by(),
     )
+    await _records(request).answered(intake.id, message_id)
     raise web.HTTPSeeOther(f"{PREFIX}/assisted/{intake.id}?turn={message_id}")
 
 

@@ -39,6 +39,7 @@ class AssistedView:
     language: str
     flow_id: str
     created_at: datetime
+    last_message_id: str | None = None
 
     def by(self) -> AssistedBy:
         return AssistedBy(staff=self.submitted_by, organisation=self.organisation, consent_method=self.consent_method)
@@ -61,7 +62,7 @@ def _view(row: AssistedIntake) -> AssistedView:
     return AssistedView(
         id=row.id, staff_id=row.staff_id, submitted_by=row.submitted_by, organisation=row.organisation,
         consent_method=row.consent_method, language=row.language, flow_id=row.flow_id,
-        created_at=row.created_at,
+        created_at=row.created_at, last_message_id=row.last_message_id,
     )
 
 
@@ -85,6 +86,14 @@ class AssistedRecords:
         async with self.store.locks.writer(), self.store._sessions() as session, session.begin():
             session.add(AssistedIntake(**{f: getattr(view, f) for f in view.__dataclass_fields__}))
         return view
+
+    async def answered(self, intake_id: str, message_id: str) -> None:
+        """Remember the latest answer's message id (see ``AssistedIntake.last_message_id``)."""
+        async with self.store.locks.writer(), self.store._sessions() as session, session.begin():
+            await session.execute(
+                update(AssistedIntake).where(AssistedIntake.id == intake_id).values(last_message_id=message_id)
+                .execution_options(synchronize_session=False)
+            )
 
     async def get(self, intake_id: str) -> AssistedView | None:
         async with self.store.reading() as session:

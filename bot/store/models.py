@@ -433,6 +433,9 @@ class AssistedIntake(Base):
     language: Mapped[str] = mapped_column(String(16))
     flow_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_message_id: Mapped[str | None] = mapped_column(String(64))
+    """The message id of the latest answer: reopening the intake shows the bot's replies
+    to it (the engine answers a known id from what it said) instead of a new turn."""
 
 
 class CaseLinkCode(Base):

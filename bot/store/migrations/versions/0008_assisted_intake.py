@@ -26,6 +26,7 @@ def upgrade() -> None:
     sa.Column('language', sa.String(length=16), nullable=False),
     sa.Column('flow_id', sa.String(length=64), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_message_id', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['staff_id'], ['staff_users.id'], name=op.f('fk_assisted_intakes_staff_id_staff_users'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_assisted_intakes'))
     )

@@ -32,7 +32,7 @@ from .backoffice_cases import make_user
 from .backoffice_http import client, csrf_of, page_csrf, sign_in
 from .chat import VOLUNTARY_RETURN
 from .conftest import START, Clock
-from .serving import serving, services_for
+from .serving import services_for, serving
 
 FIELD = re.compile(r'data-field="([^"]*)"')
 PAYLOAD = re.compile(r'<button type="submit" name="payload" value="([^"]*)"')
@@ -82,7 +82,7 @@ class Desk:
 
     @property
     def said(self) -> str:
-        return html.unescape(" ".join(re.findall(r'<p class="say">(.*?)</p>', self.page, re.S)))
+        return html.unescape(" ".join(re.findall(r'<p class="say">(.*?)</p>', self.page, re.DOTALL)))
 
     async def send(self, value: str, *, message_id: str | None = None) -> None:
         """Click the button whose payload is ``value``, else type it."""
@@ -174,10 +174,15 @@ async def test_bad_input_gets_the_engines_localised_re_ask_and_a_double_click_co
         first = desk.said
         await desk.send("GE", message_id=message_id)
         assert desk.said == first and desk.field == "applicant.nationality"
+        # An answer longer than any question wants: refused, the question stays.
+        form = {"csrf_token": csrf_of(desk.page), "message_id": "long-one", "text": "x" * 2001}
+        async with session.post(desk.url, data=form) as refused:
+            page = await refused.text()
+            assert refused.status == 400 and "too long" in page and 'data-field="applicant.nationality"' in page
         # Opened again later (from "your recent intakes"): the same question, no new turn.
         turns = await _turns(store, desk.url)
         async with session.get(desk.url) as again:
-            assert html.unescape(" ".join(re.findall(r'<p class="say">(.*?)</p>', await again.text(), re.S))) == first
+            assert html.unescape(" ".join(re.findall(r'<p class="say">(.*?)</p>', await again.text(), re.DOTALL))) == first
         assert await _turns(store, desk.url) == turns
 
 
@@ -234,7 +239,7 @@ async def test_the_printable_summary_is_in_the_applicants_language_with_a_one_ti
     with use_locale("ar"):
         title, keep = gettext("Your request"), gettext("Keep this sheet. Give your reference whenever you contact us.")
     assert title != "Your request"  # really translated
-    sheets = re.findall(r'<article class="handout[^"]*" lang="([^"]+)" dir="([^"]+)">(.*?)</article>', page, re.S)
+    sheets = re.findall(r'<article class="handout[^"]*" lang="([^"]+)" dir="([^"]+)">(.*?)</article>', page, re.DOTALL)
     assert [(lang, direction) for lang, direction, _ in sheets] == [("ar", "rtl"), ("en", "ltr")]
     arabic, english = html.unescape(sheets[0][2]), html.unescape(sheets[1][2])
     assert title in arabic and keep in arabic and reference in arabic

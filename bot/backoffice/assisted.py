@@ -32,7 +32,17 @@ from ..engine.turn import Inbound, Outbound
 from ..i18n import S_, gettext, is_rtl, native_name, supported_locales, use_locale
 from ..store.assisted import CHANNEL, AssistedRecords, AssistedView
 from ..store.staff import Staff
-from .framework import BACKOFFICE, FORM, LANGUAGE, PREFIX, STAFF, Route, case_or_404, guarded, render
+from .framework import (
+    BACKOFFICE,
+    FORM,
+    LANGUAGE,
+    PREFIX,
+    STAFF,
+    Route,
+    case_or_404,
+    guarded,
+    render,
+)
 
 MAX_ANSWER_CHARS = 2000
 """Longer than any answer a journey asks for (the REST channel's own limit is larger)."""
@@ -130,25 +140,28 @@ async def _intake_or_404(request: web.Request) -> AssistedView:
 
 @guarded("assisted_intake")
 async def intake_page(request: web.Request) -> web.StreamResponse:
-    bo = request.app[BACKOFFICE]
     intake = await _intake_or_404(request)
-    turn = request.query.get("turn", "")[:64] or intake.last_message_id or ""
-    # A known message id is a redelivery: the engine answers it from what it said, and
-    # nothing changes (opened again: the latest answer's). Without one, or once the
-    # engine forgot it (a day later), the question is asked again.
+    return await _show(request, intake, await _replies(request, intake, request.query.get("turn", "")[:64]))
+
+
+async def _replies(request: web.Request, intake: AssistedView, turn: str = "") -> list[Outbound]:
+    """What the bot said last. A known message id is a redelivery: the engine answers it
+    from what it said, and nothing changes (without one in the address, the latest
+    answer's). Without any, or once the engine forgot it (a day later), the question is
+    asked again."""
     inbound = Inbound(
-        channel=CHANNEL, sender_id=intake.id, message_id=turn or None, language_hint=intake.language,
+        channel=CHANNEL, sender_id=intake.id, message_id=turn or intake.last_message_id or None,
+        language_hint=intake.language,
     )
-    replies = await bo.services.engine.handle(inbound, assisted=intake.by())
-    return await _show(request, intake, replies)
+    return await request.app[BACKOFFICE].services.engine.handle(inbound, assisted=intake.by())
 
 
 async def _show(request: web.Request, intake: AssistedView, replies: list[Outbound],
                 error: str | None = None, status: int = 200) -> web.Response:
     expects = next((r.expects for r in reversed(replies) if r.expects is not None), None)
+    flow = request.app[BACKOFFICE].services.engine.flows.flows.get(intake.flow_id)
     with use_locale(request[LANGUAGE]):
-        journey = gettext(request.app[BACKOFFICE].services.engine.flows.flows[intake.flow_id].title) \
-            if intake.flow_id in request.app[BACKOFFICE].services.engine.flows.flows else intake.flow_id
+        journey = gettext(flow.title) if flow is not None else intake.flow_id
     return render(
         request,
         "assisted.html",
@@ -180,7 +193,7 @@ async def answer(request: web.Request) -> web.StreamResponse:
     if payload is None and text is None:
         raise web.HTTPSeeOther(f"{PREFIX}/assisted/{intake.id}")
     if len(payload or text or "") > MAX_ANSWER_CHARS:
-        return await _show(request, intake, [], S_("This answer is too long."), 400)
+        return await _show(request, intake, await _replies(request, intake), S_("This answer is too long."), 400)
     await bo.services.engine.handle(
         Inbound(channel=CHANNEL, sender_id=intake.id, message_id=message_id, payload=payload,
                 text=None if payload else text, language_hint=intake.language),

@@ -23,6 +23,7 @@ from bot.channels.rest import RestChannel
 from bot.engine import Engine
 from bot.engine.loader import FlowSet
 from bot.i18n import gettext, use_locale
+from bot.messaging import ApplicantMessenger, Delivery
 from bot.store.models import CaseRow, Conversation
 from bot.store.staff import StaffDirectory
 from bot.store.store import Store
@@ -30,7 +31,7 @@ from nlu.langid import LanguageIdentifier
 
 from .backoffice_cases import make_user
 from .backoffice_http import client, csrf_of, page_csrf, sign_in
-from .chat import VOLUNTARY_RETURN
+from .chat import VOLUNTARY_RETURN, Chat
 from .conftest import START, Clock
 from .serving import services_for, serving
 
@@ -231,7 +232,7 @@ async def _summary_with_code(desk: Desk, session: aiohttp.ClientSession) -> tupl
 
 
 async def test_the_printable_summary_is_in_the_applicants_language_with_a_one_time_code(
-    site: str, store: Store
+    site: str, store: Store, flows: FlowSet, clock: Clock
 ) -> None:
     desk, session = await _assisted_return(site, "ar")
     async with session:
@@ -267,6 +268,11 @@ async def test_the_printable_summary_is_in_the_applicants_language_with_a_one_ti
         row = (await db.scalars(select(CaseRow).where(CaseRow.reference == reference))).one()
     address = await store.conversation_address(row.conversation_id)  # type: ignore[arg-type]
     assert address is not None and (address.channel, address.sender_id) == ("rest", sender)
+    messenger = ApplicantMessenger(store, Engine(store, flows, clock=clock), [])
+    assert await messenger.message(row.conversation_id, reference, "Please call us.") == Delivery.KEPT  # type: ignore[arg-type]
+    async with aiohttp.ClientSession(site) as phone:
+        said = await _web_chat(phone, sender, "/case_status")
+        assert "Please call us." in said and reference in said  # shown at their next message
     # The intake still lists the case, as linked.
     async with client(site) as again:
         await sign_in(again, "outreach@ngo.example")
@@ -288,3 +294,20 @@ async def test_an_expired_code_and_too_many_wrong_codes_are_refused(site: str, c
         for _ in range(2):
             await _web_chat(phone, sender, "/link ABCD-EFGH")
         assert "Too many attempts" in await _web_chat(phone, sender, "/link ABCD-EFGH")
+
+
+async def test_link_answers_are_in_the_applicants_language(engine: Engine) -> None:
+    chat = Chat(engine, lang="ar")
+    await chat.say("/link 2345-6789")
+    with use_locale("ar"):
+        unknown = gettext(
+            "I do not know this code. Please check it: it has 8 letters and numbers, as printed on your sheet."
+        )
+        how = gettext(
+            "To follow a request that a staff member sent for you, type /link and the code "
+            "on your sheet, for example: /link 7K3M-9QXA"
+        )
+    assert unknown.startswith("لا أعرف هذا الرمز")  # the Arabic catalog's, not the English text
+    assert chat.replies[0].text == unknown
+    await chat.say("/link")
+    assert chat.replies[0].text == how

@@ -1,6 +1,6 @@
 """assisted intake: the intakes staff run for applicants, and one-time link codes
 
-Revision ID: 0008_assisted
+Revision ID: 0008_assisted_intake
 Revises: 0007
 Create Date: 2026-12-06 21:15:00
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0008_assisted'
+revision = '0008_assisted_intake'
 down_revision = '0007'
 branch_labels = None
 depends_on = None

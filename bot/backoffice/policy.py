@@ -26,16 +26,18 @@ CALLBACK = "human_callback"
 VULNERABILITY_FLAGS = ("unaccompanied_minor", "no_shelter_with_children", "no_shelter", "urgent_health")
 """Flags that share a case with the kind's ``vulnerable`` organisations (Fedasil reception)."""
 
+# ``assisted_intake``: run a journey on behalf of an applicant (assisted.py); the cases it
+# creates carry the staff member's organisation, which is how a partner then sees them.
 CASE_ACTIONS = frozenset({"view", "change_status", "assign", "record_step", "note", "message", "book"})
 """Actions on one case: allowed only where the case is visible too."""
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
         CASE_ACTIONS
         | {"list_cases", "read_audit", "manage_users", "manage_orgs", "manage_tokens", "manage_slots",
-           "manage_webhooks", "profile"}
+           "manage_webhooks", "profile", "assisted_intake"}
     ),
-    "caseworker": frozenset(CASE_ACTIONS | {"list_cases", "manage_slots", "profile"}),
-    "partner": frozenset({"view", "note", "list_cases", "profile"}),
+    "caseworker": frozenset(CASE_ACTIONS | {"list_cases", "manage_slots", "profile", "assisted_intake"}),
+    "partner": frozenset({"view", "note", "list_cases", "profile", "assisted_intake"}),
     "auditor": frozenset({"read_audit", "profile"}),
 }
 ACTIONS = frozenset().union(*ROLE_ACTIONS.values())

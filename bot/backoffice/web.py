@@ -23,7 +23,7 @@ from ..i18n import S_
 from ..messaging import ApplicantMessenger
 from ..store.casework import SORTS, TRANSITIONS, CaseFilter, Casework, WorkflowError
 from ..store.staff import Staff, StaffDirectory
-from . import policy, tokens, webhooks
+from . import assisted, policy, tokens, webhooks
 from .framework import (
     BACKOFFICE,
     FORM,
@@ -297,6 +297,7 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
             if policy.can(user, "assign", row)
             else [],
             "message": request.query.get("error"),
+            "consent_titles": assisted.CONSENT_TITLES,
         },
     )
 
@@ -451,7 +452,7 @@ CORE_ROUTES: tuple[Route, ...] = (
     ("GET", f"{PREFIX}/audit", audit_log),
 )
 
-ROUTES: tuple[Route, ...] = (*CORE_ROUTES, *tokens.ROUTES, *webhooks.ROUTES)
+ROUTES: tuple[Route, ...] = (*CORE_ROUTES, *tokens.ROUTES, *webhooks.ROUTES, *assisted.ROUTES)
 """Every back-office route: each page module's ``ROUTES``, added here in one place."""
 
 

@@ -62,6 +62,10 @@ class Case(_Model):
     consent: Consent | None = None
     appointment: dict[str, Any] | None = None
     submitted_by: str | None = Field(default=None, description="staff member, in assisted mode")
+    submitted_org: str | None = Field(default=None, description="the staff member's organisation, in assisted mode")
+    consent_method: Literal["read_aloud", "signed_form"] | None = Field(
+        default=None, description="in assisted mode: how the applicant gave consent to the staff member"
+    )
     content_version: str | None = None
     transcript: str | None = Field(default=None, description="link to the conversation's transcript")
     created_at: datetime

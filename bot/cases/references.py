@@ -32,3 +32,25 @@ def normalise(text: str) -> str | None:
         return None
     candidate = f"{compact[:2]}-{compact[2:]}"
     return candidate if PATTERN.match(candidate) else None
+
+
+LINK_LENGTH = 8
+"""One-time link codes (an applicant links their own chat to a case staff submitted for
+them): eight characters of the same alphabet, 30**8 (about 650 billion) codes."""
+
+
+def new_link_code() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(LINK_LENGTH))
+
+
+def normalise_link_code(text: str) -> str | None:
+    """A link code as typed (``7k3m 9qxa``, ``7K3M-9QXA``) in its canonical form, or None."""
+    compact = re.sub(r"[\s\-_.]", "", strip_bidi_controls(text).upper())
+    if len(compact) != LINK_LENGTH or any(ch not in ALPHABET for ch in compact):
+        return None
+    return compact
+
+
+def show_link_code(code: str) -> str:
+    """``7K3M-9QXA``: two groups of four, easier to copy by hand."""
+    return f"{code[:4]}-{code[4:]}"

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from ..i18n import N_, current_locale, strip_bidi_controls, use_locale, word_set
 
-GLOBAL = ("start", "restart", "back", "help", "language", "human", "cancel", "forget", "my_data")
+GLOBAL = ("start", "restart", "back", "help", "language", "human", "cancel", "forget", "my_data", "link")
 """Commands offered everywhere; flows may not use these names as intents."""
 
 INTERNAL = ("skip", "keep", "done", "confirm", "edit", "continue", "stay", "answer")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from ..cases.draft import CaseDraft
+from ..cases.draft import AssistedBy, CaseDraft
 from ..cases.model import Case
 
 Reminders = list[tuple[datetime, dict[str, Any]]]
@@ -85,6 +85,11 @@ class TurnRecords(Protocol):
     async def cases(self) -> list[Case]:
         """The cases sent from this conversation, newest first."""
 
+    async def redeem_link_code(self, code: str, now: datetime) -> tuple[str, str | None]:
+        """Link the case a staff member submitted for the applicant (assisted intake) to
+        this conversation with its one-time code (canonical form): ``("linked",
+        reference)``, or ``("unknown" | "expired" | "used", None)``."""
+
     async def erase(self, now: datetime) -> tuple[int, int]:
         """Erase this conversation, its bookings and its sender's cases: (cases erased,
         cases kept because staff put them under a legal hold)."""
@@ -144,7 +149,8 @@ class TurnContext:
     today: date
     records: TurnRecords
     """The turn's transaction: cases, bookings, erasure."""
-    submitted_by: str | None = None
+    assisted: AssistedBy | None = None
+    """A staff member runs this journey for the applicant (assisted intake)."""
     erased: bool = False
     """Set when the applicant erased their data this turn: the turn itself is not logged."""
     timezone: str = "Europe/Brussels"

@@ -14,6 +14,7 @@ from . import commands, my_data
 from .commands import Command
 from .desks import AppointmentDesk, CaseDesk
 from .flow import AskStep
+from .linking import LinkDesk
 from .loader import FlowSet
 from .context import LanguageIdentifier, TurnContext
 from .runner import FlowRunner
@@ -61,6 +62,7 @@ class Dialogue:
         self.runner = FlowRunner(flows)
         self.appointments = AppointmentDesk(flows.content)
         self.case_desk = CaseDesk(find_case, limits)
+        self.link_desk = LinkDesk(self.case_desk.limits)
         self.nlu = nlu
         self._commands = self._command_table()
         self._journey_intents = frozenset(f.intent for f in flows.flows.values())
@@ -254,6 +256,7 @@ class Dialogue:
             "stay": self._stay,
             "appointment_manage": self._appointment_desk,
             "case_status": self._case_desk,
+            "link": self._link,
             "forget": self._forget,
             "my_data": self._my_data,
             "skip": self._skip,
@@ -349,6 +352,13 @@ class Dialogue:
         if state.mode == Mode.CASE_LOOKUP:
             return replies
         return replies + (self._resume(ctx, state) or self._menu(ctx, greeting=False))
+
+    async def _link(self, ctx: TurnContext, state: State, command: Command) -> list[Outbound] | None:
+        if ctx.assisted is not None:
+            return None  # staff answering for an applicant link nothing to their intake
+        return await self.link_desk.handle(ctx, state, command.argument) + (
+            self._resume(ctx, state) or self._menu(ctx, greeting=False)
+        )
 
     async def _forget(self, ctx: TurnContext, state: State, command: Command) -> list[Outbound] | None:
         state.mode = Mode.FORGET

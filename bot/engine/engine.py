@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..cases.draft import AssistedBy
 from ..content import Content
 from ..i18n import DEFAULT_LOCALE, gettext, negotiate, use_locale
 from ..limits import Limits, MemoryLimits
@@ -62,18 +63,20 @@ class Engine:
         """Told (channel, seconds, succeeded) after each turn: the metrics."""
         self._known: OrderedDict[tuple[str, str], None] = OrderedDict()
 
-    async def handle(self, inbound: Inbound, *, submitted_by: str | None = None) -> list[Outbound]:
+    async def handle(self, inbound: Inbound, *, assisted: AssistedBy | None = None) -> list[Outbound]:
+        """One turn. ``assisted``: a staff member answers for the applicant (the back
+        office's assisted intake); a case this turn creates records who and how."""
         if self.on_turn is None:
-            return await self._handle(inbound, submitted_by)
+            return await self._handle(inbound, assisted)
         started, ok = time.perf_counter(), False
         try:
-            replies = await self._handle(inbound, submitted_by)
+            replies = await self._handle(inbound, assisted)
             ok = True
             return replies
         finally:
             self.on_turn(inbound.channel, time.perf_counter() - started, ok)
 
-    async def _handle(self, inbound: Inbound, submitted_by: str | None) -> list[Outbound]:
+    async def _handle(self, inbound: Inbound, assisted: AssistedBy | None) -> list[Outbound]:
         now = self.clock()
         inbound = inbound.storable()
         async with self.store.turn(inbound.channel, inbound.sender_id, now, message_id=inbound.message_id) as turn:
@@ -108,7 +111,7 @@ class Engine:
                 today=now.astimezone(self.zone).date(),
                 records=turn,
                 timezone=self.timezone,
-                submitted_by=submitted_by,
+                assisted=assisted,
                 origin=inbound.origin,
             )
             with use_locale(language):

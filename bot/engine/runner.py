@@ -540,7 +540,9 @@ class FlowRunner:
             priority=priority,
             consent=consent,
             content_version=self.flows.content.version,
-            submitted_by=ctx.submitted_by,
+            submitted_by=ctx.assisted.staff if ctx.assisted else None,
+            submitted_org=ctx.assisted.organisation if ctx.assisted else None,
+            consent_method=ctx.assisted.consent_method if ctx.assisted else None,
         )
 
 

@@ -56,6 +56,8 @@ class State:
     """Messages for the applicant (reminders) waiting for a channel that cannot push."""
     lookups: list[float] = field(default_factory=list)
     """When this conversation looked up a case by reference (rate limit)."""
+    link_tries: list[float] = field(default_factory=list)
+    """When this conversation sent a wrong link code (/link, rate limit)."""
     language_settled: bool = False
     """The language was chosen, or the first typed message was checked for another one."""
     held_text: str | None = None

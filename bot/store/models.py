@@ -514,3 +514,47 @@ class WebhookDelivery(Base):
 
 Index("ix_webhook_deliveries_status_next_at", WebhookDelivery.status, WebhookDelivery.next_at)
 Index("ix_webhook_deliveries_order", WebhookDelivery.webhook_id, WebhookDelivery.case_id, WebhookDelivery.seq)
+
+
+class AssistedIntake(Base):
+    """A journey a staff member runs on behalf of an applicant from the back office
+    (bot/backoffice/assisted.py). Its id is random and is the sender id of its own
+    conversation on the ``assisted`` channel, so two intakes by the same staff member are
+    two applicants, never one. Nothing personal: who ran it, for which organisation, how
+    the applicant gave consent, in which language and journey."""
+
+    __tablename__ = "assisted_intakes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"), index=True)
+    submitted_by: Mapped[str] = mapped_column(String(128))
+    """The staff member's e-mail address (staff data), copied to the cases it creates."""
+    organisation: Mapped[str] = mapped_column(String(64))
+    """The staff member's organisation (slug), copied to ``cases.submitted_org``."""
+    consent_method: Mapped[str] = mapped_column(String(16))
+    """How the applicant gave consent: ``read_aloud`` or ``signed_form``."""
+    language: Mapped[str] = mapped_column(String(16))
+    flow_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_message_id: Mapped[str | None] = mapped_column(String(64))
+    """The message id of the latest answer: reopening the intake shows the bot's replies
+    to it (the engine answers a known id from what it said) instead of a new turn."""
+
+
+class CaseLinkCode(Base):
+    """A one-time code with which an applicant links their own chat to a case staff
+    submitted for them (``/link CODE``). Only its keyed hash is kept; it expires, and it
+    works once (``used_at``)."""
+
+    __tablename__ = "case_link_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    intake_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    """The assisted intake that submitted the case (it still lists the case once linked)."""
+    created_by: Mapped[str] = mapped_column(String(128))
+    """The staff member who issued the code (e-mail address)."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -22,6 +22,7 @@ from ..cases.model import Case, StatusChange
 from ..cases.references import new_reference
 from .appointments import FINAL_JOB, BookingView, JobView, SlotView, StoreAppointments, TurnAppointments
 from . import outbox
+from .assisted import redeem as redeem_link_code
 from .case_access import access_columns
 from .casework import set_status
 from .crypto import Cipher
@@ -166,6 +167,7 @@ class Turn(TurnAppointments):
             "content_version": draft.content_version,
             "flow_id": draft.flow_id,
             "appointment": draft.appointment,
+            "consent_method": draft.consent_method,
         }
         # Written as two plain INSERTs (the unit of work cost a millisecond and more a
         # case); the row object is only what to_case reads.
@@ -210,6 +212,13 @@ class Turn(TurnAppointments):
             return False
         await outbox.record(self._session, "case.message", row, now)
         return True
+
+    async def redeem_link_code(self, code: str, now: datetime) -> tuple[str, str | None]:
+        """Link the case of a one-time code (an assisted intake's) to this conversation:
+        ``("linked", reference)``, or ``("unknown" | "expired" | "used", None)``."""
+        return await redeem_link_code(
+            self._session, self._cipher, code, self.conversation.id, self._sender_key, now
+        )
 
     async def erase(self, now: datetime) -> tuple[int, int]:
         """The applicant's right to erasure (see erasure.py): this conversation and all it
@@ -591,6 +600,8 @@ class Store(StoreAppointments):
             consent=data.get("consent"),
             appointment=data.get("appointment"),
             submitted_by=row.submitted_by,
+            submitted_org=row.submitted_org,
+            consent_method=data.get("consent_method"),
             content_version=data.get("content_version"),
             transcript=f"conversation:{row.conversation_id}" if row.conversation_id else None,
             created_at=row.created_at,

@@ -28,7 +28,9 @@ VULNERABILITY_FLAGS = ("unaccompanied_minor", "no_shelter_with_children", "no_sh
 CASE_ACTIONS = frozenset({"view", "change_status", "assign", "record_step", "note", "message"})
 """Actions on one case: allowed only where the case is visible too."""
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset(CASE_ACTIONS | {"list_cases", "read_audit", "manage_users", "manage_orgs", "profile"}),
+    "admin": frozenset(
+        CASE_ACTIONS | {"list_cases", "read_audit", "manage_users", "manage_orgs", "profile", "second_factor"}
+    ),
     "caseworker": frozenset(CASE_ACTIONS | {"list_cases", "profile"}),
     "partner": frozenset({"view", "note", "list_cases", "profile"}),
     "auditor": frozenset({"read_audit", "profile"}),

@@ -18,7 +18,7 @@ from bot.store.models import AuditEntry
 from bot.store.staff import StaffDirectory
 from bot.store.store import Store
 
-from .backoffice_cases import PASSWORD, make_case, make_user
+from .backoffice_cases import make_case, make_user
 from .backoffice_http import backoffice, client, page_csrf, sign_in
 from .conftest import START, Clock
 

@@ -25,7 +25,7 @@ if not IN_CI and not os.path.exists(CHROMIUM):
 if not IN_CI:
     pytest.importorskip("playwright", reason="playwright is not installed (pip install -e '.[test]')")
 
-from playwright.async_api import Page, expect  # noqa: E402
+from playwright.async_api import Page, expect
 
 
 @pytest.fixture

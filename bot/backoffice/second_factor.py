@@ -58,8 +58,8 @@ async def code_page(request: web.Request) -> web.StreamResponse:
 @guarded(PUBLIC)
 async def code_check(request: web.Request) -> web.StreamResponse:
     bo = request.app[BACKOFFICE]
-    pre = request.cookies[PRE_SESSION_COOKIE]  # guarded checked the CSRF token bound to it
-    user = await bo.staff.challenge_user(pre, bo.clock())
+    pre = request.cookies.get(PRE_SESSION_COOKIE)  # guarded checked the CSRF token bound to it
+    user = await bo.staff.challenge_user(pre, bo.clock()) if pre else None
     if user is None:
         raise _restart()
     address = request.remote or "?"

@@ -96,7 +96,10 @@ async def login(request: web.Request) -> web.StreamResponse:
         return _login_form(request, S_("Wrong e-mail address or password."), status=401)
     if user.totp == "on":
         # The password is right; the code is still owed, by this browser only.
-        await bo.staff.open_challenge(user, request.cookies[PRE_SESSION_COOKIE], bo.clock())
+        pre = request.cookies.get(PRE_SESSION_COOKIE)
+        if not pre:  # a signed-in browser posting the form again: start afresh
+            raise web.HTTPSeeOther(f"{PREFIX}/login")
+        await bo.staff.open_challenge(user, pre, bo.clock())
         await bo.staff.audit(user, "login_password", bo.clock())
         raise web.HTTPSeeOther(f"{PREFIX}/login/code")
     await bo.throttle.succeeded(email)

@@ -492,6 +492,9 @@ def _staff_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     disable = users.add_parser("disable", help="disable an account and end its sessions at once")
     disable.add_argument("email")
     disable.set_defaults(handler=_users_disable)
+    reset = users.add_parser("reset-totp", help="take away an account's second factor (a lost phone); audited")
+    reset.add_argument("email")
+    reset.set_defaults(handler=_users_reset_totp)
 
     tokens = sub.add_parser("tokens", help="staff API tokens (/api/v1)").add_subparsers(metavar="ACTION")
     create = tokens.add_parser("create", help="make a token; it is printed once, alone on the last line")
@@ -570,7 +573,10 @@ def _users_disable(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import timezone
 
     async def disable(directory):  # type: ignore[no-untyped-def]
-        await directory.disable_user(args.email, datetime.now(timezone.utc))
+        now = datetime.now(timezone.utc)
+        await directory.disable_user(args.email, now)
+        user = await directory.user(args.email)
+        await directory.audit("cli", "user_disable", now, detail=f"user={user.id}")
         return True
 
     if _staff_run(settings, disable) is None:
@@ -626,6 +632,21 @@ def _tokens_revoke(settings: Settings, args: argparse.Namespace) -> int:
     if info is None:
         return 2
     print(f"token {info.name} revoked; it is refused from now on")
+    return 0
+
+
+def _users_reset_totp(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import timezone
+
+    async def reset(directory):  # type: ignore[no-untyped-def]
+        await directory.reset_totp(args.email)
+        user = await directory.user(args.email)
+        await directory.audit("cli", "totp_reset", datetime.now(timezone.utc), detail=f"user={user.id}")
+        return True
+
+    if _staff_run(settings, reset) is None:
+        return 2
+    print(f"user {args.email}: second factor removed; they sign in with their password and can enrol again")
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from bot.backoffice.security import LoginThrottle
+from bot.backoffice.security import LoginThrottle, MemoryFailureLog
 from bot.backoffice.targets import first_answer_due, overdue
 
 MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
@@ -22,16 +22,16 @@ def test_targets_count_hours_or_belgian_working_days() -> None:
     assert first_answer_due("protection_appointment", MONDAY, ZONE, appointment) == appointment
 
 
-def test_failed_sign_ins_wait_longer_then_age_out() -> None:
-    now = [0.0]
-    throttle = LoginThrottle(clock=lambda: now[0])
+async def test_failed_sign_ins_wait_longer_then_age_out() -> None:
+    now = [MONDAY]
+    throttle = LoginThrottle(MemoryFailureLog(), lambda *parts: "|".join(parts), lambda: now[0])
     for _ in range(5):
-        assert throttle.retry_after("a@x.org", "1.2.3.4") == 0
-        throttle.failed("a@x.org", "1.2.3.4")
-    assert throttle.retry_after("a@x.org", "1.2.3.4") == 30
-    assert throttle.retry_after("b@x.org", "5.6.7.8") == 0  # another account, another address
-    now[0] = 31
-    throttle.failed("a@x.org", "1.2.3.4")
-    assert throttle.retry_after("a@x.org", "9.9.9.9") == 60  # doubles, from any address
-    now[0] = 31 + 16 * 60
-    assert throttle.retry_after("a@x.org", "1.2.3.4") == 0  # never a lasting lock-out
+        assert await throttle.retry_after("a@x.org", "1.2.3.4") == 0
+        await throttle.failed("a@x.org", "1.2.3.4")
+    assert await throttle.retry_after("a@x.org", "1.2.3.4") == 30
+    assert await throttle.retry_after("b@x.org", "5.6.7.8") == 0  # another account, another address
+    now[0] = MONDAY + timedelta(seconds=31)
+    await throttle.failed("a@x.org", "1.2.3.4")
+    assert await throttle.retry_after("a@x.org", "9.9.9.9") == 60  # doubles, from any address
+    now[0] = MONDAY + timedelta(seconds=31 + 16 * 60)
+    assert await throttle.retry_after("a@x.org", "1.2.3.4") == 0  # never a lasting lock-out

@@ -14,6 +14,7 @@ not exist. Every view and change of a case is written to the audit log.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,12 +35,14 @@ from ..store.staff import Staff, StaffDirectory
 from . import policy
 from .i18n import staff_language, staff_translations
 from .security import (
+    COOKIE_PATH,
     PRE_SESSION_COOKIE,
     SECURITY_HEADERS,
     SESSION_COOKIE,
     LoginThrottle,
     csrf_ok,
     csrf_token,
+    set_cookie,
 )
 
 log = logging.getLogger(__name__)
@@ -48,7 +51,7 @@ HERE = Path(__file__).resolve().parent
 PREFIX = "/backoffice"
 PUBLIC = "public"
 """The permission of pages anyone may open (the sign-in page)."""
-PUBLIC_ROUTES = frozenset({f"{PREFIX}/login", f"{PREFIX}/static", PREFIX})
+PUBLIC_ROUTES = frozenset({f"{PREFIX}/login", f"{PREFIX}/login/code", f"{PREFIX}/static", PREFIX})
 """The only routes under /backoffice that need no signed-in user (tests check the list)."""
 TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey(
     "backoffice_templates", jinja2.Environment
@@ -62,6 +65,12 @@ STATUS_TITLES = {
     "withdrawn": S_("Withdrawn"),
 }
 PRIORITY_TITLES = {"normal": S_("Normal"), "high": S_("High"), "urgent": S_("Urgent")}
+ROLE_TITLES = {
+    "admin": S_("Administrator"),
+    "caseworker": S_("Caseworker"),
+    "partner": S_("Partner"),
+    "auditor": S_("Auditor"),
+}
 PER_PAGE = 50
 
 
@@ -77,7 +86,11 @@ class BackOffice:
     """The application's ``Services`` (settings, engine, …) for pages that need more."""
     messenger: ApplicantMessenger | None = None
     """Reaches applicants on their own channel (set once the channels are known)."""
-    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    throttle: LoginThrottle = field(init=False)
+    """Failed sign-ins, counted in the database so that every worker throttles alike."""
+
+    def __post_init__(self) -> None:
+        self.throttle = LoginThrottle(self.staff, self.hasher, self.clock)
 
     def hasher(self, *parts: str) -> str:
         return str(self.store.cipher.lookup_hash(*parts))
@@ -176,6 +189,7 @@ def render(
         "kinds": KINDS,
         "status_titles": STATUS_TITLES,
         "priority_titles": PRIORITY_TITLES,
+        "role_titles": ROLE_TITLES,
         "local": lambda moment: (
             moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else ""
         ),
@@ -208,6 +222,24 @@ async def case_or_404(request: web.Request, action: str) -> Any:
     if not policy.can(user, action, found.row):
         raise web.HTTPForbidden(text="not allowed", headers=SECURITY_HEADERS)
     return found
+
+
+async def signed_in(request: web.Request, user: Staff) -> web.HTTPSeeOther:
+    """Open a session for ``user`` (every factor checked) and send them to the start page."""
+    bo = request.app[BACKOFFICE]
+    token = await bo.staff.open_session(user, bo.clock())
+    await bo.staff.audit(user, "login", bo.clock())
+    response = web.HTTPSeeOther(f"{PREFIX}/")
+    set_cookie(response, SESSION_COOKIE, token, secure=bo.secure_cookies)
+    response.del_cookie(PRE_SESSION_COOKIE, path=COOKIE_PATH)
+    return response
+
+
+def too_many_attempts(request: web.Request, wait: int) -> str:
+    """The throttle's answer, in the staff member's language."""
+    _ = staff_translations(request[LANGUAGE]).gettext
+    minutes = max(1, math.ceil(wait / 60))
+    return _("Too many failed attempts. Wait {minutes} minute(s) before trying again.").format(minutes=minutes)
 
 
 def back_to_case(reference: str, error: str | None = None) -> web.HTTPSeeOther:

@@ -34,7 +34,7 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
         CASE_ACTIONS
         | {"list_cases", "read_audit", "manage_users", "manage_orgs", "manage_tokens", "manage_slots",
-           "manage_webhooks", "profile", "assisted_intake"}
+           "manage_webhooks", "profile", "assisted_intake", "second_factor"}
     ),
     "caseworker": frozenset(CASE_ACTIONS | {"list_cases", "manage_slots", "profile", "assisted_intake"}),
     "partner": frozenset({"view", "note", "list_cases", "profile", "assisted_intake"}),

@@ -1,4 +1,4 @@
-"""Cookies, CSRF tokens and the throttling of failed sign-ins.
+"""Cookies, CSRF tokens and the throttling of failed sign-ins (shared by every worker).
 
 The CSRF token of a form is a keyed hash of the browser's session token (or, before
 signing in, of a random pre-session cookie): nothing to store, and worthless without the
@@ -10,10 +10,10 @@ from __future__ import annotations
 import hmac
 import math
 import secrets
-import time
-from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from aiohttp import web
 
@@ -59,13 +59,42 @@ def set_cookie(response: web.StreamResponse, name: str, value: str, *, secure: b
 class ThrottleRule:
     free: int
     """Failures allowed in the window before waits begin."""
-    window: float
+    window: timedelta
     first_wait: float
     longest_wait: float
 
 
-ACCOUNT_RULE = ThrottleRule(free=5, window=15 * 60, first_wait=30, longest_wait=15 * 60)
-ADDRESS_RULE = ThrottleRule(free=20, window=15 * 60, first_wait=30, longest_wait=15 * 60)
+ACCOUNT_RULE = ThrottleRule(free=5, window=timedelta(minutes=15), first_wait=30, longest_wait=15 * 60)
+ADDRESS_RULE = ThrottleRule(free=20, window=timedelta(minutes=15), first_wait=30, longest_wait=15 * 60)
+LONGEST_WINDOW = max(ACCOUNT_RULE.window, ADDRESS_RULE.window)
+
+
+class FailureLog(Protocol):
+    """Where failures are kept: ``StaffDirectory`` (the database, shared by every worker)
+    or ``MemoryFailureLog``. Keys arrive already hashed."""
+
+    async def login_failures(self, keys: Iterable[str], since: datetime) -> dict[str, list[datetime]]: ...
+
+    async def record_login_failure(self, keys: Iterable[str], now: datetime, forget_before: datetime) -> None: ...
+
+    async def clear_login_failures(self, key: str) -> None: ...
+
+
+class MemoryFailureLog:
+    """Failures in this process only (for a single process, and for tests)."""
+
+    def __init__(self) -> None:
+        self._times: dict[str, list[datetime]] = {}
+
+    async def login_failures(self, keys: Iterable[str], since: datetime) -> dict[str, list[datetime]]:
+        return {key: [t for t in self._times.get(key, []) if t > since] for key in keys}
+
+    async def record_login_failure(self, keys: Iterable[str], now: datetime, forget_before: datetime) -> None:
+        for key in keys:
+            self._times[key] = [t for t in self._times.get(key, []) if t >= forget_before] + [now]
+
+    async def clear_login_failures(self, key: str) -> None:
+        self._times.pop(key, None)
 
 
 class LoginThrottle:
@@ -73,43 +102,43 @@ class LoginThrottle:
 
     Never a lock-out: the wait is at most ``longest_wait`` and the failures age out of
     the window, so nobody can keep a colleague out for long by typing wrong passwords.
-    Kept in memory (per process); the least recently used keys go first.
+    The failures are kept in ``log`` under keyed hashes of the e-mail address and of the
+    IP address; with the database as the log, every worker sees the same count.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic, max_keys: int = 50_000) -> None:
+    def __init__(self, log: FailureLog, hasher: Callable[..., str], clock: Callable[[], datetime]) -> None:
+        self._log = log
+        self._hasher = hasher
         self._clock = clock
-        self._max = max_keys
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
 
-    def _recent(self, key: str, rule: ThrottleRule) -> deque[float]:
-        now = self._clock()
-        times = self._failures.get(key)
-        if times is None:
-            return deque()
-        while times and now - times[0] > rule.window:
-            times.popleft()
-        return times
+    def _keys(self, account: str, address: str) -> tuple[str, str]:
+        return (
+            self._hasher("login-throttle", "account", account),
+            self._hasher("login-throttle", "address", address),
+        )
 
-    def _wait(self, key: str, rule: ThrottleRule) -> float:
-        times = self._recent(key, rule)
-        over = len(times) - rule.free
+    def _wait(self, times: list[datetime], rule: ThrottleRule, now: datetime) -> float:
+        recent = [t for t in times if now - t <= rule.window]
+        over = len(recent) - rule.free
         if over < 0:
             return 0.0
         wait = min(rule.first_wait * 2**over, rule.longest_wait)
-        return max(0.0, times[-1] + wait - self._clock())
+        return max(0.0, (recent[-1] - now).total_seconds() + wait)
 
-    def retry_after(self, account: str, address: str) -> int:
+    async def retry_after(self, account: str, address: str) -> int:
         """Seconds to wait before another try is heard (0: go ahead)."""
-        wait = max(self._wait("a:" + account, ACCOUNT_RULE), self._wait("i:" + address, ADDRESS_RULE))
+        now = self._clock()
+        by_account, by_address = self._keys(account, address)
+        found = await self._log.login_failures((by_account, by_address), now - LONGEST_WINDOW)
+        wait = max(
+            self._wait(found.get(by_account, []), ACCOUNT_RULE, now),
+            self._wait(found.get(by_address, []), ADDRESS_RULE, now),
+        )
         return math.ceil(wait)
 
-    def failed(self, account: str, address: str) -> None:
+    async def failed(self, account: str, address: str) -> None:
         now = self._clock()
-        for key in ("a:" + account, "i:" + address):
-            self._failures.setdefault(key, deque(maxlen=64)).append(now)
-            self._failures.move_to_end(key)
-        while len(self._failures) > self._max:
-            self._failures.popitem(last=False)
+        await self._log.record_login_failure(self._keys(account, address), now, now - LONGEST_WINDOW)
 
-    def succeeded(self, account: str) -> None:
-        self._failures.pop("a:" + account, None)
+    async def succeeded(self, account: str) -> None:
+        await self._log.clear_login_failures(self._keys(account, "")[0])

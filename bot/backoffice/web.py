@@ -23,12 +23,11 @@ from ..i18n import S_
 from ..messaging import ApplicantMessenger
 from ..store.casework import SORTS, TRANSITIONS, CaseFilter, Casework, WorkflowError
 from ..store.staff import Staff, StaffDirectory
-from . import assisted, policy, tokens, webhooks
+from . import admin, assisted, policy, second_factor, tokens, webhooks
 from .framework import (
     BACKOFFICE,
     FORM,
     HERE,
-    LANGUAGE,
     PER_PAGE,
     PRE_SESSION,
     PREFIX,
@@ -43,6 +42,8 @@ from .framework import (
     case_or_404,
     guarded,
     render,
+    signed_in,
+    too_many_attempts,
 )
 from .export import FORMATS, stream_cases
 from .i18n import STAFF_LOCALES, staff_translations
@@ -84,28 +85,26 @@ async def login(request: web.Request) -> web.StreamResponse:
     email = str(form.get("email", "")).strip().lower()[:254]
     password = str(form.get("password", ""))[:1024]
     address = request.remote or "?"
-    wait = bo.throttle.retry_after(email, address)
+    wait = await bo.throttle.retry_after(email, address)
     if wait:
-        _ = staff_translations(request[LANGUAGE]).gettext
-        minutes = max(1, math.ceil(wait / 60))
-        message = _(
-            "Too many failed attempts. Wait {minutes} minute(s) before trying again."
-        ).format(minutes=minutes)
-        response = _login_form(request, message, status=429)
+        response = _login_form(request, too_many_attempts(request, wait), status=429)
         response.headers["Retry-After"] = str(wait)
         return response
     user = await bo.staff.authenticate(email, password) if email and password else None
     if user is None:
-        bo.throttle.failed(email, address)
+        await bo.throttle.failed(email, address)
         await bo.staff.audit(None, "login_failed", bo.clock())
         return _login_form(request, S_("Wrong e-mail address or password."), status=401)
-    bo.throttle.succeeded(email)
-    token = await bo.staff.open_session(user, bo.clock())
-    await bo.staff.audit(user, "login", bo.clock())
-    response = web.HTTPSeeOther(f"{PREFIX}/")
-    set_cookie(response, SESSION_COOKIE, token, secure=bo.secure_cookies)
-    response.del_cookie(PRE_SESSION_COOKIE, path="/backoffice")
-    raise response
+    if user.totp == "on":
+        # The password is right; the code is still owed, by this browser only.
+        pre = request.cookies.get(PRE_SESSION_COOKIE)
+        if not pre:  # a signed-in browser posting the form again: start afresh
+            raise web.HTTPSeeOther(f"{PREFIX}/login")
+        await bo.staff.open_challenge(user, pre, bo.clock())
+        await bo.staff.audit(user, "login_password", bo.clock())
+        raise web.HTTPSeeOther(f"{PREFIX}/login/code")
+    await bo.throttle.succeeded(email)
+    raise await signed_in(request, user)
 
 
 @guarded("profile")
@@ -452,7 +451,9 @@ CORE_ROUTES: tuple[Route, ...] = (
     ("GET", f"{PREFIX}/audit", audit_log),
 )
 
-ROUTES: tuple[Route, ...] = (*CORE_ROUTES, *tokens.ROUTES, *webhooks.ROUTES, *assisted.ROUTES)
+ROUTES: tuple[Route, ...] = (
+    *CORE_ROUTES, *second_factor.ROUTES, *admin.ROUTES, *tokens.ROUTES, *webhooks.ROUTES, *assisted.ROUTES,
+)
 """Every back-office route: each page module's ``ROUTES``, added here in one place."""
 
 

@@ -292,8 +292,15 @@ class StaffUser(Base):
     on_duty: Mapped[bool] = mapped_column(Boolean, default=False)
     language: Mapped[str | None] = mapped_column(String(16))
     totp_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """The TOTP secret (encrypted); while ``totp_enabled_at`` is empty, an enrolment not
+    yet confirmed with a code."""
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    """The time step of the last TOTP code accepted: a code of that step or an earlier one
+    is refused, so a code seen over a shoulder cannot be used again."""
 
 
 class StaffSession(Base):
@@ -558,3 +565,32 @@ class CaseLinkCode(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- sign-in: failures shared by every worker, the second-factor step ------------------
+
+
+class LoginFailure(Base):
+    """One failed sign-in, under the keyed hash of the account or of the address (never
+    the e-mail address or IP itself); read by the throttle, aged out after its window."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+Index("ix_login_failures_key_hash_at", LoginFailure.key_hash, LoginFailure.at)
+
+
+class LoginChallenge(Base):
+    """A password accepted, the TOTP code still to come: bound to the browser's
+    pre-session cookie (only its keyed hash is kept), short-lived, used once."""
+
+    __tablename__ = "login_challenges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pre_session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

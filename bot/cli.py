@@ -7,7 +7,7 @@ import asyncio
 import json
 import logging
 import sys
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, timedelta
 
 from .config import Settings
 
@@ -420,27 +420,9 @@ def _slots_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _duration(text: str) -> timedelta:
-    import re
+    from .store.appointments import parse_duration
 
-    match = re.fullmatch(r"\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*", text.lower())
-    value = timedelta(hours=int(match[1] or 0), minutes=int(match[2] or 0)) if match else timedelta(0)
-    if not value:
-        raise ValueError(f"not a duration: {text!r} (try 15m, 1h, 90m)")
-    return value
-
-
-def _local(text: str, zone: tzinfo, day: date | None = None) -> datetime:
-    """An ISO date-time in ``zone`` (unless it has an offset), or a bare time on ``day``."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        if day is None:
-            raise ValueError(f"not a date and time: {text!r} (try 2026-12-01T09:00)") from None
-        try:
-            moment = datetime.combine(day, time.fromisoformat(text))
-        except ValueError:
-            raise ValueError(f"not a time: {text!r} (try 12:00)") from None
-    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+    return parse_duration(text)
 
 
 def _store(settings: Settings):  # type: ignore[no-untyped-def]
@@ -455,21 +437,18 @@ def _store(settings: Settings):  # type: ignore[no-untyped-def]
 def _slots_add(settings: Settings, args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
-    zone = ZoneInfo(settings.timezone)
-    try:
-        start = _local(args.start, zone)
-        end = _local(args.end, zone, day=start.date())
-        every = _duration(args.every)
-        if args.capacity < 1 or end <= start:
-            raise ValueError("need --capacity of at least 1 and --to after --from")
-    except ValueError as exc:
+    from .store.appointments import SlotPlanError, plan_slots
+
+    try:  # the same rules as the back office's slot form
+        plan = plan_slots(args.start, args.end, args.every, args.capacity, args.place, ZoneInfo(settings.timezone))
+    except SlotPlanError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     store = _store(settings)
 
     async def run() -> int:
         try:
-            return await store.add_slots(start, end, every, args.capacity, place=args.place)
+            return await store.add_plan(plan)
         finally:
             await store.close()
 

@@ -23,7 +23,7 @@ from ..i18n import S_
 from ..messaging import ApplicantMessenger
 from ..store.casework import SORTS, TRANSITIONS, CaseFilter, Casework, WorkflowError
 from ..store.staff import Staff, StaffDirectory
-from . import policy
+from . import policy, slots
 from .framework import (
     BACKOFFICE,
     FORM,
@@ -432,7 +432,7 @@ CORE_ROUTES: tuple[Route, ...] = (
     ("GET", f"{PREFIX}/audit", audit_log),
 )
 
-ROUTES: tuple[Route, ...] = (*CORE_ROUTES,)
+ROUTES: tuple[Route, ...] = (*CORE_ROUTES, *slots.ROUTES)
 """Every back-office route: each page module's ``ROUTES``, added here in one place."""
 
 
@@ -470,6 +470,7 @@ def mount(app: web.Application, services: Any, channels: Sequence[Any] = ()) -> 
             log.warning(FIRST_ADMIN_HINT)
 
     app.on_startup.append(first_admin_hint)
+    app.on_startup.append(slots.no_slots_hint)
 
 
 FIRST_ADMIN_HINT = (

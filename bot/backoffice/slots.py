@@ -159,7 +159,7 @@ async def create_slots(request: web.Request) -> web.StreamResponse:
     bo = request.app[BACKOFFICE]
     user: Staff = request[STAFF]
     form = request[FORM]
-    given = {name: str(form.get(name, ""))[:64] for name in ("from", "to", "every", "capacity", "place")}
+    given = {name: str(form.get(name, ""))[:200] for name in ("from", "to", "every", "capacity", "place")}
     try:
         plan = plan_slots(
             given["from"], given["to"], given["every"], given["capacity"], given["place"] or DEFAULT_PLACE, _zone(bo)

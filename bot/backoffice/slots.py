@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from babel.dates import format_date
 
 from ..appointment_notices import booking_cancelled, slot_offered
 from ..engine import booking as engine_booking
@@ -26,7 +27,7 @@ from ..store.casework import CaseFilter
 from ..store.slot_desk import ATTENDANCE, WAITING_LIST, DeskError, SlotDesk
 from ..store.staff import Staff
 from . import policy
-from .framework import BACKOFFICE, FORM, PREFIX, STAFF, BackOffice, Route, case_or_404, guarded, render
+from .framework import BACKOFFICE, FORM, LANGUAGE, PREFIX, STAFF, BackOffice, Route, case_or_404, guarded, render
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,7 @@ async def day_view(request: web.Request) -> web.StreamResponse:
         "appointments.html",
         {
             "day": day,
+            "day_title": format_date(day, format="full", locale=request[LANGUAGE]),
             "today": today,
             "previous_day": day - timedelta(days=1),
             "next_day": day + timedelta(days=1),

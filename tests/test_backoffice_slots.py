@@ -408,6 +408,11 @@ async def test_waiting_list_end_to_end(store: Store, flows: FlowSet, clock: Cloc
         first = (await store.slots(START))[0]
         assert f'<option value="{first.id}">' in html
         token = csrf_of(html)
+        work = Casework(store)
+        await work.change_status(case.reference, "closed", "no answer", "withdrawn", "desk@example.org", START)
+        closed = await _post(desk, f"/backoffice/cases/{case.reference}/appointment", {"slot_id": str(first.id)}, token)
+        assert "error=closed_case" in closed.headers["Location"]
+        await work.change_status(case.reference, "in_review", "the applicant wrote again", None, "desk@example.org", START)
         offered = await _post(desk, f"/backoffice/cases/{case.reference}/appointment", {"slot_id": str(first.id)}, token)
         assert offered.status == 303 and offered.headers["Location"] == f"/backoffice/cases/{case.reference}"
         twice = await _post(desk, f"/backoffice/cases/{case.reference}/appointment", {"slot_id": str(first.id)}, token)
@@ -454,7 +459,8 @@ async def test_a_fresh_start_says_how_to_create_slots(
     with caplog.at_level(logging.WARNING, logger="bot.backoffice.slots"):
         async with serving(create_app(services_for(engine, flows))):
             pass
-    assert any("intake slots add" in r.getMessage() and "/backoffice/appointments" in r.getMessage() for r in caplog.records)
+    hint = "intake slots add --from 2026-11-24T09:00 --to 12:00 --every 30m --capacity 2"  # tomorrow
+    assert any(hint in r.getMessage() and "/backoffice/appointments" in r.getMessage() for r in caplog.records)
     caplog.clear()
     first_slot = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
     await engine.store.add_slots(first_slot, first_slot + timedelta(minutes=1), timedelta(minutes=30), 1)

@@ -35,8 +35,8 @@ DAY_VIEW = f"{PREFIX}/appointments"
 NO_SLOTS_HINT = (
     "there is no future appointment slot: the protection journey can only put requests on the "
     "waiting list. Create slots with\n"
-    "    intake slots add --from 2026-12-01T09:00 --to 12:00 --every 30m --capacity 2\n"
-    "or in the back office at /backoffice/appointments (as an admin)"
+    "    intake slots add --from {day}T09:00 --to 12:00 --every 30m --capacity 2\n"
+    "or as an admin in the back office at /backoffice/appointments"
 )
 PROBLEMS = {
     # plan_slots (the same rules as `intake slots add`)
@@ -55,6 +55,7 @@ PROBLEMS = {
     "too_early": S_("Attendance can be marked from the day of the appointment."),
     "bad_attendance": S_("Choose attended or did not come."),
     "no_case": S_("Only a protection registration case can get an appointment."),
+    "closed_case": S_("This case is closed or withdrawn: reopen it before booking an appointment."),
     "no_conversation": S_("This case has no conversation any more (the applicant erased it): nobody to tell."),
     "has_booking": S_("This case already has an upcoming appointment."),
     "slot_full": S_("That time is no longer free: choose another one."),
@@ -328,8 +329,10 @@ async def offer_slot(request: web.Request) -> web.StreamResponse:
 async def no_slots_hint(app: web.Application) -> None:
     """At start-up: without future slots every protection request goes to the waiting list."""
     bo = app[BACKOFFICE]
-    if not await _desk(bo).has_future_slots(bo.clock()):
-        log.warning(NO_SLOTS_HINT)
+    now = bo.clock()
+    if not await _desk(bo).has_future_slots(now):
+        tomorrow = now.astimezone(_zone(bo)).date() + timedelta(days=1)
+        log.warning(NO_SLOTS_HINT.format(day=tomorrow.isoformat()))
 
 
 ROUTES: tuple[Route, ...] = (

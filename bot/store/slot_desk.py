@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ..cases.kinds import KINDS
 from .appointments import ACTIVE, REMINDER, BookingView, SlotView, free_seat, record_on_case, take_seat
+from .casework import OPEN
 from .database import READ_ONLY
 from .models import Booking, CaseRow, CaseStep, Job, Slot
 
@@ -223,16 +224,19 @@ class SlotDesk:
         after a cancellation): the booking, its reminders, the case's ``appointment``, a
         history entry, and the ``waiting_list`` flag taken off, all in one transaction.
         Returns the booking and the case's conversation id (to tell the applicant).
-        ``DeskError``: ``no_case``, ``no_conversation`` (erased: nobody to book for),
+        ``DeskError``: ``no_case``, ``closed_case`` (closed or withdrawn), ``no_conversation`` (erased: nobody to book for),
         ``has_booking`` (it already has an upcoming one), ``slot_full``."""
         async with self._store.locks.writer(), self._sessions() as session, session.begin():
             case = (
                 await session.execute(
-                    select(CaseRow.conversation_id, CaseRow.kind).where(CaseRow.reference == reference).with_for_update()
+                    select(CaseRow.conversation_id, CaseRow.kind, CaseRow.status)
+                    .where(CaseRow.reference == reference).with_for_update()
                 )
             ).one_or_none()
             if case is None or case.kind != "protection_appointment":
                 raise DeskError("no_case")
+            if case.status not in OPEN:
+                raise DeskError("closed_case")
             if case.conversation_id is None:
                 raise DeskError("no_conversation")
             upcoming = await session.scalar(

@@ -468,3 +468,39 @@ async def test_a_fresh_start_says_how_to_create_slots(
         async with serving(create_app(services_for(engine, flows))):
             pass
     assert not any("intake slots add" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_full_slot_cannot_be_offered_and_the_request_stays_waiting(store: Store, flows: FlowSet, clock: Clock) -> None:
+    await _staff(store)
+    await store.add_slots(TODAY_AFTERNOON, TODAY_AFTERNOON + timedelta(minutes=1), timedelta(minutes=30), 1)
+    (slot,) = await store.slots(START)
+    await booked_case(store, slot.id, "first-come")  # the last seat, taken by an applicant
+    engine = _engine(store, flows, clock)
+    chat = Chat(engine, sender="waiting-2")
+    await chat.say("/protection_registration")
+    await chat.answer_until(PROTECTION, stop_at="slot")
+    await chat.say("/confirm")
+    waiting = next(c for c in await store.cases() if "waiting_list" in c.flags)
+    async with backoffice(store, flows, clock) as base, client(base) as session:
+        await sign_in(session, USERS["desk"][0])
+        token = await page_csrf(session, f"/backoffice/cases/{waiting.reference}/appointment")
+        for slot_id in (str(slot.id), "999999", "not-a-number"):
+            full = await _post(session, f"/backoffice/cases/{waiting.reference}/appointment", {"slot_id": slot_id}, token)
+            assert "error=slot_full" in full.headers["Location"], slot_id
+        status, html = await _text(session, full.headers["Location"])
+        assert "That time is no longer free: choose another one." in html
+    after = await store.case(waiting.reference)
+    assert after is not None and after.flags == ["waiting_list"] and after.appointment is None
+    assert (await store.slots(START))[0].booked == 1
+
+
+async def test_the_day_view_speaks_the_staff_members_language(store: Store, flows: FlowSet, clock: Clock) -> None:
+    directory = StaffDirectory(store)
+    user = await make_user(directory, "bureau@example.org", "admin", "immigration-office", START)
+    await directory.set_profile(user.id, on_duty=False, language="fr")
+    await store.add_slots(TODAY_AFTERNOON, TODAY_AFTERNOON + timedelta(minutes=1), timedelta(minutes=30), 1)
+    async with backoffice(store, flows, clock) as base, client(base) as session:
+        await sign_in(session, "bureau@example.org")
+        status, html = await _text(session, "/backoffice/appointments?error=order")
+    assert "Rendez-vous du lundi 23 novembre 2026" in html
+    assert "La fin doit être après le premier début." in html and "Créer des créneaux" in html

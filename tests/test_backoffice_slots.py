@@ -25,6 +25,7 @@ from bot.store.appointments import SlotPlanError, plan_slots
 from bot.store.casework import Casework
 from bot.store.crypto import generate_key
 from bot.store.models import AuditEntry
+from bot.store.slot_desk import SlotDesk
 from bot.store.staff import StaffDirectory
 from bot.store.store import Store
 from nlu.langid import LanguageIdentifier
@@ -33,7 +34,7 @@ from .backoffice_cases import make_user
 from .backoffice_http import backoffice, client, csrf_of, page_csrf, sign_in
 from .chat import Chat
 from .conftest import START, Clock
-from .serving import serving, services_for
+from .serving import services_for, serving
 from .test_protection import PROTECTION
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -225,10 +226,9 @@ async def test_only_a_slot_without_bookings_can_be_removed(store: Store, flows: 
     assert case is not None and case.appointment is not None and case.appointment["status"] == "cancelled"
 
 
-async def _day(store: Store) -> Any:
-    from bot.store.slot_desk import SlotDesk
-
-    start = datetime(2026, 11, 23, tzinfo=BRUSSELS)
+async def _day(store: Store, moment: datetime = TODAY_AFTERNOON) -> Any:
+    """The desk's view of the local day of ``moment``."""
+    start = datetime.combine(moment.astimezone(BRUSSELS).date(), datetime.min.time(), BRUSSELS)
     return await SlotDesk(store).day(start, start + timedelta(days=1))
 
 
@@ -321,8 +321,10 @@ async def test_attendance_is_written_on_the_case_and_a_cancellation_tells_the_ap
         status, html = await _text(session, "/backoffice/appointments")
         assert "<strong>Attended</strong>" in html
         # Next week's appointment cannot have been missed yet.
-        later_day = next(b.id for s in await SlotDeskDay(store, later) for b in s.bookings)
-        early = await _post(session, f"/backoffice/appointments/bookings/{later_day}/attendance", {"attendance": "no_show"}, token)
+        next_week_booking = _booking_id(await _day(store, later))
+        early = await _post(
+            session, f"/backoffice/appointments/bookings/{next_week_booking}/attendance", {"attendance": "no_show"}, token
+        )
         assert "error=too_early" in early.headers["Location"]
         # Cancel today's booking: the seat is free, the case says so, the applicant is told in French.
         cancelled = await _post(session, f"/backoffice/appointments/bookings/{booking}/cancel", {}, token)
@@ -350,13 +352,6 @@ async def test_attendance_is_written_on_the_case_and_a_cancellation_tells_the_ap
     assert [a for a, _, _ in audit] == ["mark_attendance", "mark_attendance", "cancel_booking"]
     assert all(r == reference for _, _, r in audit)
     assert all("Amanuel" not in (d or "") for _, d, _ in audit)
-
-
-async def SlotDeskDay(store: Store, moment: datetime) -> Any:  # noqa: N802 - reads as a query
-    from bot.store.slot_desk import SlotDesk
-
-    start = datetime.combine(moment.astimezone(BRUSSELS).date(), datetime.min.time(), BRUSSELS)
-    return await SlotDesk(store).day(start, start + timedelta(days=1))
 
 
 # --- the waiting list ----------------------------------------------------------------------

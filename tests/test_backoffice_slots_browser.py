@@ -24,7 +24,7 @@ from .backoffice_cases import PASSWORD, make_user
 from .browser import CHROMIUM, browser, page  # noqa: F401 (browser and page are fixtures)
 from .chat import answer_by_field
 from .conftest import START, Clock
-from .serving import serving, services_for
+from .serving import services_for, serving
 from .test_protection import PROTECTION
 
 IN_CI = os.environ.get("CI") == "true"

@@ -24,7 +24,7 @@ from ..engine import booking as engine_booking
 from ..i18n import S_
 from ..store.appointments import DEFAULT_PLACE, SlotPlanError, plan_slots
 from ..store.casework import CaseFilter
-from ..store.slot_desk import ATTENDANCE, WAITING_LIST, DeskError, SlotDesk
+from ..store.slot_desk import WAITING_LIST, DeskError, SlotDesk
 from ..store.staff import Staff
 from . import policy
 from .framework import BACKOFFICE, FORM, LANGUAGE, PREFIX, STAFF, BackOffice, Route, case_or_404, guarded, render

@@ -167,8 +167,9 @@ class SlotDesk:
                 raise DeskError("booked")
             old = select(Booking.id).where(Booking.slot_id == slot_id).scalar_subquery()
             await session.execute(delete(Job).where(Job.booking_id.in_(old)).execution_options(synchronize_session=False))
-            await session.execute(delete(Booking).where(Booking.slot_id == slot_id).execution_options(synchronize_session=False))
-            await session.execute(delete(Slot).where(Slot.id == slot_id, Slot.booked == 0).execution_options(synchronize_session=False))
+            quiet = {"synchronize_session": False}
+            await session.execute(delete(Booking).where(Booking.slot_id == slot_id).execution_options(**quiet))
+            await session.execute(delete(Slot).where(Slot.id == slot_id, Slot.booked == 0).execution_options(**quiet))
 
     async def cancel(self, booking_id: int, now: datetime, actor: str) -> BookingFacts:
         """Cancel an upcoming active booking: the seat is free at once, its reminders are

@@ -185,8 +185,11 @@ async def test_an_admin_creates_slots_and_sees_the_day(store: Store, flows: Flow
         assert 'href="/backoffice/appointments?day=2026-11-23"' in html  # today
         status, html = await _text(session, "/backoffice/appointments?day=2026-12-02")
         assert "No slots on this day." in html
-        status, html = await _text(session, "/backoffice/appointments?day=not-a-day")
-        assert status == 200 and "Appointments on Monday, November 23, 2026" in html  # an unreadable day is today
+        for day in ("not-a-day", "0001-01-01", "9999-12-31"):  # unreadable or too far off: today
+            status, html = await _text(session, f"/backoffice/appointments?day={day}")
+            assert status == 200 and "Appointments on Monday, November 23, 2026" in html
+        missing = await _post(session, f"/backoffice/appointments/slots/{2**63}/remove", {}, token)
+        assert missing.status == 404
     slots = await store.slots(START, limit=20)
     assert [s.starts_at.astimezone(BRUSSELS).strftime("%H:%M") for s in slots] == [
         "09:00", "09:30", "10:00", "10:30", "11:00", "11:30"

@@ -65,7 +65,6 @@ DONE = {
     "removed": S_("The slot was removed."),
     "attendance": S_("Attendance recorded."),
     "cancelled": S_("The booking was cancelled and the applicant told."),
-    "offered": S_("The appointment was booked and the applicant told."),
 }
 ATTENDANCE_TITLES = {"attended": S_("Attended"), "no_show": S_("Did not come")}
 
@@ -79,10 +78,14 @@ def _zone(bo: BackOffice) -> ZoneInfo:
 
 
 def _day_of(text: str | None, bo: BackOffice) -> date:
+    """The day asked for, or today (also for a day too far off to step from)."""
     try:
-        return date.fromisoformat(text or "")
+        day = date.fromisoformat(text or "")
+        if 2000 <= day.year <= 2200:
+            return day
     except ValueError:
-        return bo.clock().astimezone(_zone(bo)).date()
+        pass
+    return bo.clock().astimezone(_zone(bo)).date()
 
 
 def _bounds(day: date, bo: BackOffice) -> tuple[datetime, datetime]:
@@ -95,10 +98,12 @@ def _back(day: date | str, **query: Any) -> web.HTTPSeeOther:
 
 
 def _int(value: Any) -> int | None:
+    """A row id or a count from a form or a URL (None if it cannot be one)."""
     try:
-        return int(str(value))
+        number = int(str(value))
     except ValueError:
         return None
+    return number if 0 <= number < 2**31 else None
 
 
 def _place_name(bo: BackOffice) -> Any:

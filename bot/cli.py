@@ -432,19 +432,18 @@ def _store(settings: Settings):  # type: ignore[no-untyped-def]
 def _slots_add(settings: Settings, args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
-    from .store.appointments import slot_plan
+    from .store.appointments import SlotPlanError, plan_slots
 
-    zone = ZoneInfo(settings.timezone)
-    try:
-        start, end, every = slot_plan(args.start, args.end, args.every, args.capacity, zone)
-    except ValueError as exc:
+    try:  # the same rules as the back office's slot form
+        plan = plan_slots(args.start, args.end, args.every, args.capacity, args.place, ZoneInfo(settings.timezone))
+    except SlotPlanError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     store = _store(settings)
 
     async def run() -> int:
         try:
-            return await store.add_slots(start, end, every, args.capacity, place=args.place)
+            return await store.add_plan(plan)
         finally:
             await store.close()
 

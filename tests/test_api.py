@@ -211,6 +211,10 @@ async def test_each_role_gets_exactly_the_routes_its_permissions_allow(api) -> N
                 kwargs = {"json": bodies[spec.handler_name]} if spec.body is not None else {}
                 status, kind, body = await call(s, spec.method, path, **kwargs)
                 allowed = spec.permission in policy.ROLE_ACTIONS[role]
+                if spec.permission in policy.DESK_ACTIONS and role != "admin":
+                    allowed = False  # the registration desk's: Fedasil's caseworkers are not at it
+                if spec.permission == "offer_slot":
+                    allowed = False  # only a registration request gets a slot, not this voluntary return
                 if not allowed:
                     _problem(status, kind, body, 403)
                 else:
@@ -401,6 +405,9 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised() -> None:
 
 async def test_slots_and_bookings(api, store: Store, clock: Clock) -> None:  # type: ignore[no-untyped-def]
     base, tokens, refs = api
+    # Only registration requests get a slot (the registration desk's work).
+    first = (await make_case(store, START, "protection_appointment", "protection_appointment", sender="p1")).reference
+    second = (await make_case(store, START, "protection_appointment", "protection_appointment", sender="p2")).reference
     async with api_client(base, tokens["admin"]) as s:
         status, _, made = await call(s, "POST", "/api/v1/slots", json={
             "from": "2026-12-01T09:00", "to": "10:00", "every": "30m", "capacity": 1, "place": "registration_centre"})
@@ -414,22 +421,27 @@ async def test_slots_and_bookings(api, store: Store, clock: Clock) -> None:  # t
         status, _, listed = await call(s, "GET", "/api/v1/slots")
         slots = listed["items"]
         assert [x["free"] for x in slots] == [1, 1] and slots[0]["starts_at"] == "2026-12-01T08:00:00Z"
-        status, _, booking = await call(s, "POST", f"/api/v1/cases/{refs['vr']}/bookings", json={"slot_id": slots[0]["id"]})
-        assert status == 201 and booking["case_reference"] == refs["vr"] and booking["status"] == "active"
-        status, kind, body = await call(s, "POST", f"/api/v1/cases/{refs['visa']}/bookings", json={"slot_id": slots[0]["id"]})
+        status, kind, body = await call(s, "POST", f"/api/v1/cases/{refs['vr']}/bookings", json={"slot_id": slots[0]["id"]})
+        _problem(status, kind, body, 403)  # a voluntary return gets no registration slot
+        status, _, booking = await call(s, "POST", f"/api/v1/cases/{first}/bookings", json={"slot_id": slots[0]["id"]})
+        assert status == 201 and booking["case_reference"] == first and booking["status"] == "active"
+        status, kind, body = await call(s, "POST", f"/api/v1/cases/{second}/bookings", json={"slot_id": slots[0]["id"]})
         _problem(status, kind, body, 409)  # full
-        status, kind, body = await call(s, "POST", f"/api/v1/cases/{refs['vr']}/bookings", json={"slot_id": slots[1]["id"]})
+        status, kind, body = await call(s, "POST", f"/api/v1/cases/{first}/bookings", json={"slot_id": slots[1]["id"]})
         _problem(status, kind, body, 409)  # booked already
-        status, _, case = await call(s, "GET", f"/api/v1/cases/{refs['vr']}")
+        status, _, case = await call(s, "GET", f"/api/v1/cases/{first}")
         assert case["appointment"]["booking_id"] == booking["id"]
         assert len(await store.jobs(booking_id=booking["id"])) == 2  # the day before, two hours before
         status, _, listed = await call(s, "GET", "/api/v1/bookings")
         assert [b["id"] for b in listed["items"]] == [booking["id"]]
-    async with api_client(base, tokens["io"]) as s:  # the firewall: not its case
+    async with api_client(base, tokens["io"]) as s:  # the Immigration Office's desk sees it
         status, _, listed = await call(s, "GET", "/api/v1/bookings")
-        assert listed["items"] == []
+        assert [b["id"] for b in listed["items"]] == [booking["id"]]
+    async with api_client(base, tokens["fedasil"]) as s:  # not at the registration desk
+        status, kind, body = await call(s, "GET", "/api/v1/bookings")
+        _problem(status, kind, body, 403)
         status, kind, body = await call(s, "POST", f"/api/v1/bookings/{booking['id']}/cancel")
-        _problem(status, kind, body, 404)
+        _problem(status, kind, body, 403)
     async with api_client(base, tokens["admin"]) as s:
         status, _, cancelled = await call(s, "POST", f"/api/v1/bookings/{booking['id']}/cancel")
         assert status == 200 and cancelled["status"] == "cancelled"
@@ -437,7 +449,7 @@ async def test_slots_and_bookings(api, store: Store, clock: Clock) -> None:  # t
         _problem(status, kind, body, 404)
         status, _, listed = await call(s, "GET", "/api/v1/slots")
         assert [x["free"] for x in listed["items"]] == [1, 1]
-        status, _, case = await call(s, "GET", f"/api/v1/cases/{refs['vr']}")
+        status, _, case = await call(s, "GET", f"/api/v1/cases/{first}")
         assert case["appointment"]["status"] == "cancelled"
         assert case["status_history"][-1]["note"] == "appointment cancelled by staff"
     assert {j.status for j in await store.jobs(booking_id=booking["id"])} == {"cancelled"}

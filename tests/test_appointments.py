@@ -513,7 +513,7 @@ def test_the_calendar_file_in_brussels_time() -> None:
 
 def test_slots_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from bot.cli import main
-    from bot.store.appointments import parse_every as _duration
+    from bot.store.appointments import parse_duration as _duration
 
     monkeypatch.setenv("INTAKE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
     monkeypatch.setenv("INTAKE_DATA_DIR", str(tmp_path))

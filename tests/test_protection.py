@@ -73,10 +73,16 @@ async def test_booking_an_appointment_makes_a_case_with_the_appointment_and_a_ca
     assert [s.booked for s in slots] == [1, 0, 0]
 
 
-async def test_no_free_slot_says_where_to_go_and_sends_nothing(engine: Engine) -> None:
+async def test_no_free_slot_puts_the_request_on_the_waiting_list(engine: Engine) -> None:
     chat = await until_slot(engine)
-    assert "no free appointment" in chat.text and "Rue Belliard 68" in chat.text
-    assert await engine.store.cases() == []
+    assert "no free appointment at the moment" in chat.text and "waiting list" in chat.text
+    assert "Please check your answers" in chat.text and "Appointment" not in chat.text
+    assert await engine.store.cases() == []  # nothing sent before the applicant confirms
+    await chat.say("/confirm")
+    [case] = await engine.store.cases()
+    assert case.kind == "protection_appointment" and case.flags == ["waiting_list"]
+    assert case.appointment is None
+    assert case.reference in chat.text and "waiting list" in chat.text and "Rue Belliard 68" in chat.text
 
 
 @pytest.mark.parametrize(

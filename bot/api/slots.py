@@ -9,7 +9,7 @@ from ..backoffice import policy
 from ..backoffice.framework import case_or_404
 from ..engine.booking import reminders
 from ..i18n import S_
-from ..store.appointments import BookingView, slot_plan
+from ..store.appointments import BookingView, plan_slots
 from .framework import API, ApiProblem, Call, endpoint
 from .models import (
     BookingIn,
@@ -31,7 +31,7 @@ def _booking(view: BookingView) -> BookingOut:
     )
 
 
-@endpoint("GET", f"{API}/slots", "manage_slots", "Future registration slots, soonest first (with a free seat unless all)",
+@endpoint("GET", f"{API}/slots", "see_bookings", "Future registration slots, soonest first (with a free seat unless all)",
           query=SlotQuery, response=SlotList, errors=(401, 403, 422))
 async def list_slots(call: Call) -> SlotList:
     q: SlotQuery = call.query
@@ -48,15 +48,15 @@ async def list_slots(call: Call) -> SlotList:
 async def create_slots(call: Call) -> SlotsCreated:
     given: SlotsIn = call.body
     try:
-        start, end, every = slot_plan(given.start, given.end, given.every, given.capacity, ZoneInfo(call.bo.timezone))
-        created = await call.bo.store.add_slots(start, end, every, given.capacity, place=given.place)
+        plan = plan_slots(given.start, given.end, given.every, given.capacity, given.place, ZoneInfo(call.bo.timezone))
+        created = await call.bo.store.add_plan(plan)
     except (ValueError, OverflowError) as error:
         raise ApiProblem(422, "bad-slots", str(error)) from None
     call.audit_detail = f"created={created}"
     return SlotsCreated(created=created)
 
 
-@endpoint("GET", f"{API}/bookings", "manage_slots", "Active bookings of the cases the token may see, soonest first",
+@endpoint("GET", f"{API}/bookings", "see_bookings", "Active bookings of the cases the token may see, soonest first",
           query=BookingQuery, response=BookingList, errors=(401, 403, 422))
 async def list_bookings(call: Call) -> BookingList:
     q: BookingQuery = call.query
@@ -67,11 +67,11 @@ async def list_bookings(call: Call) -> BookingList:
     return BookingList(items=[_booking(v) for v in views])
 
 
-@endpoint("POST", f"{API}/cases/{{reference}}/bookings", "book",
+@endpoint("POST", f"{API}/cases/{{reference}}/bookings", "offer_slot",
           "Book a seat of a slot for the case's applicant (reminders included, as when they book)",
           body=BookingIn, response=BookingOut, status=201, errors=(400, 401, 403, 404, 409, 415, 422))
 async def book(call: Call) -> BookingOut:
-    found = await case_or_404(call.request, "book")
+    found = await case_or_404(call.request, "offer_slot")
     outcome = await call.bo.store.book_for_case(
         found.case.reference, call.body.slot_id, call.bo.clock(), actor=call.user.email,
         reminders=lambda starts_at, language, place: reminders(starts_at, language, call.bo.clock(), place),
@@ -87,7 +87,7 @@ async def book(call: Call) -> BookingOut:
     return _booking(outcome)
 
 
-@endpoint("POST", f"{API}/bookings/{{booking_id:[0-9]+}}/cancel", "book",
+@endpoint("POST", f"{API}/bookings/{{booking_id:[0-9]+}}/cancel", "cancel_booking",
           "Cancel an upcoming booking of a case the token may see: the seat is freed, the reminders cancelled",
           response=BookingOut, errors=(401, 403, 404))
 async def cancel_booking(call: Call) -> BookingOut:

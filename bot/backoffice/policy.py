@@ -8,6 +8,15 @@ Roles: ``admin`` everything; ``caseworker`` the case kinds its organisation hand
 each kind's rule (models.KindAccess); ``partner`` the cases its organisation submitted by
 assisted intake, plus those whose applicant agreed to share with it; ``auditor`` reads the
 audit log, no case. A call-back is seen as the kind of the journey it came from.
+
+Appointments (slots.py): ``manage_slots`` (create and remove slots) is the admin's. The
+registration desk works the bookings: ``see_bookings`` (the day view, the waiting list),
+``mark_attendance``, ``cancel_booking`` and, on a case, ``offer_slot``. Besides admins, a
+caseworker has them only when its organisation handles ``protection_appointment`` cases
+under the ``always`` rule (the Immigration Office's registration by default): an
+organisation that sees some of those cases for another purpose (Fedasil, for reception,
+the vulnerable ones) neither reads the whole day's bookings nor books, cancels or marks
+attendance. Partners and auditors have none of them.
 """
 
 from __future__ import annotations
@@ -28,15 +37,18 @@ VULNERABILITY_FLAGS = ("unaccompanied_minor", "no_shelter_with_children", "no_sh
 
 # ``assisted_intake``: run a journey on behalf of an applicant (assisted.py); the cases it
 # creates carry the staff member's organisation, which is how a partner then sees them.
-CASE_ACTIONS = frozenset({"view", "change_status", "assign", "record_step", "note", "message", "book"})
+CASE_ACTIONS = frozenset({"view", "change_status", "assign", "record_step", "note", "message", "offer_slot"})
 """Actions on one case: allowed only where the case is visible too."""
+DESK_ACTIONS = frozenset({"see_bookings", "mark_attendance", "cancel_booking", "offer_slot"})
+"""The registration desk's: a caseworker needs ``registration_desk`` too."""
+REGISTRATION = "protection_appointment"
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
-        CASE_ACTIONS
+        CASE_ACTIONS | DESK_ACTIONS
         | {"list_cases", "read_audit", "manage_users", "manage_orgs", "manage_tokens", "manage_slots",
            "manage_webhooks", "profile", "assisted_intake", "second_factor"}
     ),
-    "caseworker": frozenset(CASE_ACTIONS | {"list_cases", "manage_slots", "profile", "assisted_intake"}),
+    "caseworker": frozenset(CASE_ACTIONS | DESK_ACTIONS | {"list_cases", "profile", "assisted_intake"}),
     "partner": frozenset({"view", "note", "list_cases", "profile", "assisted_intake"}),
     "auditor": frozenset({"read_audit", "profile"}),
 }
@@ -94,11 +106,24 @@ def can_see(user: Staff, case: CaseFacts) -> bool:
     return False
 
 
+def registration_desk(user: Staff) -> bool:
+    """Whether the user works the registration appointments (see the module's doc)."""
+    if user.disabled:
+        return False
+    return user.role == "admin" or (
+        user.role == "caseworker" and (REGISTRATION, "always") in tuple(user.kind_rules)
+    )
+
+
 def can(user: Staff, action: str, case: CaseFacts | None = None) -> bool:
     """May ``user`` do ``action`` (to ``case``, for the actions on one case)?"""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     if user.disabled or action not in ROLE_ACTIONS.get(user.role, frozenset()):
+        return False
+    if action in DESK_ACTIONS and not registration_desk(user):
+        return False
+    if action == "offer_slot" and case is not None and case.kind != REGISTRATION:
         return False
     if action in CASE_ACTIONS:
         return case is not None and can_see(user, case)

@@ -23,7 +23,7 @@ from ..i18n import S_
 from ..messaging import ApplicantMessenger
 from ..store.casework import SORTS, TRANSITIONS, CaseFilter, Casework, WorkflowError
 from ..store.staff import Staff, StaffDirectory
-from . import admin, assisted, policy, second_factor, tokens, webhooks
+from . import admin, assisted, policy, second_factor, slots, tokens, webhooks
 from .framework import (
     BACKOFFICE,
     FORM,
@@ -46,7 +46,7 @@ from .framework import (
     too_many_attempts,
 )
 from .export import FORMATS, stream_cases
-from .i18n import STAFF_LOCALES, staff_translations
+from .i18n import STAFF_LOCALES
 from .security import PRE_SESSION_COOKIE, SESSION_COOKIE, new_pre_session, set_cookie
 from .targets import first_answer_due, overdue
 
@@ -453,6 +453,7 @@ CORE_ROUTES: tuple[Route, ...] = (
 
 ROUTES: tuple[Route, ...] = (
     *CORE_ROUTES, *second_factor.ROUTES, *admin.ROUTES, *tokens.ROUTES, *webhooks.ROUTES, *assisted.ROUTES,
+    *slots.ROUTES,
 )
 """Every back-office route: each page module's ``ROUTES``, added here in one place."""
 
@@ -491,6 +492,7 @@ def mount(app: web.Application, services: Any, channels: Sequence[Any] = ()) -> 
             log.warning(FIRST_ADMIN_HINT)
 
     app.on_startup.append(first_admin_hint)
+    app.on_startup.append(slots.no_slots_hint)
 
 
 FIRST_ADMIN_HINT = (

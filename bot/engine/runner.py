@@ -262,7 +262,13 @@ class FlowRunner:
                         retry = await self._choose_again(ctx, state, flow, step.book)
                         if retry is not None:
                             return out + retry
-                        index = flow.index(flow.ask_for(step.book).on_empty)  # type: ignore[arg-type]
+                        # Nothing left to choose: the taken time is no answer any more
+                        # (the on_empty steps may test that it is unanswered).
+                        ask = flow.ask_for(step.book)
+                        state.answers.pop(step.book, None)
+                        if ask.id in state.path:
+                            state.path.remove(ask.id)
+                        index = flow.index(ask.on_empty)  # type: ignore[arg-type]
                         continue
                 draft = self._draft(ctx, state, flow, step)
                 if seat is not None:

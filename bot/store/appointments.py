@@ -40,6 +40,92 @@ OPEN_JOB = (PENDING, RUNNING)
 FINAL_JOB = (DONE, CANCELLED, FAILED)
 MAX_SLOTS_PER_CALL = 10_000
 """``add_slots`` refuses more at once (a typo in ``--every`` or the dates, most likely)."""
+WAITING_LIST = "waiting_list"
+"""The flag of a registration request waiting for a slot (flows/protection_appointment.yml)."""
+PLACE_LENGTH = 64
+"""The longest place a slot may name (the column's width)."""
+
+
+class SlotPlanError(ValueError):
+    """Slots that cannot be created as asked. ``code`` names the rule (the back office
+    translates it); the message says it in English (the CLI prints it)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class SlotPlan:
+    """Slots to create: the one set of rules of ``intake slots add`` and the back office."""
+
+    start: datetime
+    end: datetime
+    every: timedelta
+    capacity: int
+    place: str
+
+    def count(self) -> int:
+        return len(_slot_times(self.start, self.end, self.every))
+
+
+def parse_duration(text: str) -> timedelta:
+    """``15m``, ``1h``, ``90m``, ``1h30m``, ``45min``."""
+    match = re.fullmatch(r"\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*", text.lower())
+    value = timedelta(hours=int(match[1] or 0), minutes=int(match[2] or 0)) if match else timedelta(0)
+    if not value:
+        raise SlotPlanError("every", f"not a duration: {text!r} (try 15m, 1h, 90m)")
+    return value
+
+
+def parse_local(text: str, zone: tzinfo, day: date | None = None) -> datetime:
+    """An ISO date-time in ``zone`` (unless it has an offset), or a bare time on ``day``."""
+    code = "start" if day is None else "end"
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        if day is None:
+            raise SlotPlanError(code, f"not a date and time: {text!r} (try 2026-12-01T09:00)") from None
+        try:
+            moment = datetime.combine(day, time.fromisoformat(text.strip()))
+        except ValueError:
+            raise SlotPlanError(code, f"not a time: {text!r} (try 12:00)") from None
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+
+
+def plan_slots(start: str, end: str, every: str, capacity: int | str, place: str, zone: tzinfo) -> SlotPlan:
+    """Check what was asked for (local times in ``zone``; ``end`` may be a bare time on
+    ``start``'s day) and say what would be created; ``SlotPlanError`` names the first
+    rule broken."""
+    first = parse_local(start, zone)
+    last = parse_local(end, zone, day=first.date())
+    step = parse_duration(every)
+    try:
+        seats = int(str(capacity).strip())
+    except ValueError:
+        raise SlotPlanError("capacity", f"not a number of seats: {capacity!r}") from None
+    if seats < 1:
+        raise SlotPlanError("capacity", "need --capacity of at least 1")
+    if last <= first:
+        raise SlotPlanError("order", "need --to after --from")
+    where = place.strip()
+    if not where or len(where) > PLACE_LENGTH:
+        raise SlotPlanError("place", f"the place must have 1 to {PLACE_LENGTH} characters")
+    plan = SlotPlan(first, last, step, seats, where)
+    if plan.count() > MAX_SLOTS_PER_CALL:
+        raise SlotPlanError("too_many", f"more than {MAX_SLOTS_PER_CALL} slots at once")
+    return plan
+
+
+def _slot_times(start: datetime, end: datetime, every: timedelta) -> list[datetime]:
+    """Steps are taken in ``start``'s zone, so local slots keep their wall-clock time
+    across a DST change. Stops one past the limit (the caller refuses that many)."""
+    times: list[datetime] = []
+    moment = start
+    while moment < end and len(times) <= MAX_SLOTS_PER_CALL:
+        times.append(moment.astimezone(timezone.utc))
+        moment = start + len(times) * every
+    return times
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,43 +192,6 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(timezone.utc)
 
 
-# --- the rules for new slots, as staff give them (``intake slots add``, the staff API) --
-
-
-def parse_every(text: str) -> timedelta:
-    """``15m``, ``1h``, ``90m``, ``1h30m`` as a duration (ValueError otherwise)."""
-    match = re.fullmatch(r"\s*(?:(\d{1,4})\s*h)?\s*(?:(\d{1,5})\s*m(?:in)?)?\s*", text.lower())
-    value = timedelta(hours=int(match[1] or 0), minutes=int(match[2] or 0)) if match else timedelta(0)
-    if not value:
-        raise ValueError(f"not a duration: {text!r} (try 15m, 1h, 90m)")
-    return value
-
-
-def local_moment(text: str, zone: tzinfo, day: date | None = None) -> datetime:
-    """An ISO date-time in ``zone`` (unless it has an offset), or a bare time on ``day``."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        if day is None:
-            raise ValueError(f"not a date and time: {text!r} (try 2026-12-01T09:00)") from None
-        try:
-            moment = datetime.combine(day, time.fromisoformat(text))
-        except ValueError:
-            raise ValueError(f"not a time: {text!r} (try 12:00)") from None
-    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
-
-
-def slot_plan(start: str, end: str, every: str, capacity: int, zone: tzinfo) -> tuple[datetime, datetime, timedelta]:
-    """``(start, end, every)`` of new slots from what staff typed (local times; ``end`` may
-    be a bare time on the start's day); ValueError saying what is wrong."""
-    first = local_moment(start, zone)
-    last = local_moment(end, zone, day=first.date())
-    step = parse_every(every)
-    if capacity < 1 or last <= first:
-        raise ValueError("need a capacity of at least 1 and an end after the start")
-    return first, last, step
-
-
 _SLOT_COLUMNS = (Slot.id, Slot.place, Slot.starts_at, Slot.capacity, Slot.booked)
 _BOOKING_COLUMNS = (Booking.id, Booking.slot_id, Slot.place, Slot.starts_at, Booking.status, Booking.case_reference)
 
@@ -182,33 +231,7 @@ class TurnAppointments:
         ``(due_at, payload)`` becomes a pending job (payload encrypted); reminders already
         due at ``now`` are skipped. All of it commits with the turn, or not at all.
         """
-        session = self._session
-        taken = await session.execute(
-            update(Slot)
-            .where(Slot.id == slot_id, Slot.booked < Slot.capacity, Slot.starts_at > now)
-            .values(booked=Slot.booked + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if taken.rowcount != 1:  # type: ignore[attr-defined]
-            return None
-        place, starts_at = (await session.execute(select(Slot.place, Slot.starts_at).where(Slot.id == slot_id))).one()
-        row = Booking(
-            slot_id=slot_id, conversation_id=self.conversation.id, case_reference=None,
-            status=ACTIVE, created_at=now, cancelled_at=None,
-        )
-        session.add(row)
-        await session.flush()
-        cipher = self._cipher
-        for due_at, payload in reminders:
-            if _utc(due_at) <= now:
-                continue
-            session.add(Job(
-                kind=kind, due_at=due_at, status=PENDING, attempts=0, locked_until=None, done_at=None,
-                conversation_id=self.conversation.id, booking_id=row.id,
-                payload_enc=cipher.encrypt_json(payload), created_at=now,
-            ))
-        await session.flush()
-        return BookingView(row.id, slot_id, place, starts_at, ACTIVE, None)
+        return await take_seat(self._session, self._cipher, slot_id, self.conversation.id, now, reminders, kind=kind)
 
     async def attach_reference(self, booking_id: int, reference: str) -> None:
         """Record the case reference on a booking of this conversation (same turn as the case)."""
@@ -258,7 +281,7 @@ class TurnAppointments:
         ).one_or_none()
 
     async def _free_seat(self, booking_id: int, slot_id: int, now: datetime) -> bool:
-        return await _free_seat(self._session, booking_id, slot_id, now)
+        return await free_seat(self._session, booking_id, slot_id, now)
 
     async def move_booking(
         self,
@@ -300,16 +323,54 @@ class TurnAppointments:
     async def _record_on_case(
         self, reference: str, now: datetime, note: str, *, cancelled: bool = False, moved_to: BookingView | None = None
     ) -> None:
-        """Keep the case's ``appointment`` true and say in its history what changed (the
-        status is unchanged: staff decide what a cancelled appointment means)."""
-        await _record_on_case(
-            self._session, self._cipher, CaseRow.sender_key == self._sender_key, reference, now, note,
-            cancelled=cancelled, moved_to=moved_to, actor="applicant",
+        await record_on_case(
+            self._session, self._cipher, reference, now, note, "applicant",
+            sender_key=self._sender_key, cancelled=cancelled, moved_to=moved_to,
         )
 
 
-async def _free_seat(session: AsyncSession, booking_id: int, slot_id: int, now: datetime) -> bool:
-    """Cancel the booking and its open jobs, and give its seat back."""
+async def take_seat(
+    session: AsyncSession,
+    cipher: Cipher,
+    slot_id: int,
+    conversation_id: int,
+    now: datetime,
+    reminders: list[tuple[datetime, dict[str, Any]]],
+    *,
+    kind: str = REMINDER,
+    case_reference: str | None = None,
+) -> BookingView | None:
+    """Take a seat of ``slot_id`` for a conversation (see ``TurnAppointments.book``): one
+    conditional UPDATE decides, so concurrent bookings never overbook."""
+    taken = await session.execute(
+        update(Slot)
+        .where(Slot.id == slot_id, Slot.booked < Slot.capacity, Slot.starts_at > now)
+        .values(booked=Slot.booked + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    place, starts_at = (await session.execute(select(Slot.place, Slot.starts_at).where(Slot.id == slot_id))).one()
+    row = Booking(
+        slot_id=slot_id, conversation_id=conversation_id, case_reference=case_reference,
+        status=ACTIVE, created_at=now, cancelled_at=None,
+    )
+    session.add(row)
+    await session.flush()
+    for due_at, payload in reminders:
+        if _utc(due_at) <= now:
+            continue
+        session.add(Job(
+            kind=kind, due_at=due_at, status=PENDING, attempts=0, locked_until=None, done_at=None,
+            conversation_id=conversation_id, booking_id=row.id,
+            payload_enc=cipher.encrypt_json(payload), created_at=now,
+        ))
+    await session.flush()
+    return BookingView(row.id, slot_id, place, starts_at, ACTIVE, case_reference)
+
+
+async def free_seat(session: AsyncSession, booking_id: int, slot_id: int, now: datetime) -> bool:
+    """Cancel an active booking and its open jobs, and give its seat back."""
     cancelled = await session.execute(
         update(Booking)
         .where(Booking.id == booking_id, Booking.status == ACTIVE)
@@ -328,28 +389,46 @@ async def _free_seat(session: AsyncSession, booking_id: int, slot_id: int, now: 
     return True
 
 
-async def _record_on_case(
-    session: AsyncSession, cipher: Cipher, whose: Any, reference: str, now: datetime, note: str, *,
-    cancelled: bool = False, moved_to: BookingView | None = None, actor: str,
-) -> None:
+async def record_on_case(
+    session: AsyncSession,
+    cipher: Cipher,
+    reference: str,
+    now: datetime,
+    note: str,
+    actor: str,
+    *,
+    sender_key: str | None = None,
+    cancelled: bool = False,
+    moved_to: BookingView | None = None,
+    booked: BookingView | None = None,
+    drop_flag: str | None = None,
+    add_flag: str | None = None,
+) -> bool:
     """Keep the case's ``appointment`` true and say in its history what changed (the
-    status is unchanged: staff decide what a cancelled appointment means)."""
-    row = await session.scalar(
-        select(CaseRow)
-        .where(CaseRow.reference == reference, whose)
-        .options(selectinload(CaseRow.events))
-    )
-    if row is None:  # erased meanwhile
-        return
+    status is unchanged: staff decide what a cancelled appointment means). With
+    ``sender_key``, only that applicant's case. False if there is no such case (erased)."""
+    query = select(CaseRow).where(CaseRow.reference == reference).options(selectinload(CaseRow.events))
+    if sender_key is not None:
+        query = query.where(CaseRow.sender_key == sender_key)
+    row = await session.scalar(query)
+    if row is None:
+        return False
     data = cipher.decrypt_json(row.data_enc)
     appointment = dict(data.get("appointment") or {})
+    if booked is not None:
+        appointment = booked.for_case()
     if moved_to is not None:
         appointment = {**moved_to.for_case(), "moved_from": appointment.get("starts_at")}
     if cancelled:
         appointment.update(status=CANCELLED, cancelled_at=now.isoformat())
     row.data_enc = cipher.encrypt_json({**data, "appointment": appointment})
+    if drop_flag is not None and drop_flag in (row.flags or []):
+        row.flags = [f for f in row.flags if f != drop_flag]
+    if add_flag is not None and add_flag not in (row.flags or []):
+        row.flags = [*(row.flags or []), add_flag]
     row.events.append(CaseEvent(at=now, status=row.status, actor=actor, note=note))
     row.updated_at = now
+    return True
 
 
 async def _cancel_jobs(session: AsyncSession, now: datetime, which: Any) -> None:
@@ -390,13 +469,11 @@ class StoreAppointments:
             raise ValueError("capacity must be at least 1")
         if not place:
             raise ValueError("place must not be empty")
-        times: list[datetime] = []
-        moment = start
-        while moment < end:
-            times.append(moment.astimezone(timezone.utc))
-            if len(times) > MAX_SLOTS_PER_CALL:
-                raise ValueError(f"more than {MAX_SLOTS_PER_CALL} slots at once")
-            moment = start + len(times) * every
+        if len(place) > PLACE_LENGTH:
+            raise ValueError(f"place must have at most {PLACE_LENGTH} characters")
+        times = _slot_times(start, end, every)
+        if len(times) > MAX_SLOTS_PER_CALL:
+            raise ValueError(f"more than {MAX_SLOTS_PER_CALL} slots at once")
         if not times:
             return 0
         created_at = datetime.now(timezone.utc)
@@ -417,6 +494,10 @@ class StoreAppointments:
                 )
                 created += len((await session.execute(statement)).all())
         return created
+
+    async def add_plan(self, plan: SlotPlan) -> int:
+        """``add_slots`` for a checked :class:`SlotPlan` (``intake slots add``, the back office)."""
+        return await self.add_slots(plan.start, plan.end, plan.every, plan.capacity, place=plan.place)
 
     async def slots(
         self, now: datetime, *, free_only: bool = False, limit: int = 100, place: str | None = None
@@ -482,32 +563,18 @@ class StoreAppointments:
             )
             if upcoming is not None:
                 return "booked"
-            taken = await session.execute(
-                update(Slot)
-                .where(Slot.id == slot_id, Slot.booked < Slot.capacity, Slot.starts_at > now)
-                .values(booked=Slot.booked + 1)
-                .execution_options(synchronize_session=False)
-            )
-            if taken.rowcount != 1:  # type: ignore[attr-defined]
+            slot = (await session.execute(select(Slot.place, Slot.starts_at).where(Slot.id == slot_id))).one_or_none()
+            if slot is None:
                 return "full"
-            place, starts_at = (await session.execute(select(Slot.place, Slot.starts_at).where(Slot.id == slot_id))).one()
-            row = Booking(
-                slot_id=slot_id, conversation_id=found.conversation_id, case_reference=reference,
-                status=ACTIVE, created_at=now, cancelled_at=None,
+            seat = await take_seat(
+                session, self.cipher, slot_id, found.conversation_id, now,
+                reminders(slot.starts_at, found.language, slot.place), kind=kind, case_reference=reference,
             )
-            session.add(row)
-            await session.flush()
-            for due_at, payload in reminders(starts_at, found.language, place):
-                if _utc(due_at) > now:
-                    session.add(Job(
-                        kind=kind, due_at=due_at, status=PENDING, attempts=0, locked_until=None, done_at=None,
-                        conversation_id=found.conversation_id, booking_id=row.id,
-                        payload_enc=self.cipher.encrypt_json(payload), created_at=now,
-                    ))
-            seat = BookingView(row.id, slot_id, place, starts_at, ACTIVE, reference)
-            await _record_on_case(
-                session, self.cipher, CaseRow.reference == reference, reference, now,
-                f"appointment booked by staff for {starts_at.isoformat()}", moved_to=seat, actor=actor,
+            if seat is None:
+                return "full"
+            await record_on_case(
+                session, self.cipher, reference, now, f"appointment booked by staff for {seat.starts_at.isoformat()}",
+                actor, booked=seat, drop_flag=WAITING_LIST,
             )
         return seat
 
@@ -529,11 +596,10 @@ class StoreAppointments:
         lock_key = found.sender_key or self.sender_key("case", found.case_reference)  # type: ignore[attr-defined]
         async with self.locks.hold(lock_key), self._sessions() as session, session.begin():
             await self.locks.lock_in_transaction(await session.connection(), lock_key)
-            if not await _free_seat(session, booking_id, found.slot_id, now):
+            if not await free_seat(session, booking_id, found.slot_id, now):
                 return None
-            await _record_on_case(
-                session, self.cipher, CaseRow.reference == found.case_reference, found.case_reference, now,
-                "appointment cancelled by staff", cancelled=True, actor=actor,
+            await record_on_case(
+                session, self.cipher, found.case_reference, now, "appointment cancelled by staff", actor, cancelled=True,
             )
         return BookingView(booking_id, found.slot_id, found.place, found.starts_at, CANCELLED, found.case_reference)
 

@@ -217,6 +217,8 @@ class Booking(Base):
     """``active`` or ``cancelled``."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attendance: Mapped[str | None] = mapped_column(String(16))
+    """Marked by staff on the day: ``attended`` or ``no_show`` (None: not yet)."""
 
 
 class Job(Base):

@@ -229,6 +229,43 @@ def _render(source: str, translated: str, params: dict[str, Any]) -> str:
         return source.format_map(params)
 
 
+class Localized(str):
+    """A translated text that remembers its message id and parameters, so that the
+    transcript can show staff the same message in their own language (:func:`retranslate`).
+    Anything that builds a new string from it (joining, formatting) gets a plain ``str``."""
+
+    msgid: str
+    params: dict[str, Any]
+
+    def source(self) -> dict[str, Any]:
+        """The message id and its parameters, JSON-ready (a translated parameter nested)."""
+        return {"msgid": self.msgid, "params": {k: _param_source(v) for k, v in self.params.items()}}
+
+
+def _param_source(value: Any) -> Any:
+    return value.source() if isinstance(value, Localized) else str(value)
+
+
+def source_of(text: str) -> dict[str, Any] | None:
+    """What :meth:`Localized.source` says of ``text``, or None for a plain string."""
+    return text.source() if isinstance(text, Localized) else None
+
+
+def retranslate(source: dict[str, Any], code: str) -> str:
+    """A message kept by :meth:`Localized.source`, in locale ``code`` (staff read the
+    applicant's transcript in their own language)."""
+    with use_locale(code):
+        return _retranslate(source)
+
+
+def _retranslate(source: dict[str, Any]) -> str:
+    params = {
+        key: _retranslate(value) if isinstance(value, dict) and "msgid" in value else value
+        for key, value in (source.get("params") or {}).items()
+    }
+    return gettext(str(source.get("msgid", "")), **params)
+
+
 def gettext(msgid: str, /, **params: Any) -> str:
     """Translate ``msgid`` into the turn's locale and fill its ``{named}`` placeholders."""
     if not msgid:
@@ -237,7 +274,9 @@ def gettext(msgid: str, /, **params: Any) -> str:
     translated = translations(code).gettext(msgid)
     if translated is msgid and code != DEFAULT_LOCALE:
         _report_missing(code, msgid)
-    return _render(msgid, translated, params)
+    text = Localized(_render(msgid, translated, params))
+    text.msgid, text.params = msgid, params
+    return text
 
 
 def ngettext(singular: str, plural: str, n: int, /, **params: Any) -> str:

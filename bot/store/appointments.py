@@ -78,6 +78,8 @@ class ConversationAddress:
     sender_id: str
     unreachable: bool
     """The channel refused to deliver to them (see ``Store.mark_unreachable``)."""
+    status_notices: bool = True
+    """They want to hear when staff change the status of their cases (they can opt out)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,14 +385,21 @@ class StoreAppointments:
         async with self._reads() as session:
             row = (
                 await session.execute(
-                    select(Conversation.channel, Conversation.sender_enc, Conversation.unreachable_since)
+                    select(
+                        Conversation.channel, Conversation.sender_enc, Conversation.unreachable_since,
+                        Conversation.status_notices_off,
+                    )
                     .where(Conversation.id == conversation_id)
                 )
             ).one_or_none()
         if row is None:
             return None
         sender = self.cipher.decrypt(row.sender_enc).decode()
-        return None if sender == ERASED else ConversationAddress(row.channel, sender, row.unreachable_since is not None)
+        if sender == ERASED:
+            return None
+        return ConversationAddress(
+            row.channel, sender, row.unreachable_since is not None, not row.status_notices_off
+        )
 
     # --- jobs (see bot/scheduler.py) -------------------------------------------------
 

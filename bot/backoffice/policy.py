@@ -25,7 +25,7 @@ CALLBACK = "human_callback"
 VULNERABILITY_FLAGS = ("unaccompanied_minor", "no_shelter_with_children", "no_shelter", "urgent_health")
 """Flags that share a case with the kind's ``vulnerable`` organisations (Fedasil reception)."""
 
-CASE_ACTIONS = frozenset({"view", "change_status", "assign", "record_step", "note", "message"})
+CASE_ACTIONS = frozenset({"view", "change_status", "assign", "record_step", "note", "message", "take_over"})
 """Actions on one case: allowed only where the case is visible too."""
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(CASE_ACTIONS | {"list_cases", "read_audit", "manage_users", "manage_orgs", "profile"}),

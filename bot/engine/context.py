@@ -76,10 +76,12 @@ class TurnRecords(Protocol):
         staff: list[str] | None = None,
         sources: list[dict[str, Any] | None] | None = None,
         case: str | None = None,
+        staff_sources: list[dict[str, Any] | None] | None = None,
     ) -> None:
         """Add the turn to the transcript (``staff``: what a staff member wrote to the
-        applicant; ``sources``: each reply's message id, parameters and buttons, so staff
-        can read it in their language; ``case``: the case the applicant's words answer)."""
+        applicant, ``staff_sources`` the message ids of those that were templates;
+        ``sources``: each reply's message id, parameters and buttons, so staff can read it
+        in their language; ``case``: the case the applicant's words answer)."""
 
     def remember(self, message_id: str, replies: list[dict[str, Any]], now: datetime) -> None:
         """Keep the replies, so that a redelivery of ``message_id`` gets the same answer."""

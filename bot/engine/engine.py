@@ -243,7 +243,7 @@ class Engine:
             if keep:
                 state.notices.append(message.text)
             turn.save_state(state.to_dict(), language, now)
-            turn.log(None, [], now, staff=[text])
+            turn.log(None, [], now, staff=[text], staff_sources=[source_of(text)])
         return message
 
     async def status_notice(

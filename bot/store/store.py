@@ -125,6 +125,7 @@ class Turn(TurnAppointments):
         staff: list[str] | None = None,
         sources: list[dict[str, Any] | None] | None = None,
         case: str | None = None,
+        staff_sources: list[dict[str, Any] | None] | None = None,
     ) -> None:
         """Add to the transcript what the applicant said (None: nothing), what the bot
         answered, and what staff wrote to them; ``sources``: each reply's message id,
@@ -137,6 +138,8 @@ class Turn(TurnAppointments):
             entry["src"] = sources
         if case:
             entry["case"] = case
+        if staff_sources and any(staff_sources):
+            entry["staff_src"] = staff_sources
         self._transcript.append((now, self._store.cipher.encrypt_json(entry)))
 
     def remember(self, message_id: str, replies: list[dict[str, Any]], now: datetime) -> None:
@@ -497,7 +500,14 @@ class Store(StoreAppointments):
             case = turn.get("case")
             if turn.get("in") is not None:
                 lines.append(TranscriptLine(row.id, row.at, "in", turn["in"], case=case))
-            lines += [TranscriptLine(row.id, row.at, "staff", text) for text in turn.get("staff", [])]
+            staff_sources = turn.get("staff_src") or []
+            lines += [
+                TranscriptLine(
+                    row.id, row.at, "staff", text,
+                    source=staff_sources[i] if i < len(staff_sources) and isinstance(staff_sources[i], dict) else None,
+                )
+                for i, text in enumerate(turn.get("staff", []))
+            ]
             sources = turn.get("src") or []
             for i, text in enumerate(turn["out"]):
                 source = sources[i] if i < len(sources) and isinstance(sources[i], dict) else {}

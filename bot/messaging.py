@@ -55,8 +55,8 @@ TEMPLATES: dict[str, str] = {
     ),
     # TRANSLATORS: a message staff send to an applicant about their request {reference}
     "contact": N_(
-        "Please contact us about your request {reference}. Answer here, or call the free number "
-        "of Fedasil and give your reference."
+        "Please contact us about your request {reference}. Answer here, or type /human to see how "
+        "to reach a person, and give your reference."
     ),
 }
 """Messages staff may send as they are, written in each applicant's language (the

@@ -180,7 +180,7 @@ class CaseDesk:
             ))]
         if case.status not in OPEN:
             return [Outbound(gettext(
-                "Request {reference} can no longer be withdrawn: it is {status}.",
+                "Request {reference} can no longer be withdrawn. Its status: {status}.",
                 reference=case.reference,
                 status=gettext(STATUS_TITLES.get(case.status, case.status)),
             ))]
@@ -193,7 +193,7 @@ class CaseDesk:
                 ),
                 (
                     Button(gettext("Yes, withdraw it"), f"/case_status withdraw {case.reference} confirm"),
-                    Button(gettext("No, keep it"), "/stay"),
+                    Button(gettext("No, keep my request"), "/stay"),
                 ),
             )]
         withdrawn = await ctx.records.withdraw_case(case.reference, ctx.now)

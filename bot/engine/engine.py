@@ -259,7 +259,7 @@ class Engine:
             with use_locale(language):
                 message = Outbound(
                     gettext(
-                        "News about your request {reference}: it is now {status}. Type /case_status to see your requests.",
+                        "News about your request {reference}. New status: {status}. Type /case_status to see your requests.",
                         reference=case_reference,
                         status=gettext(STATUS_TITLES.get(status, status)),
                     ),

@@ -236,14 +236,26 @@ class Localized(str):
 
     msgid: str
     params: dict[str, Any]
+    parts: list[Any] | None = None
+    """For a text made of several (:func:`joined`): its parts, and ``msgid`` the separator."""
 
     def source(self) -> dict[str, Any]:
         """The message id and its parameters, JSON-ready (a translated parameter nested)."""
+        if self.parts is not None:
+            return {"join": self.msgid, "parts": [_param_source(p) for p in self.parts]}
         return {"msgid": self.msgid, "params": {k: _param_source(v) for k, v in self.params.items()}}
+
+
+def joined(separator: str, parts: list[str]) -> str:
+    """``separator.join(parts)`` that remembers its translated parts (see :class:`Localized`)."""
+    text = Localized(separator.join(parts))
+    text.msgid, text.params, text.parts = separator, {}, list(parts)
+    return text
 
 
 def _param_source(value: Any) -> Any:
     return value.source() if isinstance(value, Localized) else str(value)
+
 
 
 def source_of(text: str) -> dict[str, Any] | None:
@@ -259,6 +271,10 @@ def retranslate(source: dict[str, Any], code: str) -> str:
 
 
 def _retranslate(source: dict[str, Any]) -> str:
+    if "join" in source:
+        return str(source["join"]).join(
+            _retranslate(p) if isinstance(p, dict) else str(p) for p in source.get("parts") or []
+        )
     params = {
         key: _retranslate(value) if isinstance(value, dict) and "msgid" in value else value
         for key, value in (source.get("params") or {}).items()

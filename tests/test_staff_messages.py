@@ -108,3 +108,137 @@ async def test_an_erased_conversation_cannot_be_written_to(engine: Engine) -> No
     await chat.say("/forget")
     await chat.say("yes")
     assert await ApplicantMessenger(engine.store, engine, [Pushes()]).message(conversation, reference, "x") == Delivery.ERASED
+
+
+# --- templates, status notices and their opt-out, replies, withdrawal, the transcript ---
+
+from bot.i18n import gettext, retranslate, use_locale  # noqa: E402
+from bot.messaging import TEMPLATES  # noqa: E402
+
+
+async def test_a_template_is_written_in_the_applicants_language(engine: Engine) -> None:
+    chat, conversation, reference = await submitted(engine)
+    await chat.say("/language nl")
+    channel = Pushes()
+    messenger = ApplicantMessenger(engine.store, engine, [channel])
+    assert await messenger.message(conversation, reference, template="documents") == Delivery.PUSHED
+    [(_, [text])] = channel.sent
+    with use_locale("nl"):
+        wanted = gettext(TEMPLATES["documents"], reference=reference)
+    assert wanted in text and "documenten" in text  # the Dutch catalog's, not the English source
+    [line] = [line for line in await engine.store.transcript_lines(conversation) if line.direction == "staff"]
+    assert line.source is not None and retranslate(line.source, "en").startswith("We need more documents")
+
+
+async def test_every_template_exists_in_every_language(engine: Engine) -> None:
+    from bot.i18n import supported_locales
+    for code in supported_locales():
+        if code == "en":
+            continue
+        with use_locale(code):
+            for key, msgid in TEMPLATES.items():
+                assert gettext(msgid, reference="VR-1") != msgid.format(reference="VR-1"), (code, key)
+
+
+async def test_a_status_change_is_told_in_the_applicants_language_unless_they_opted_out(engine: Engine) -> None:
+    chat, conversation, reference = await submitted(engine)
+    await chat.say("/language fr")
+    channel = Pushes()
+    messenger = ApplicantMessenger(engine.store, engine, [channel])
+    assert await messenger.status_changed(conversation, reference, "in_review") == Delivery.PUSHED
+    [(_, [text])] = channel.sent
+    with use_locale("fr"):
+        in_review = gettext("being handled by a person")
+    assert reference in text and "Nouveau statut" in text and in_review in text and in_review != "being handled by a person"
+
+    await chat.say("/case_status")
+    assert "/case_status updates off" in chat.payloads
+    await chat.say("/case_status updates off")
+    assert "ne serez plus prévenu" in chat.text
+    assert await messenger.status_changed(conversation, reference, "waiting_for_applicant") == Delivery.OPTED_OUT
+    assert len(channel.sent) == 1  # nothing more was sent
+
+    await chat.say("/case_status")
+    assert "/case_status updates on" in chat.payloads
+    await chat.say("/case_status updates on")
+    assert await messenger.status_changed(conversation, reference, "closed") == Delivery.PUSHED
+
+
+async def test_the_answer_to_a_staff_message_goes_to_that_case(engine: Engine) -> None:
+    chat, conversation, first = await submitted(engine)
+    await chat.say("/voluntary_return")  # a second request from the same chat
+    await chat.answer_until(VOLUNTARY_RETURN)
+    await chat.say("/confirm")
+    second = next(c.reference for c in await engine.store.cases() if c.reference != first)
+    messenger = ApplicantMessenger(engine.store, engine, [Pushes()])
+    await messenger.message(conversation, first, "Is your passport still valid?")
+    await chat.say("Yes, until 2030")
+    assert first in chat.text and "/start" in chat.text  # told where it went, not the menu
+    await chat.say("And my wife's too")
+    replies = [line for line in await engine.store.transcript_lines(conversation) if line.direction == "in"]
+    assert [(r.text, r.case) for r in replies[-2:]] == [("Yes, until 2030", first), ("And my wife's too", first)]
+
+    await chat.say("/start")  # back to the assistant: no longer a reply
+    await chat.say("hello")
+    assert (await engine.store.transcript_lines(conversation))[-2].case is None
+
+    # Once the first case is closed, an answer to its message goes to the latest open case.
+    await engine.store.change_status(first, "closed", engine.clock(), actor="staff")
+    await messenger.message(conversation, first, "Anything else?")
+    await chat.say("No, thank you")
+    [last] = [line for line in await engine.store.transcript_lines(conversation) if line.direction == "in"][-1:]
+    assert last.case == second and second in chat.text
+
+
+async def test_during_a_takeover_the_applicants_messages_go_to_the_case(engine: Engine, clock: Clock) -> None:
+    chat, conversation, reference = await submitted(engine)
+    messenger = ApplicantMessenger(engine.store, engine, [])
+    await messenger.take_over(conversation, reference, clock(), by="caseworker@example.org")
+    taken = await engine.store.takeover(conversation)
+    assert taken is not None and taken["by"] == "caseworker@example.org" and taken["case"] == reference
+    await chat.say("Are you there?")
+    [line] = [line for line in await engine.store.transcript_lines(conversation) if line.direction == "in"][-1:]
+    assert line.case == reference and line.text == "Are you there?"
+    assert await messenger.hand_back(conversation) == Delivery.KEPT
+    assert await engine.store.takeover(conversation) is None
+
+
+async def test_the_applicant_withdraws_a_request_after_confirming(engine: Engine) -> None:
+    chat, conversation, reference = await submitted(engine, lang="de")
+    await chat.say("/case_status")
+    assert f"/case_status withdraw {reference}" in chat.payloads
+    await chat.say(f"/case_status withdraw {reference}")
+    assert "wirklich zurückziehen" in chat.text
+    assert f"/case_status withdraw {reference} confirm" in chat.payloads and "/stay" in chat.payloads
+    [case] = await engine.store.cases()
+    assert case.status == "submitted"  # not before the confirmation
+    await chat.say(f"/case_status withdraw {reference} confirm")
+    assert "ist zurückgezogen" in chat.text
+    [case] = await engine.store.cases()
+    assert case.status == "withdrawn"
+    assert case.status_history[-1].status == "withdrawn" and case.status_history[-1].actor == "applicant"
+    await chat.say(f"/case_status withdraw {reference} confirm")
+    assert "nicht mehr zurückgezogen" in chat.text  # final
+    await chat.say("/case_status")
+    assert not any(p.startswith("/case_status withdraw") for p in chat.payloads)
+
+
+async def test_nobody_withdraws_a_request_of_another_chat(engine: Engine) -> None:
+    _, _, reference = await submitted(engine)
+    other = Chat(engine, sender="someone-else")
+    await other.say(f"/case_status withdraw {reference} confirm")
+    assert "only withdraw a request sent from this chat" in other.text
+    [case] = await engine.store.cases()
+    assert case.status == "submitted"
+
+
+async def test_the_transcript_keeps_each_bot_message_for_staff_in_their_language(engine: Engine) -> None:
+    chat, conversation, _ = await submitted(engine, lang="ru")
+    await chat.say("/case_status")
+    lines = [line for line in await engine.store.transcript_lines(conversation) if line.direction == "out"]
+    status = lines[-1]
+    assert status.source is not None and status.source["parts"][0]["msgid"] == "{kind} {reference}: {status} (since {since})."
+    english = retranslate(status.source, "en")
+    assert "received" in english and english != status.text  # the Russian text, and the English one
+    assert status.buttons and status.buttons[0]["title"].startswith("Отозвать")
+    assert retranslate(status.buttons[0]["source"], "fr").startswith("Retirer")

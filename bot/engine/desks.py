@@ -21,7 +21,7 @@ from babel.dates import format_date
 
 from .. import answers
 from ..cases import kinds, references
-from ..i18n import N_, current_locale, format_moment, gettext
+from ..i18n import N_, current_locale, format_moment, gettext, joined
 from ..limits import Limits, MemoryLimits
 from . import booking
 from .context import TurnContext
@@ -157,7 +157,7 @@ class CaseDesk:
             buttons.append(Button(gettext("Stop status updates"), "/case_status updates off"))
         else:
             buttons.append(Button(gettext("Send me status updates"), "/case_status updates on"))
-        return [Outbound("\n".join(self._line(c) for c in own_cases), tuple(buttons))]
+        return [Outbound(joined("\n", [self._line(c) for c in own_cases]), tuple(buttons))]
 
     async def _updates(self, ctx: TurnContext, choice: str) -> list[Outbound]:
         if choice not in ("on", "off"):

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 TAKEOVER = timedelta(minutes=30)
 """How long a takeover lasts without a hand-back (the bot then answers again)."""
+TAKEOVER_END = "takeover_end"
+"""The scheduler's job that ends a takeover at its timeout (bot/reminders.py delivers it)."""
 
 
 class Delivery(StrEnum):
@@ -130,18 +132,23 @@ class ApplicantMessenger:
         address = await self.addresses.conversation_address(conversation_id)
         if address is None:
             return False
+        until = now + length
         await self.engine.take_over(
-            address.channel, address.sender_id, case_reference=case_reference, until=now + length, by=by
+            address.channel, address.sender_id, case_reference=case_reference, until=until, by=by
         )
+        schedule = getattr(self.addresses, "add_job", None)
+        if schedule is not None:  # the timeout's notice is sent even if the applicant is silent
+            await schedule(TAKEOVER_END, conversation_id, until, {"until": until.isoformat()}, now)
         return True
 
-    async def hand_back(self, conversation_id: int) -> Delivery | None:
-        """The bot answers again, and says so in the applicant's language."""
+    async def hand_back(self, conversation_id: int, *, ended: datetime | None = None) -> Delivery | None:
+        """The bot answers again, and says so in the applicant's language (``ended``: by
+        the timeout of the takeover that was to end then; None if it ended otherwise)."""
         address = await self.addresses.conversation_address(conversation_id)
         if address is None:
             return Delivery.ERASED
         pusher = self._pusher(address)
-        message = await self.engine.hand_back(address.channel, address.sender_id, keep=pusher is None)
+        message = await self.engine.hand_back(address.channel, address.sender_id, keep=pusher is None, ended=ended)
         if message is None:
             return None
         return await self._deliver(address, pusher, message)

@@ -242,3 +242,37 @@ async def test_the_transcript_keeps_each_bot_message_for_staff_in_their_language
     assert "received" in english and english != status.text  # the Russian text, and the English one
     assert status.buttons and status.buttons[0]["title"].startswith("Отозвать")
     assert retranslate(status.buttons[0]["source"], "fr").startswith("Retirer")
+
+
+async def test_the_takeover_timeout_tells_the_applicant_even_if_they_stay_silent(engine: Engine, clock: Clock) -> None:
+    from bot.reminders import deliverer
+
+    chat, conversation, reference = await submitted(engine, lang="fr")
+    channel = Pushes()
+    messenger = ApplicantMessenger(engine.store, engine, [channel])
+    await messenger.take_over(conversation, reference, clock())
+    deliver = deliverer(engine.store, engine, [channel], "Europe/Brussels")
+    assert await engine.store.claim_jobs(clock(), lease=timedelta(minutes=1), limit=10, max_attempts=3) == []
+    clock.advance(minutes=30)
+    [job] = await engine.store.claim_jobs(clock(), lease=timedelta(minutes=1), limit=10, max_attempts=3)
+    assert await deliver(job)
+    with use_locale("fr"):
+        assert channel.sent[-1] == (chat.sender, [gettext("You are talking to the automated assistant again.")])
+    assert await engine.store.takeover(conversation) is None
+
+
+async def test_a_takeover_taken_again_is_not_ended_by_the_first_ones_timeout(engine: Engine, clock: Clock) -> None:
+    from bot.reminders import deliverer
+
+    chat, conversation, reference = await submitted(engine)
+    channel = Pushes()
+    messenger = ApplicantMessenger(engine.store, engine, [channel])
+    await messenger.take_over(conversation, reference, clock())
+    await messenger.hand_back(conversation)
+    clock.advance(minutes=10)
+    await messenger.take_over(conversation, reference, clock())  # until 40 minutes after the first
+    sent = len(channel.sent)
+    clock.advance(minutes=20)
+    [job] = await engine.store.claim_jobs(clock(), lease=timedelta(minutes=1), limit=10, max_attempts=3)
+    assert await deliverer(engine.store, engine, [channel], "Europe/Brussels")(job)
+    assert len(channel.sent) == sent and await engine.store.takeover(conversation) is not None

@@ -287,13 +287,18 @@ class Engine:
             state.replying_to = case_reference
             turn.save_state(state.to_dict(), turn.conversation.language, now)
 
-    async def hand_back(self, channel: str, sender_id: str, *, keep: bool) -> Outbound | None:
+    async def hand_back(
+        self, channel: str, sender_id: str, *, keep: bool, ended: datetime | None = None
+    ) -> Outbound | None:
         """The bot answers again; what the applicant is told (kept with ``keep``), or None
-        when no one had taken over."""
+        when no one had taken over. ``ended``: only the takeover that was to end then (its
+        timeout), not one taken again since."""
         now = self.clock()
         async with self.store.turn(channel, sender_id, now) as turn:
             state = State.from_dict(turn.conversation.state)
             if state.takeover is None:
+                return None
+            if ended is not None and state.takeover.get("until") != ended.isoformat():
                 return None
             language = turn.conversation.language or self.default_language
             with use_locale(language):

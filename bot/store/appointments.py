@@ -403,6 +403,17 @@ class StoreAppointments:
 
     # --- jobs (see bot/scheduler.py) -------------------------------------------------
 
+    async def add_job(
+        self, kind: str, conversation_id: int, due_at: datetime, payload: dict[str, Any], now: datetime
+    ) -> None:
+        """Schedule one job of a conversation (the end of a staff takeover, …)."""
+        async with self.locks.writer(), self._sessions() as session, session.begin():
+            session.add(Job(
+                kind=kind, due_at=due_at, status=PENDING, attempts=0, locked_until=None, done_at=None,
+                conversation_id=conversation_id, booking_id=None,
+                payload_enc=self.cipher.encrypt_json(payload), created_at=now,
+            ))
+
     async def claim_jobs(
         self, now: datetime, *, lease: timedelta, limit: int, max_attempts: int, kinds: tuple[str, ...] | None = None
     ) -> list[JobView]:

@@ -232,3 +232,20 @@ async def test_the_panel_shows_the_bots_messages_in_the_staff_language(site) -> 
     assert re.search(rf"In your language: [^<]*{reference}: received \(since", panel)  # French above it
     assert re.search(rf"{reference} : demande reçue \(depuis le", panel)
     assert re.search(r"Retirer [A-Z]{2}-\w+ · Withdraw [A-Z]{2}-\w+", panel)  # a button, both ways
+
+
+async def test_the_applicant_withdraws_from_the_chat_and_staff_see_it_in_the_history(site) -> None:  # type: ignore[no-untyped-def]
+    base, store, reference, _ = site
+    async with aiohttp.ClientSession(base) as web:
+        replies = await say(web, "/case_status")
+        assert any(b["payload"] == f"/case_status withdraw {reference}" for r in replies for b in r.get("buttons", []))
+        replies = await say(web, f"/case_status withdraw {reference}")
+        assert "Voulez-vous vraiment retirer" in replies[0]["text"]
+        replies = await say(web, f"/case_status withdraw {reference} confirm")
+        assert reference in replies[0]["text"] and "retirée" in replies[0]["text"]
+    async with staff(base, "fedasil@example.org") as session:
+        page = await text_of(session, f"/backoffice/cases/{reference}")
+        assert '<strong class="status">Withdrawn</strong>' in page
+        assert "Withdrawn</strong> · applicant" in page and "This case is final." in page
+        response = await post(session, f"/backoffice/cases/{reference}/status", status="in_review", reason="oops")
+        assert "error=" in response.headers["Location"]  # final: staff cannot reopen it

@@ -276,3 +276,21 @@ async def test_a_takeover_taken_again_is_not_ended_by_the_first_ones_timeout(eng
     [job] = await engine.store.claim_jobs(clock(), lease=timedelta(minutes=1), limit=10, max_attempts=3)
     assert await deliverer(engine.store, engine, [channel], "Europe/Brussels")(job)
     assert len(channel.sent) == sent and await engine.store.takeover(conversation) is not None
+
+
+async def test_withdrawing_a_registration_frees_its_appointment(engine: Engine) -> None:
+    from .test_protection import FIRST_SLOT, add_slots, until_slot
+
+    await add_slots(engine)
+    chat = await until_slot(engine)
+    await chat.say(chat.payloads[0])
+    await chat.say("/confirm")
+    [case] = await engine.store.cases()
+    assert [s.booked for s in await engine.store.slots(engine.clock())][0] == 1
+    await chat.say(f"/case_status withdraw {case.reference} confirm")
+    assert "is withdrawn" in chat.replies[0].text and "appointment of" in chat.replies[1].text
+    assert [s.booked for s in await engine.store.slots(engine.clock())][0] == 0  # free for someone else
+    [case] = await engine.store.cases()
+    assert case.status == "withdrawn" and case.appointment is not None
+    assert case.appointment["status"] == "cancelled" and case.appointment["starts_at"] == FIRST_SLOT.isoformat()
+    assert [e.status for e in case.status_history][-1] == "withdrawn"

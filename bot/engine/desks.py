@@ -14,7 +14,7 @@ off`` / ``on`` (whether staff's status changes are announced to them).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from babel.dates import format_date
@@ -196,14 +196,22 @@ class CaseDesk:
                     Button(gettext("No, keep my request"), "/stay"),
                 ),
             )]
+        had_appointment = bool(case.appointment) and (case.appointment or {}).get("status") != "cancelled"
         withdrawn = await ctx.records.withdraw_case(case.reference, ctx.now)
         if withdrawn is None:
             return [Outbound(gettext("Request {reference} could not be withdrawn. Please try again.", reference=case.reference))]
-        return [Outbound(gettext(
+        said = [Outbound(gettext(
             "Your request {reference} is withdrawn. Your data is kept for the legal period; "
             "type /forget to erase it now.",
             reference=case.reference,
         ))]
+        appointment = withdrawn.appointment or {}
+        if had_appointment and appointment.get("status") == "cancelled" and appointment.get("starts_at"):
+            said.append(Outbound(gettext(
+                "Your appointment of {moment} is cancelled, and the place is free for someone else.",
+                moment=format_moment(datetime.fromisoformat(appointment["starts_at"]), ctx.timezone),
+            )))
+        return said
 
     async def check_birth(self, ctx: TurnContext, state: State, text: str) -> list[Outbound]:
         reference, state.held_text, state.mode = state.held_text or "", None, None

@@ -207,7 +207,17 @@ class Turn(TurnAppointments):
 
     async def withdraw_case(self, reference: str, now: datetime) -> Case | None:
         """The applicant withdraws one of their own open cases (final; their data stays
-        until its retention ends). None when it is not theirs or no longer open."""
+        until its retention ends); its upcoming appointment is cancelled and the seat freed.
+        None when it is not theirs or no longer open."""
+        mine = or_(CaseRow.conversation_id == self.conversation.id, CaseRow.sender_key == self._sender_key)
+        open_and_mine = await self._session.scalar(
+            select(CaseRow.id).where(CaseRow.reference == reference, CaseRow.status.in_(OPEN_STATUSES), mine)
+        )
+        if open_and_mine is None:
+            return None
+        for booking in await self.bookings(now):
+            if booking.case_reference == reference:
+                await self.cancel_booking(booking.id, now)
         row = await self._session.scalar(
             select(CaseRow)
             .where(

@@ -37,6 +37,8 @@ class Delivery(StrEnum):
     """The applicant erased their conversation: there is no one to write to."""
     OPTED_OUT = "opted_out"
     """Not sent: the applicant asked not to be told of status changes."""
+    NO_CHAT = "no_chat"
+    """Not sent: the case came without a chat (a partner's assisted intake, not linked yet)."""
 
 
 TEMPLATES: dict[str, str] = {
@@ -112,7 +114,9 @@ class ApplicantMessenger:
     async def status_changed(self, conversation_id: int | None, case_reference: str, status: str) -> Delivery:
         """Tell the applicant that staff moved their case to ``status``, in their language,
         unless they opted out (the back office and the staff API both call this)."""
-        address = await self.addresses.conversation_address(conversation_id) if conversation_id else None
+        if not conversation_id:
+            return Delivery.NO_CHAT
+        address = await self.addresses.conversation_address(conversation_id)
         if address is None:
             return Delivery.ERASED
         if not address.status_notices:

@@ -86,6 +86,9 @@ async def test_message_take_over_and_hand_back_between_the_case_page_and_the_web
     await staff_page.get_by_label("Password").fill(PASSWORD)
     await staff_page.get_by_role("button", name="Sign in").click()
     await staff_page.goto(f"/backoffice/cases/{case.reference}")
+    await staff_page.locator("#applicant-contact summary").click()  # the templates' texts
+    width = await staff_page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= VIEWPORT["width"], f"the case page is {width} px wide on a phone"
 
     # A template, sent in the applicant's language, arrives in the open web chat.
     await staff_page.get_by_label("Template").select_option("documents")

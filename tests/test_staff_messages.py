@@ -294,3 +294,8 @@ async def test_withdrawing_a_registration_frees_its_appointment(engine: Engine) 
     assert case.status == "withdrawn" and case.appointment is not None
     assert case.appointment["status"] == "cancelled" and case.appointment["starts_at"] == FIRST_SLOT.isoformat()
     assert [e.status for e in case.status_history][-1] == "withdrawn"
+
+
+async def test_a_case_without_a_chat_is_not_told(engine: Engine) -> None:
+    messenger = ApplicantMessenger(engine.store, engine, [Pushes()])
+    assert await messenger.status_changed(None, "VR-7K3M9Q", "in_review") == Delivery.NO_CHAT

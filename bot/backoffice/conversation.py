@@ -54,6 +54,7 @@ DELIVERY_TITLES = {
     Delivery.KEPT: S_("Kept: the applicant will see it at their next visit."),
     Delivery.ERASED: S_("Not deliverable: the applicant erased their conversation."),
     Delivery.OPTED_OUT: S_("Not sent: the applicant asked not to be told of status changes."),
+    Delivery.NO_CHAT: S_("Not sent: this case has no chat with the applicant."),
 }
 
 
@@ -152,11 +153,11 @@ async def send_message(request: web.Request) -> web.StreamResponse:
     if len(text) > MAX_MESSAGE:
         raise back_to_case(reference, S_("The message is too long."))
     if bo.messenger is None or not row.conversation_id:
-        delivery = Delivery.ERASED
+        delivery = Delivery.NO_CHAT
     else:
         delivery = await bo.messenger.message(row.conversation_id, reference, text, template=template)
     now = bo.clock()
-    if delivery != Delivery.ERASED:
+    if delivery in (Delivery.PUSHED, Delivery.KEPT):
         await bo.work.first_answer(reference, now)
     await bo.staff.audit(
         user, "message", now, case_reference=reference,
@@ -191,7 +192,7 @@ async def hand_back(request: web.Request) -> web.StreamResponse:
     delivery = (
         await bo.messenger.hand_back(row.conversation_id)
         if bo.messenger is not None and row.conversation_id
-        else Delivery.ERASED
+        else Delivery.NO_CHAT
     )
     await bo.staff.audit(
         user, "hand_back", bo.clock(), case_reference=reference,

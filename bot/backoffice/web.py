@@ -321,7 +321,7 @@ async def change_status(request: web.Request) -> web.StreamResponse:
     told = (
         await bo.messenger.status_changed(found.row.conversation_id, found.case.reference, status)
         if bo.messenger is not None
-        else Delivery.ERASED
+        else Delivery.NO_CHAT
     )
     detail = f"{found.case.status}->{status}" + (
         f":{outcome}" if status == "closed" else ""

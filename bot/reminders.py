@@ -42,6 +42,8 @@ def deliverer(
     async def deliver(job: Any) -> bool:
         if job.kind == TAKEOVER_END:
             ended = datetime.fromisoformat(job.payload["until"])
+            if engine.clock() < ended:  # never before its time by the conversation's clock
+                return False  # (tried again later)
             await messenger.hand_back(job.conversation_id, ended=ended)
             return True
         if job.kind != "appointment_reminder":

@@ -102,6 +102,7 @@ async def test_message_take_over_and_hand_back_between_the_case_page_and_the_web
     await type_answer(chat, "Is my ticket booked?")
     await expect(chat.locator("#log")).to_contain_text("A person is reading your messages now")
     await expect(staff_page.locator("#conversation")).to_contain_text("Is my ticket booked?", timeout=LIVE_MS)
+    await expect(staff_page.locator("#conversation .takeover")).to_contain_text("Taken over by")  # still, after the refresh
 
     # Hand back: the bot tells the applicant, in the web chat.
     await staff_page.get_by_role("button", name="Hand back to the bot").click()

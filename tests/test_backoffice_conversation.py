@@ -30,7 +30,7 @@ from nlu.langid import LanguageIdentifier
 from .backoffice_cases import make_case, make_user
 from .backoffice_http import client, page_csrf, sign_in
 from .conftest import START, Clock
-from .serving import serving, services_for
+from .serving import services_for, serving
 
 SENDER = "web-applicant-5c1e9a7b3d2f"
 WEBHOOK = "/webhooks/rest/webhook"
@@ -139,7 +139,7 @@ async def test_a_free_text_message_and_the_applicants_answer_go_to_the_case(site
     ],
 )
 async def test_a_bad_message_form_is_refused_with_a_clear_message(site, data: dict[str, str], error: str) -> None:  # type: ignore[no-untyped-def]
-    base, store, reference, _ = site
+    base, _, reference, _ = site
     async with staff(base, "fedasil@example.org") as session:
         response = await post(session, f"/backoffice/cases/{reference}/message", **data)
         assert response.status == 303
@@ -235,7 +235,7 @@ async def test_the_panel_shows_the_bots_messages_in_the_staff_language(site) -> 
 
 
 async def test_the_applicant_withdraws_from_the_chat_and_staff_see_it_in_the_history(site) -> None:  # type: ignore[no-untyped-def]
-    base, store, reference, _ = site
+    base, _, reference, _ = site
     async with aiohttp.ClientSession(base) as web:
         replies = await say(web, "/case_status")
         assert any(b["payload"] == f"/case_status withdraw {reference}" for r in replies for b in r.get("buttons", []))

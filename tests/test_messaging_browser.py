@@ -23,9 +23,18 @@ from bot.store.store import Store
 from nlu.langid import LanguageIdentifier
 
 from .backoffice_cases import PASSWORD, make_case, make_user
-from .browser import CHROMIUM, TIMEOUT_MS, VIEWPORT, browser, page, state, turn, type_answer  # noqa: F401
+from .browser import (  # noqa: F401
+    CHROMIUM,
+    TIMEOUT_MS,
+    VIEWPORT,
+    browser,
+    page,
+    state,
+    turn,
+    type_answer,
+)
 from .conftest import START, Clock
-from .serving import serving, services_for
+from .serving import services_for, serving
 
 IN_CI = os.environ.get("CI") == "true"
 if not IN_CI and not os.path.exists(CHROMIUM):
@@ -34,7 +43,7 @@ if not IN_CI and not os.path.exists(CHROMIUM):
 if not IN_CI:
     pytest.importorskip("playwright", reason="playwright is not installed (pip install -e '.[test]')")
 
-from playwright.async_api import Page, expect  # noqa: E402
+from playwright.async_api import Page, expect
 
 LIVE_MS = 15_000
 """Long enough for the panel's refresh (every 4 s) and the chat's check for kept messages."""

@@ -44,7 +44,7 @@ async def test_a_staff_message_is_pushed_in_the_applicants_language_and_kept_in_
     assert await messenger.message(conversation, reference, "Please bring your passport.") == Delivery.PUSHED
     [(sender, [text])] = channel.sent
     assert sender == chat.sender
-    assert text.startswith(f"Message de l") and reference in text and text.endswith("Please bring your passport.")
+    assert text.startswith("Message de l") and reference in text and text.endswith("Please bring your passport.")
     lines = await engine.store.transcript(conversation)
     assert ("staff", "Please bring your passport.") in [(who, said) for _, who, said in lines]
 
@@ -112,8 +112,8 @@ async def test_an_erased_conversation_cannot_be_written_to(engine: Engine) -> No
 
 # --- templates, status notices and their opt-out, replies, withdrawal, the transcript ---
 
-from bot.i18n import gettext, retranslate, use_locale  # noqa: E402
-from bot.messaging import TEMPLATES  # noqa: E402
+from bot.i18n import gettext, retranslate, use_locale
+from bot.messaging import TEMPLATES
 
 
 async def test_a_template_is_written_in_the_applicants_language(engine: Engine) -> None:
@@ -204,7 +204,7 @@ async def test_during_a_takeover_the_applicants_messages_go_to_the_case(engine: 
 
 
 async def test_the_applicant_withdraws_a_request_after_confirming(engine: Engine) -> None:
-    chat, conversation, reference = await submitted(engine, lang="de")
+    chat, _, reference = await submitted(engine, lang="de")
     await chat.say("/case_status")
     assert f"/case_status withdraw {reference}" in chat.payloads
     await chat.say(f"/case_status withdraw {reference}")
@@ -268,7 +268,7 @@ async def test_the_takeover_timeout_tells_the_applicant_even_if_they_stay_silent
 async def test_a_takeover_taken_again_is_not_ended_by_the_first_ones_timeout(engine: Engine, clock: Clock) -> None:
     from bot.reminders import deliverer
 
-    chat, conversation, reference = await submitted(engine)
+    _, conversation, reference = await submitted(engine)
     channel = Pushes()
     messenger = ApplicantMessenger(engine.store, engine, [channel])
     await messenger.take_over(conversation, reference, clock())
@@ -290,10 +290,10 @@ async def test_withdrawing_a_registration_frees_its_appointment(engine: Engine) 
     await chat.say(chat.payloads[0])
     await chat.say("/confirm")
     [case] = await engine.store.cases()
-    assert [s.booked for s in await engine.store.slots(engine.clock())][0] == 1
+    assert next(s.booked for s in await engine.store.slots(engine.clock())) == 1
     await chat.say(f"/case_status withdraw {case.reference} confirm")
     assert "is withdrawn" in chat.replies[0].text and "appointment of" in chat.replies[1].text
-    assert [s.booked for s in await engine.store.slots(engine.clock())][0] == 0  # free for someone else
+    assert next(s.booked for s in await engine.store.slots(engine.clock())) == 0  # free for someone else
     [case] = await engine.store.cases()
     assert case.status == "withdrawn" and case.appointment is not None
     assert case.appointment["status"] == "cancelled" and case.appointment["starts_at"] == FIRST_SLOT.isoformat()

@@ -229,6 +229,59 @@ def _render(source: str, translated: str, params: dict[str, Any]) -> str:
         return source.format_map(params)
 
 
+class Localized(str):
+    """A translated text that remembers its message id and parameters, so that the
+    transcript can show staff the same message in their own language (:func:`retranslate`).
+    Anything that builds a new string from it (joining, formatting) gets a plain ``str``."""
+
+    msgid: str
+    params: dict[str, Any]
+    parts: list[Any] | None = None
+    """For a text made of several (:func:`joined`): its parts, and ``msgid`` the separator."""
+
+    def source(self) -> dict[str, Any]:
+        """The message id and its parameters, JSON-ready (a translated parameter nested)."""
+        if self.parts is not None:
+            return {"join": self.msgid, "parts": [_param_source(p) for p in self.parts]}
+        return {"msgid": self.msgid, "params": {k: _param_source(v) for k, v in self.params.items()}}
+
+
+def joined(separator: str, parts: list[str]) -> str:
+    """``separator.join(parts)`` that remembers its translated parts (see :class:`Localized`)."""
+    text = Localized(separator.join(parts))
+    text.msgid, text.params, text.parts = separator, {}, list(parts)
+    return text
+
+
+def _param_source(value: Any) -> Any:
+    return value.source() if isinstance(value, Localized) else str(value)
+
+
+
+def source_of(text: str) -> dict[str, Any] | None:
+    """What :meth:`Localized.source` says of ``text``, or None for a plain string."""
+    return text.source() if isinstance(text, Localized) else None
+
+
+def retranslate(source: dict[str, Any], code: str) -> str:
+    """A message kept by :meth:`Localized.source`, in locale ``code`` (staff read the
+    applicant's transcript in their own language)."""
+    with use_locale(code):
+        return _retranslate(source)
+
+
+def _retranslate(source: dict[str, Any]) -> str:
+    if "join" in source:
+        return str(source["join"]).join(
+            _retranslate(p) if isinstance(p, dict) else str(p) for p in source.get("parts") or []
+        )
+    params = {
+        key: _retranslate(value) if isinstance(value, dict) and "msgid" in value else value
+        for key, value in (source.get("params") or {}).items()
+    }
+    return gettext(str(source.get("msgid", "")), **params)
+
+
 def gettext(msgid: str, /, **params: Any) -> str:
     """Translate ``msgid`` into the turn's locale and fill its ``{named}`` placeholders."""
     if not msgid:
@@ -237,7 +290,9 @@ def gettext(msgid: str, /, **params: Any) -> str:
     translated = translations(code).gettext(msgid)
     if translated is msgid and code != DEFAULT_LOCALE:
         _report_missing(code, msgid)
-    return _render(msgid, translated, params)
+    text = Localized(_render(msgid, translated, params))
+    text.msgid, text.params = msgid, params
+    return text
 
 
 def ngettext(singular: str, plural: str, n: int, /, **params: Any) -> str:

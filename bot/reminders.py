@@ -1,4 +1,5 @@
-"""Delivering scheduled jobs (appointment reminders) to the applicant's own channel.
+"""Delivering scheduled jobs (appointment reminders, the end of a staff takeover) to the
+applicant's own channel.
 
 The scheduler (bot/scheduler.py) claims due jobs from the database; this module turns one
 into a message in the applicant's language and hands it to the channel the conversation
@@ -17,7 +18,7 @@ from typing import Any
 from .channels.base import NotDeliverable
 from .engine import Engine, Outbound
 from .i18n import format_moment, gettext, use_locale
-from .messaging import Addresses, pushers
+from .messaging import TAKEOVER_END, Addresses, ApplicantMessenger, pushers
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,15 @@ def deliverer(
     """The ``deliver`` callback of the scheduler."""
     by_channel = pushers(channels)
 
+    messenger = ApplicantMessenger(addresses, engine, channels)
+
     async def deliver(job: Any) -> bool:
+        if job.kind == TAKEOVER_END:
+            ended = datetime.fromisoformat(job.payload["until"])
+            if engine.clock() < ended:  # never before its time by the conversation's clock
+                return False  # (tried again later)
+            await messenger.hand_back(job.conversation_id, ended=ended)
+            return True
         if job.kind != "appointment_reminder":
             log.warning("job %s: unknown kind %s", job.id, job.kind)
             return False

@@ -245,6 +245,7 @@ async def test_status_steps_assign_notes_and_messages(api, store: Store) -> None
         _problem(status, kind, body, 400)
         status, _, case = await call(s, "POST", f"/api/v1/cases/{vr}/status", json={"status": "in_review", "reason": "seen"})
         assert status == 200 and case["status"] == "in_review"
+        assert case["notice"] == "kept"  # the applicant is told (the REST web chat at their next visit)
         assert case["status_history"][-1] == {**case["status_history"][-1], "status": "in_review",
                                               "actor": "token:fedasil-crm", "note": "seen"}
         status, _, case = await call(s, "POST", f"/api/v1/cases/{vr}/steps", json={"step": "travel_document"})
@@ -265,6 +266,10 @@ async def test_status_steps_assign_notes_and_messages(api, store: Store) -> None
         status, kind, body = await call(s, "POST", f"/api/v1/cases/{vr}/messages",
                                         json={"text": "x", "template": "y"})
         _problem(status, kind, body, 422)
+        status, kind, body = await call(s, "POST", f"/api/v1/cases/{vr}/messages", json={"template": "nothing"})
+        _problem(status, kind, body, 422)
+        status, _, sent = await call(s, "POST", f"/api/v1/cases/{vr}/messages", json={"template": "documents"})
+        assert status == 201 and sent == {"delivery": "kept"}
         status, _, case = await call(
             s, "POST", f"/api/v1/cases/{vr}/status", json={"status": "closed", "reason": "gone", "outcome": "departed"}
         )
@@ -272,7 +277,9 @@ async def test_status_steps_assign_notes_and_messages(api, store: Store) -> None
     row_conversation = (await store.case(vr)).transcript  # type: ignore[union-attr]
     assert row_conversation is not None
     conversation_id = int(row_conversation.split(":")[1])
-    assert any(who == "staff" and text == "Bring your passport." for _, who, text in await store.transcript(conversation_id))
+    said = [text for _, who, text in await store.transcript(conversation_id) if who == "staff"]
+    assert "Bring your passport." in said
+    assert any(vr in text and "documents" in text for text in said)  # the template, in the applicant's language
 
 
 async def test_problems_are_in_the_callers_language(api) -> None:  # type: ignore[no-untyped-def]

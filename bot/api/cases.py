@@ -20,6 +20,7 @@ from ..backoffice.export import EXPORT_CONTENT, stream_cases
 from ..backoffice.framework import case_or_404
 from ..i18n import S_
 from ..store.casework import CaseFile, CaseFilter, CaseKey, WorkflowError
+from ..messaging import TEMPLATES, Delivery
 from ..store.models import CaseRow
 from .framework import API, HEADERS, ApiProblem, Call, endpoint
 from .models import (
@@ -36,6 +37,7 @@ from .models import (
     NoteIn,
     NoteOut,
     StatusIn,
+    StatusOut,
     StepIn,
     StepOut,
 )
@@ -129,8 +131,8 @@ async def get_case(call: Call) -> CaseDetail:
 
 @endpoint("POST", f"{API}/cases/{{reference}}/status", "change_status",
           "Move the case along the workflow (closing needs one of its kind's outcomes)",
-          body=StatusIn, response=CaseDetail, errors=(400, 401, 403, 404, 409, 415, 422))
-async def change_status(call: Call) -> CaseDetail:
+          body=StatusIn, response=StatusOut, errors=(400, 401, 403, 404, 409, 415, 422))
+async def change_status(call: Call) -> StatusOut:
     found = await case_or_404(call.request, "change_status")
     given: StatusIn = call.body
     try:
@@ -139,8 +141,13 @@ async def change_status(call: Call) -> CaseDetail:
         )
     except WorkflowError as error:
         raise _workflow(error) from None
-    call.audit_detail = f"{found.case.status}->{given.status}" + (f":{given.outcome}" if given.status == "closed" else "")
-    return await _reload(call, "view")
+    notice = (
+        await call.bo.messenger.status_changed(found.row.conversation_id, found.case.reference, given.status)
+        if call.bo.messenger is not None else Delivery.NO_CHAT
+    )
+    call.audit_detail = (f"{found.case.status}->{given.status}" + (f":{given.outcome}" if given.status == "closed" else "")
+                         + f";notice={notice.value}")
+    return StatusOut(**(await _reload(call, "view")).model_dump(), notice=notice.value)
 
 
 def _workflow(error: WorkflowError) -> ApiProblem:
@@ -201,15 +208,21 @@ async def add_note(call: Call) -> CaseDetail:
 async def send_message(call: Call) -> MessageOut:
     found = await case_or_404(call.request, "message")
     given = call.body.root
+    template = None
     if not isinstance(given, MessageText):
-        raise ApiProblem(422, "unknown-template", S_("There is no message template {name}."), name=given.template)
+        if given.template not in TEMPLATES or given.params:
+            raise ApiProblem(422, "unknown-template", S_("There is no message template {name}."), name=given.template)
+        template = given.template
     messenger = call.bo.messenger
     if messenger is None:
         raise ApiProblem(503, "no-channels", S_("Applicants cannot be reached from this server."))
     if found.row.conversation_id is None:
-        return MessageOut(delivery="erased")
-    delivery = await messenger.message(found.row.conversation_id, found.case.reference, given.text.strip())
-    call.audit_detail = f"delivery={delivery.value}"
+        return MessageOut(delivery="no_chat")
+    text = given.text.strip() if isinstance(given, MessageText) else ""
+    delivery = await messenger.message(found.row.conversation_id, found.case.reference, text, template=template)
+    if delivery in (Delivery.PUSHED, Delivery.KEPT):
+        await call.bo.work.first_answer(found.case.reference, call.bo.clock())
+    call.audit_detail = f"template={template or '-'};delivery={delivery.value}"
     return MessageOut(delivery=delivery.value)
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from ..cases.kinds import PRIORITIES, Priority
 from ..cases.model import Case, CaseKindName, CaseStatus
+from ..messaging import TEMPLATES
 
 REFERENCE = r"^[A-Za-z0-9-]{1,16}$"
 ListStatus = Literal["submitted", "in_review", "waiting_for_applicant", "closed", "withdrawn", "open", "all"]
@@ -136,8 +137,12 @@ class MessageText(_In):
 
 
 class MessageTemplate(_In):
-    template: str = Field(min_length=1, max_length=64)
-    params: dict[str, str] = {}
+    template: str = Field(
+        min_length=1, max_length=64,
+        description="one of bot/messaging.py TEMPLATES (" + ", ".join(sorted(TEMPLATES)) + "), sent in the "
+        "applicant's language; the case reference is filled in",
+    )
+    params: dict[str, str] = Field(default={}, description="none of the templates takes other parameters yet")
 
 
 class MessageIn(RootModel[MessageText | MessageTemplate]):
@@ -145,8 +150,17 @@ class MessageIn(RootModel[MessageText | MessageTemplate]):
 
 
 class MessageOut(_Out):
-    delivery: Literal["pushed", "kept", "erased"] = Field(
-        description="pushed: sent now; kept: shown at the applicant's next visit; erased: no one to write to"
+    delivery: Literal["pushed", "kept", "erased", "no_chat"] = Field(
+        description="pushed: sent now; kept: shown at the applicant's next visit; erased: no one to write to; "
+        "no_chat: the case has no conversation"
+    )
+
+
+class StatusOut(CaseDetail):
+    """The case after the change, and what became of the notice to the applicant."""
+
+    notice: Literal["pushed", "kept", "erased", "opted_out", "no_chat"] = Field(
+        description="the status notice to the applicant (opted_out: they asked for none)"
     )
 
 

@@ -242,8 +242,11 @@ def too_many_attempts(request: web.Request, wait: int) -> str:
     return _("Too many failed attempts. Wait {minutes} minute(s) before trying again.").format(minutes=minutes)
 
 
-def back_to_case(reference: str, error: str | None = None) -> web.HTTPSeeOther:
-    suffix = "?" + urlencode({"error": error}) if error else ""
+def back_to_case(reference: str, error: str | None = None, delivery: str | None = None) -> web.HTTPSeeOther:
+    """Back to the case page, with a message (a ``S_`` text, translated there) or what
+    became of a message to the applicant (``messaging.Delivery``)."""
+    query = {k: v for k, v in (("error", error), ("delivery", delivery)) if v}
+    suffix = "?" + urlencode(query) if query else ""
     return web.HTTPSeeOther(f"{PREFIX}/cases/{reference}{suffix}")
 
 

@@ -37,7 +37,8 @@ VULNERABILITY_FLAGS = ("unaccompanied_minor", "no_shelter_with_children", "no_sh
 
 # ``assisted_intake``: run a journey on behalf of an applicant (assisted.py); the cases it
 # creates carry the staff member's organisation, which is how a partner then sees them.
-CASE_ACTIONS = frozenset({"view", "change_status", "assign", "record_step", "note", "message", "offer_slot"})
+CASE_ACTIONS = frozenset({"view", "change_status", "assign", "record_step", "note", "message", "offer_slot",
+                          "take_over"})
 """Actions on one case: allowed only where the case is visible too."""
 DESK_ACTIONS = frozenset({"see_bookings", "mark_attendance", "cancel_booking", "offer_slot"})
 """The registration desk's: a caseworker needs ``registration_desk`` too."""

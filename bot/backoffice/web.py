@@ -19,15 +19,17 @@ import jinja2
 from aiohttp import web
 
 from ..cases.kinds import KINDS, PRIORITIES
-from ..i18n import S_
-from ..messaging import ApplicantMessenger
+from ..i18n import S_, retranslate
+from ..messaging import TEMPLATES as APPLICANT_TEMPLATES
+from ..messaging import ApplicantMessenger, Delivery
 from ..store.casework import SORTS, TRANSITIONS, CaseFilter, Casework, WorkflowError
 from ..store.staff import Staff, StaffDirectory
-from . import admin, assisted, policy, second_factor, slots, tokens, webhooks
+from . import admin, assisted, conversation, policy, second_factor, slots, tokens, webhooks
 from .framework import (
     BACKOFFICE,
     FORM,
     HERE,
+    LANGUAGE,
     PER_PAGE,
     PRE_SESSION,
     PREFIX,
@@ -264,9 +266,9 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
     user: Staff = request[STAFF]
     found = await case_or_404(request, "view")
     case, row = found.case, found.row
-    transcript = (
-        await bo.store.transcript(row.conversation_id) if row.conversation_id else []
-    )
+    language = request[LANGUAGE]
+    panel = await conversation.panel_context(bo, row, case.language, language)
+    delivery = request.query.get("delivery", "")
     kind = KINDS.get(case.kind)
     appointment_at = _appointment_start(case.appointment)
     due = first_answer_due(case.kind, case.created_at, bo.timezone, appointment_at)
@@ -280,7 +282,14 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
             "case": case,
             "row": row,
             "kind": kind,
-            "transcript": transcript,
+            **panel,
+            "labels": conversation.answer_labels(bo, case.flow_id, case.language, language),
+            "templates": conversation.TEMPLATE_TITLES,
+            "template_texts": {
+                key: retranslate({"msgid": msgid, "params": {"reference": case.reference}}, language)
+                for key, msgid in APPLICANT_TEMPLATES.items()
+            },
+            "delivery": conversation.DELIVERY_TITLES.get(delivery) if delivery in set(Delivery) else None,
             "next_statuses": sorted(TRANSITIONS.get(case.status, ())),
             "due": due,
             "late": overdue(
@@ -328,6 +337,11 @@ async def change_status(request: web.Request) -> web.StreamResponse:
         )
     except WorkflowError as error:
         raise back_to_case(found.case.reference, str(error))
+    told = (
+        await bo.messenger.status_changed(found.row.conversation_id, found.case.reference, status)
+        if bo.messenger is not None
+        else Delivery.NO_CHAT
+    )
     detail = f"{found.case.status}->{status}" + (
         f":{outcome}" if status == "closed" else ""
     )
@@ -338,7 +352,14 @@ async def change_status(request: web.Request) -> web.StreamResponse:
         case_reference=found.case.reference,
         detail=detail,
     )
-    raise back_to_case(found.case.reference)
+    await bo.staff.audit(
+        user,
+        "status_notice",
+        bo.clock(),
+        case_reference=found.case.reference,
+        detail=f"delivery={told.value}",
+    )
+    raise back_to_case(found.case.reference, delivery=told.value)
 
 
 @guarded("assign")
@@ -453,7 +474,7 @@ CORE_ROUTES: tuple[Route, ...] = (
 
 ROUTES: tuple[Route, ...] = (
     *CORE_ROUTES, *second_factor.ROUTES, *admin.ROUTES, *tokens.ROUTES, *webhooks.ROUTES, *assisted.ROUTES,
-    *slots.ROUTES,
+    *slots.ROUTES, *conversation.ROUTES,
 )
 """Every back-office route: each page module's ``ROUTES``, added here in one place."""
 

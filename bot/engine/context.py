@@ -67,8 +67,21 @@ class TurnRecords(Protocol):
 
     def save_state(self, state: dict[str, Any] | None, language: str | None, now: datetime) -> None: ...
 
-    def log(self, incoming: str | None, replies: list[str], now: datetime, *, staff: list[str] | None = None) -> None:
-        """Add the turn to the transcript (``staff``: what a staff member wrote to the applicant)."""
+    def log(
+        self,
+        incoming: str | None,
+        replies: list[str],
+        now: datetime,
+        *,
+        staff: list[str] | None = None,
+        sources: list[dict[str, Any] | None] | None = None,
+        case: str | None = None,
+        staff_sources: list[dict[str, Any] | None] | None = None,
+    ) -> None:
+        """Add the turn to the transcript (``staff``: what a staff member wrote to the
+        applicant, ``staff_sources`` the message ids of those that were templates;
+        ``sources``: each reply's message id, parameters and buttons, so staff can read it
+        in their language; ``case``: the case the applicant's words answer)."""
 
     def remember(self, message_id: str, replies: list[dict[str, Any]], now: datetime) -> None:
         """Keep the replies, so that a redelivery of ``message_id`` gets the same answer."""
@@ -89,6 +102,15 @@ class TurnRecords(Protocol):
         """Link the case a staff member submitted for the applicant (assisted intake) to
         this conversation with its one-time code (canonical form): ``("linked",
         reference)``, or ``("unknown" | "expired" | "used", None)``."""
+
+    async def withdraw_case(self, reference: str, now: datetime) -> Case | None:
+        """Withdraw one of this applicant's open cases (recorded in its history); None
+        when it is not theirs or not open."""
+
+    async def status_notices(self) -> bool:
+        """Whether this applicant wants to hear when staff change a case's status."""
+
+    async def set_status_notices(self, wanted: bool) -> None: ...
 
     async def erase(self, now: datetime) -> tuple[int, int]:
         """Erase this conversation, its bookings and its sender's cases: (cases erased,

@@ -5,18 +5,23 @@ one (the seat is freed at once) or move it (the old seat is freed and the new on
 the same transaction). ``/case_status`` lists the cases sent from this conversation with
 their status; ``/case_status VR-7K3M9Q`` looks one up from anywhere, which also asks for
 the date of birth given in it, and is rate-limited so references cannot be guessed.
+
+The list offers, as buttons, what the applicant may do about their own requests:
+``/case_status withdraw VR-7K3M9Q`` (asks to confirm; ``… confirm`` withdraws it: the case
+becomes ``withdrawn``, its data kept until its retention ends) and ``/case_status updates
+off`` / ``on`` (whether staff's status changes are announced to them).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from babel.dates import format_date
 
 from .. import answers
 from ..cases import kinds, references
-from ..i18n import N_, current_locale, format_moment, gettext
+from ..i18n import N_, current_locale, format_moment, gettext, joined
 from ..limits import Limits, MemoryLimits
 from . import booking
 from .context import TurnContext
@@ -30,6 +35,9 @@ STATUS_TITLES = {
     "closed": N_("closed"),
     "withdrawn": N_("withdrawn"),
 }
+OPEN = ("submitted", "in_review", "waiting_for_applicant")
+"""Statuses of a case staff still work on (the applicant may withdraw it)."""
+MAX_WITHDRAW_BUTTONS = 3
 LOOKUPS_PER_CONVERSATION = 5
 """Reference lookups a conversation may try per hour."""
 WRONG_GUESSES_PER_REFERENCE = 5
@@ -118,6 +126,11 @@ class CaseDesk:
 
     async def handle(self, ctx: TurnContext, state: State, argument: str | None, own_cases: list[Any]) -> list[Outbound]:
         typed = (argument or "").strip()
+        action, _, rest = typed.partition(" ")
+        if action.lower() == "updates":
+            return await self._updates(ctx, rest.strip().lower())
+        if action.lower() == "withdraw":
+            return await self._withdraw(ctx, rest, own_cases)
         if typed:
             reference = references.normalise(typed)
             if reference is None:
@@ -135,7 +148,70 @@ class CaseDesk:
             return [Outbound(gettext(
                 "No request was sent from this chat. If you sent one elsewhere, type /case_status and its reference."
             ))]
-        return [Outbound("\n".join(self._line(c) for c in own_cases))]
+        buttons = [
+            Button(gettext("Withdraw {reference}", reference=c.reference), f"/case_status withdraw {c.reference}")
+            for c in own_cases
+            if c.status in OPEN
+        ][:MAX_WITHDRAW_BUTTONS]
+        if await ctx.records.status_notices():
+            buttons.append(Button(gettext("Stop status updates"), "/case_status updates off"))
+        else:
+            buttons.append(Button(gettext("Send me status updates"), "/case_status updates on"))
+        return [Outbound(joined("\n", [self._line(c) for c in own_cases]), tuple(buttons))]
+
+    async def _updates(self, ctx: TurnContext, choice: str) -> list[Outbound]:
+        if choice not in ("on", "off"):
+            return [Outbound(gettext("Type /case_status updates off to stop status updates, or /case_status updates on."))]
+        await ctx.records.set_status_notices(choice == "on")
+        if choice == "off":
+            return [Outbound(gettext(
+                "You will no longer be told here when the status of your requests changes. "
+                "Staff can still write to you. Type /case_status to see your requests."
+            ))]
+        return [Outbound(gettext("You will be told here when the status of your requests changes."))]
+
+    async def _withdraw(self, ctx: TurnContext, rest: str, own_cases: list[Any]) -> list[Outbound]:
+        typed, _, confirm = rest.strip().partition(" ")
+        reference = references.normalise(typed) if typed else None
+        case = next((c for c in own_cases if c.reference == reference), None)
+        if case is None:
+            return [Outbound(gettext(
+                "You can only withdraw a request sent from this chat. Type /case_status to see them."
+            ))]
+        if case.status not in OPEN:
+            return [Outbound(gettext(
+                "Request {reference} can no longer be withdrawn. Its status: {status}.",
+                reference=case.reference,
+                status=gettext(STATUS_TITLES.get(case.status, case.status)),
+            ))]
+        if confirm.strip().lower() != "confirm":
+            return [Outbound(
+                gettext(
+                    "Do you really want to withdraw your request {reference}? Staff will stop working on it. "
+                    "This cannot be undone, but you can send a new request later.",
+                    reference=case.reference,
+                ),
+                (
+                    Button(gettext("Yes, withdraw it"), f"/case_status withdraw {case.reference} confirm"),
+                    Button(gettext("No, keep my request"), "/stay"),
+                ),
+            )]
+        had_appointment = bool(case.appointment) and (case.appointment or {}).get("status") != "cancelled"
+        withdrawn = await ctx.records.withdraw_case(case.reference, ctx.now)
+        if withdrawn is None:
+            return [Outbound(gettext("Request {reference} could not be withdrawn. Please try again.", reference=case.reference))]
+        said = [Outbound(gettext(
+            "Your request {reference} is withdrawn. Your data is kept for the legal period; "
+            "type /forget to erase it now.",
+            reference=case.reference,
+        ))]
+        appointment = withdrawn.appointment or {}
+        if had_appointment and appointment.get("status") == "cancelled" and appointment.get("starts_at"):
+            said.append(Outbound(gettext(
+                "Your appointment of {moment} is cancelled, and the place is free for someone else.",
+                moment=format_moment(datetime.fromisoformat(appointment["starts_at"]), ctx.timezone),
+            )))
+        return said
 
     async def check_birth(self, ctx: TurnContext, state: State, text: str) -> list[Outbound]:
         reference, state.held_text, state.mode = state.held_text or "", None, None

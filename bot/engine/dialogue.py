@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import replace
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -351,6 +352,10 @@ class Dialogue:
         replies = await self.case_desk.handle(ctx, state, command.argument, await ctx.records.cases())
         if state.mode == Mode.CASE_LOOKUP:
             return replies
+        if replies and replies[-1].buttons and not _in_flow(state):
+            # Its buttons (withdraw, updates, a confirmation) stay the last ones shown.
+            last = replies[-1]
+            return replies[:-1] + [replace(last, buttons=last.buttons + (Button(gettext("Main menu"), "/start"),))]
         return replies + (self._resume(ctx, state) or self._menu(ctx, greeting=False))
 
     async def _link(self, ctx: TurnContext, state: State, command: Command) -> list[Outbound] | None:

@@ -19,14 +19,15 @@ from zoneinfo import ZoneInfo
 
 from ..cases.draft import AssistedBy
 from ..content import Content
-from ..i18n import DEFAULT_LOCALE, gettext, negotiate, use_locale
+from ..i18n import DEFAULT_LOCALE, gettext, negotiate, source_of, use_locale
 from ..limits import Limits, MemoryLimits
 from . import binding, commands
 from .context import ConversationStore, LanguageIdentifier, TurnContext, TurnRecords
 from .dialogue import Dialogue
 from .loader import FlowSet
 from .state import State
-from .turn import Inbound, Outbound, utcnow
+from .desks import OPEN, STATUS_TITLES
+from .turn import Button, Inbound, Outbound, utcnow
 
 KNOWN_SENDERS = 50_000
 """Senders remembered as known by :meth:`Engine.knows` (a few MB)."""
@@ -132,8 +133,20 @@ class Engine:
                 if state.takeover is not None and not _for_the_bot(inbound):
                     if now < datetime.fromisoformat(state.takeover["until"]):
                         said = notice + self._quiet(state)
-                        return self._finish(turn, inbound, state, ctx, said, secrets)
+                        case = await self._answered_case(turn, state)
+                        return self._finish(turn, inbound, state, ctx, said, secrets, case=case)
                     notice += self._handed_back(state)
+                if state.replying_to and _a_reply(inbound, state):
+                    case = await self._answered_case(turn, state)
+                    if case is not None:
+                        said = notice + [Outbound(gettext(
+                            "Thank you. Your message was passed on to the staff handling your request "
+                            "{reference}. To use the assistant again, type /start.",
+                            reference=case,
+                        ))]
+                        return self._finish(turn, inbound, state, ctx, said, secrets, case=case)
+                elif state.replying_to and inbound.content and commands.parse(inbound.content) is not None:
+                    state.replying_to = None  # back to the assistant
                 first_contact = conversation.is_new or (conversation.state is None and not notice)
                 said = notice + await self.dialogue.respond(ctx, inbound, state, first_contact)
             return self._finish(turn, inbound, state, ctx, said, secrets)
@@ -161,6 +174,7 @@ class Engine:
         ctx: TurnContext,
         said: list[Outbound],
         secrets: dict[str, Any] | None = None,
+        case: str | None = None,
     ) -> list[Outbound]:
         now = ctx.now
         replies = [replace(r, language=ctx.language) for r in said]
@@ -174,12 +188,29 @@ class Engine:
         turn.save_state(state.to_dict(), ctx.language, now)
         if not ctx.erased:
             incoming = inbound.content or f"[{inbound.attachment_kind or 'empty'}]"
-            turn.log(incoming, [r.text for r in replies], now)
+            turn.log(incoming, [r.text for r in replies], now, sources=[_source(r) for r in replies], case=case)
         if inbound.message_id:
             turn.remember(inbound.message_id, [r.to_dict() for r in replies], now)
         return replies
 
     # --- staff on the other side (the back office) ------------------------------------
+
+    async def _answered_case(self, turn: TurnRecords, state: State) -> str | None:
+        """The case the applicant's words answer: the one whose staff wrote to them (or
+        took over) while it is open, else the conversation's latest open case, else that
+        one still; None when neither exists any more (then nobody is waiting)."""
+        wanted = (state.takeover or {}).get("case") or state.replying_to
+        own = await turn.cases()
+        found = next((c for c in own if c.reference == wanted), None)
+        if found is not None and found.status in OPEN:
+            return found.reference
+        latest = next((c for c in own if c.status in OPEN), None)  # newest first
+        if latest is not None:
+            return latest.reference
+        if found is None:
+            state.replying_to = None
+            return None
+        return found.reference
 
     def _quiet(self, state: State) -> list[Outbound]:
         """While a person has taken over, the bot only says so, once."""
@@ -197,44 +228,89 @@ class Engine:
         return [Outbound(gettext("You are talking to the automated assistant again."))]
 
     async def staff_message(
-        self, channel: str, sender_id: str, text: str, *, case_reference: str, keep: bool
+        self,
+        channel: str,
+        sender_id: str,
+        text: str,
+        *,
+        case_reference: str,
+        keep: bool,
+        template: str | None = None,
     ) -> Outbound | None:
         """A staff member writes to the applicant about ``case_reference``: recorded in the
-        transcript, and the applicant's next words answer that case. With ``keep`` (the
-        channel cannot push) it is shown first at their next message, or when their web
-        chat asks (:meth:`kept_messages`). None when the conversation was erased."""
+        transcript, and the applicant's next words answer that case. ``template``: a
+        message id written in the applicant's language instead of ``text`` (its
+        ``{reference}`` filled). With ``keep`` (the channel cannot push) it is shown first
+        at their next message, or when their web chat asks (:meth:`kept_messages`)."""
         now = self.clock()
         async with self.store.turn(channel, sender_id, now) as turn:
             language = turn.conversation.language or self.default_language
             with use_locale(language):
                 heading = gettext("Message from the staff handling your request {reference}:", reference=case_reference)
+                if template is not None:
+                    text = gettext(template, reference=case_reference)
             message = Outbound(f"{heading}\n{text}", language=language)
             state = State.from_dict(turn.conversation.state)
             state.replying_to = case_reference
             if keep:
                 state.notices.append(message.text)
             turn.save_state(state.to_dict(), language, now)
-            turn.log(None, [], now, staff=[text])
+            turn.log(None, [], now, staff=[text], staff_sources=[source_of(text)])
         return message
 
-    async def take_over(self, channel: str, sender_id: str, *, case_reference: str, until: datetime) -> None:
+    async def status_notice(
+        self, channel: str, sender_id: str, *, case_reference: str, status: str, keep: bool
+    ) -> Outbound | None:
+        """Tell the applicant, in their language, that staff moved ``case_reference`` to
+        ``status``, with a button to stop such notices; None when they opted out."""
+        now = self.clock()
+        async with self.store.turn(channel, sender_id, now) as turn:
+            if not await turn.status_notices():
+                return None
+            language = turn.conversation.language or self.default_language
+            with use_locale(language):
+                message = Outbound(
+                    gettext(
+                        "News about your request {reference}. New status: {status}. Type /case_status to see your requests.",
+                        reference=case_reference,
+                        status=gettext(STATUS_TITLES.get(status, status)),
+                    ),
+                    (Button(gettext("Stop status updates"), "/case_status updates off"),),
+                    language=language,
+                )
+            state = State.from_dict(turn.conversation.state)
+            state.replying_to = case_reference
+            if keep:
+                state.notices.append(message.text)
+            turn.save_state(state.to_dict(), language, now)
+            turn.log(None, [message.text], now, sources=[_source(message)])
+        return message
+
+    async def take_over(
+        self, channel: str, sender_id: str, *, case_reference: str, until: datetime, by: str | None = None
+    ) -> None:
         """A staff member answers in person until ``until`` (or :meth:`hand_back`): the
         applicant's messages go to the transcript and the bot stays quiet, except for an
         emergency or a request to erase their data."""
         now = self.clock()
         async with self.store.turn(channel, sender_id, now) as turn:
             state = State.from_dict(turn.conversation.state)
-            state.takeover = {"case": case_reference, "until": until.isoformat(), "told": False}
+            state.takeover = {"case": case_reference, "until": until.isoformat(), "told": False, "by": by}
             state.replying_to = case_reference
             turn.save_state(state.to_dict(), turn.conversation.language, now)
 
-    async def hand_back(self, channel: str, sender_id: str, *, keep: bool) -> Outbound | None:
+    async def hand_back(
+        self, channel: str, sender_id: str, *, keep: bool, ended: datetime | None = None
+    ) -> Outbound | None:
         """The bot answers again; what the applicant is told (kept with ``keep``), or None
-        when no one had taken over."""
+        when no one had taken over. ``ended``: only the takeover that was to end then (its
+        timeout), not one taken again since."""
         now = self.clock()
         async with self.store.turn(channel, sender_id, now) as turn:
             state = State.from_dict(turn.conversation.state)
             if state.takeover is None:
+                return None
+            if ended is not None and state.takeover.get("until") != ended.isoformat():
                 return None
             language = turn.conversation.language or self.default_language
             with use_locale(language):
@@ -242,7 +318,7 @@ class Engine:
             if keep:
                 state.notices.append(message.text)
             turn.save_state(state.to_dict(), language, now)
-            turn.log(None, [message.text], now)
+            turn.log(None, [message.text], now, sources=[_source(message)])
         return message
 
     async def kept_messages(
@@ -323,3 +399,27 @@ def _for_the_bot(inbound: Inbound) -> bool:
     """Words the bot answers even while a person has taken over: safety and erasure."""
     command = commands.parse(inbound.content) if inbound.content else None
     return command is not None and command.name in ("urgent_help", "forget")
+
+
+def _a_reply(inbound: Inbound, state: State) -> bool:
+    """Whether the applicant's message answers staff rather than the assistant: typed text,
+    not a command, with no journey or side-dialogue waiting for an answer."""
+    content = inbound.content
+    return bool(
+        content
+        and inbound.payload is None
+        and not inbound.attachment_kind
+        and state.flow_id is None
+        and state.mode is None
+        and commands.parse(content) is None
+    )
+
+
+def _source(reply: Outbound) -> dict[str, Any] | None:
+    """What the transcript keeps for staff: the message id and parameters of a reply and
+    of its buttons (None for a text that was not one message of the catalogs)."""
+    text = source_of(reply.text)
+    buttons = [{"title": b.title, "source": source_of(b.title)} for b in reply.buttons]
+    if text is None and not buttons:
+        return None
+    return {"text": text, "buttons": buttons}

@@ -166,6 +166,8 @@ class ConversationAddress:
     sender_id: str
     unreachable: bool
     """The channel refused to deliver to them (see ``Store.mark_unreachable``)."""
+    status_notices: bool = True
+    """They want to hear when staff change the status of their cases (they can opt out)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -610,16 +612,34 @@ class StoreAppointments:
         async with self._reads() as session:
             row = (
                 await session.execute(
-                    select(Conversation.channel, Conversation.sender_enc, Conversation.unreachable_since)
+                    select(
+                        Conversation.channel, Conversation.sender_enc, Conversation.unreachable_since,
+                        Conversation.status_notices_off,
+                    )
                     .where(Conversation.id == conversation_id)
                 )
             ).one_or_none()
         if row is None:
             return None
         sender = self.cipher.decrypt(row.sender_enc).decode()
-        return None if sender == ERASED else ConversationAddress(row.channel, sender, row.unreachable_since is not None)
+        if sender == ERASED:
+            return None
+        return ConversationAddress(
+            row.channel, sender, row.unreachable_since is not None, not row.status_notices_off
+        )
 
     # --- jobs (see bot/scheduler.py) -------------------------------------------------
+
+    async def add_job(
+        self, kind: str, conversation_id: int, due_at: datetime, payload: dict[str, Any], now: datetime
+    ) -> None:
+        """Schedule one job of a conversation (the end of a staff takeover, …)."""
+        async with self.locks.writer(), self._sessions() as session, session.begin():
+            session.add(Job(
+                kind=kind, due_at=due_at, status=PENDING, attempts=0, locked_until=None, done_at=None,
+                conversation_id=conversation_id, booking_id=None,
+                payload_enc=self.cipher.encrypt_json(payload), created_at=now,
+            ))
 
     async def claim_jobs(
         self, now: datetime, *, lease: timedelta, limit: int, max_attempts: int, kinds: tuple[str, ...] | None = None

@@ -246,6 +246,15 @@ class Casework:
                 outcome=outcome if status == "closed" else None,
             )
 
+    async def first_answer(self, reference: str, now: datetime) -> None:
+        """Staff answered the applicant (a message): the first time counts for the case's
+        first-answer target, as a first status change does."""
+        async with self._store.locks.writer(), self._sessions() as session, session.begin():
+            row = await session.scalar(select(CaseRow).where(CaseRow.reference == reference))
+            if row is not None and row.first_answer_at is None:
+                row.first_answer_at = now
+                row.updated_at = now
+
     async def assign(self, reference: str, assignee_id: int | None, now: datetime) -> None:
         async with self._store.locks.writer(), self._sessions() as session, session.begin():
             row = await session.scalar(select(CaseRow).where(CaseRow.reference == reference).with_for_update())

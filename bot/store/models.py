@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -89,6 +90,8 @@ class Conversation(Base):
     unreachable_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     """Set when the channel refused to deliver to the applicant (a Telegram user who
     blocked the bot), cleared when they write again: reminders are then not pushed."""
+    status_notices_off: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """The applicant asked not to be told when staff change the status of their cases."""
     device_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     """A digest of the web chat's device key (bot/engine/binding.py): the conversations of
     one device, so that ``/forget`` reaches the cases sent before "Start over"."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from dataclasses import dataclass, field
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,7 +46,29 @@ from .models import (
 from .turn_rows import AsyncpgRows, SessionRows, TurnRows
 from .whatsapp import WhatsAppRecords
 
-__all__ = ["ERASED", "BookingView", "CaseDraft", "JobView", "SlotView", "Store", "StoredConversation", "Turn"]
+__all__ = [
+    "ERASED", "BookingView", "CaseDraft", "JobView", "SlotView", "Store", "StoredConversation", "TranscriptLine", "Turn",
+]
+
+OPEN_STATUSES = ("submitted", "in_review", "waiting_for_applicant")
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptLine:
+    """One message of a conversation, as the applicant saw it."""
+
+    entry: int
+    """The transcript entry (one turn) it belongs to: a page asks for what came after."""
+    at: datetime
+    direction: str
+    """``in`` (the applicant), ``out`` (the bot) or ``staff``."""
+    text: str
+    case: str | None = None
+    """For the applicant's words: the case they answer (after a staff message)."""
+    source: dict[str, Any] | None = None
+    """For the bot's: its message id and parameters (``bot.i18n.retranslate``)."""
+    buttons: list[dict[str, Any]] = field(default_factory=list)
+    """For the bot's: ``{"title", "source"}`` of each button shown."""
 
 class Turn(TurnAppointments):
     """The open transaction of one turn of one conversation (appointments: see
@@ -96,12 +119,30 @@ class Turn(TurnAppointments):
         token = self._store.cipher.encrypt_json(state) if state is not None else None
         self._state = (token, (state or {}).get("flow_id"), language, now)
 
-    def log(self, incoming: str | None, replies: list[str], now: datetime, *, staff: list[str] | None = None) -> None:
+    def log(
+        self,
+        incoming: str | None,
+        replies: list[str],
+        now: datetime,
+        *,
+        staff: list[str] | None = None,
+        sources: list[dict[str, Any] | None] | None = None,
+        case: str | None = None,
+        staff_sources: list[dict[str, Any] | None] | None = None,
+    ) -> None:
         """Add to the transcript what the applicant said (None: nothing), what the bot
-        answered, and what staff wrote to them."""
+        answered, and what staff wrote to them; ``sources``: each reply's message id,
+        parameters and buttons (staff read it in their language); ``case``: the case the
+        applicant's words answer."""
         entry: dict[str, Any] = {"in": incoming, "out": replies}
         if staff:
             entry["staff"] = staff
+        if sources and any(sources):
+            entry["src"] = sources
+        if case:
+            entry["case"] = case
+        if staff_sources and any(staff_sources):
+            entry["staff_src"] = staff_sources
         self._transcript.append((now, self._store.cipher.encrypt_json(entry)))
 
     def remember(self, message_id: str, replies: list[dict[str, Any]], now: datetime) -> None:
@@ -151,6 +192,53 @@ class Turn(TurnAppointments):
             .options(_with_events())
         )
         return [self._store.to_case(r) for r in (await self._session.scalars(query)).all()]
+
+    async def status_notices(self) -> bool:
+        """Whether this applicant wants to hear of status changes."""
+        off = await self._session.scalar(
+            select(Conversation.status_notices_off).where(Conversation.id == self.conversation.id)
+        )
+        return not off
+
+    async def set_status_notices(self, wanted: bool) -> None:
+        await self._session.execute(
+            update(Conversation)
+            .where(Conversation.id == self.conversation.id)
+            .values(status_notices_off=not wanted)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def withdraw_case(self, reference: str, now: datetime) -> Case | None:
+        """The applicant withdraws one of their own open cases (final; their data stays
+        until its retention ends); its upcoming appointment is cancelled and the seat freed.
+        None when it is not theirs or no longer open."""
+        mine = or_(CaseRow.conversation_id == self.conversation.id, CaseRow.sender_key == self._sender_key)
+        open_and_mine = await self._session.scalar(
+            select(CaseRow.id).where(CaseRow.reference == reference, CaseRow.status.in_(OPEN_STATUSES), mine)
+        )
+        if open_and_mine is None:
+            return None
+        for booking in await self.bookings(now):
+            if booking.case_reference == reference:
+                await self.cancel_booking(booking.id, now)
+        row = await self._session.scalar(
+            select(CaseRow)
+            .where(
+                CaseRow.reference == reference,
+                CaseRow.status.in_(OPEN_STATUSES),
+                or_(CaseRow.conversation_id == self.conversation.id, CaseRow.sender_key == self._sender_key),
+            )
+            .options(_with_events())
+            .with_for_update()
+        )
+        if row is None:
+            return None
+        await set_status(
+            self._session, row, "withdrawn", now, actor="applicant", note="withdrawn by the applicant in the chat",
+            retention=self._store.retention,
+        )
+        await self._session.flush()
+        return self._store.to_case(row)
 
     async def create_case(self, draft: CaseDraft, now: datetime) -> Case:
         cipher = self._store.cipher
@@ -431,22 +519,51 @@ class Store(StoreAppointments):
 
     async def transcript(self, conversation_id: int) -> list[tuple[datetime, str, str]]:
         """The conversation as (time, "in" | "out" | "staff", text) lines, oldest first."""
+        return [(line.at, line.direction, line.text) for line in await self.transcript_lines(conversation_id)]
+
+    async def transcript_lines(self, conversation_id: int, *, after: int = 0) -> list[TranscriptLine]:
+        """The conversation as the applicant saw it, with what staff need to read it in
+        their own language (each bot message's id, parameters and buttons) and the case
+        each applicant message answered; ``after``: only entries after that entry id."""
         async with self._reads() as session:
             rows = (
                 await session.scalars(
                     select(TranscriptEntry)
-                    .where(TranscriptEntry.conversation_id == conversation_id)
+                    .where(TranscriptEntry.conversation_id == conversation_id, TranscriptEntry.id > after)
                     .order_by(TranscriptEntry.id)
                 )
             ).all()
-            lines: list[tuple[datetime, str, str]] = []
-            for row in rows:
-                turn = self.cipher.decrypt_json(row.body_enc)
-                if turn.get("in") is not None:
-                    lines.append((row.at, "in", turn["in"]))
-                lines += [(row.at, "staff", text) for text in turn.get("staff", [])]
-                lines += [(row.at, "out", text) for text in turn["out"]]
-            return lines
+        lines: list[TranscriptLine] = []
+        for row in rows:
+            turn = self.cipher.decrypt_json(row.body_enc)
+            case = turn.get("case")
+            if turn.get("in") is not None:
+                lines.append(TranscriptLine(row.id, row.at, "in", turn["in"], case=case))
+            staff_sources = turn.get("staff_src") or []
+            lines += [
+                TranscriptLine(
+                    row.id, row.at, "staff", text,
+                    source=staff_sources[i] if i < len(staff_sources) and isinstance(staff_sources[i], dict) else None,
+                )
+                for i, text in enumerate(turn.get("staff", []))
+            ]
+            sources = turn.get("src") or []
+            for i, text in enumerate(turn["out"]):
+                source = sources[i] if i < len(sources) and isinstance(sources[i], dict) else {}
+                lines.append(TranscriptLine(
+                    row.id, row.at, "out", text, source=source.get("text"), buttons=source.get("buttons") or [],
+                ))
+        return lines
+
+    async def takeover(self, conversation_id: int) -> dict[str, Any] | None:
+        """Who has taken the conversation over and until when (the conversation state's
+        ``takeover``: ``{"case", "until", "by"}``), or None."""
+        async with self._reads() as session:
+            token = await session.scalar(select(Conversation.state_enc).where(Conversation.id == conversation_id))
+        if token is None:
+            return None
+        taken = (self.cipher.decrypt_json(token) or {}).get("takeover")
+        return taken if isinstance(taken, dict) else None
 
     async def purge(
         self,

@@ -77,6 +77,8 @@ class BackOffice:
     """The application's ``Services`` (settings, engine, …) for pages that need more."""
     messenger: ApplicantMessenger | None = None
     """Reaches applicants on their own channel (set once the channels are known)."""
+    alerts: Any = None
+    """``store.alerts.Alerts``: urgent-case alerts (the banner of on-duty staff, the dashboard)."""
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
     def hasher(self, *parts: str) -> str:
@@ -88,6 +90,8 @@ STAFF: web.RequestKey[Staff | None] = web.RequestKey("staff", Staff)  # type: ig
 LANGUAGE: web.RequestKey[str] = web.RequestKey("language", str)
 FORM: web.RequestKey[Any] = web.RequestKey("form", object)
 PRE_SESSION: web.RequestKey[str] = web.RequestKey("pre_session", str)
+ALERTS: web.RequestKey[Any] = web.RequestKey("alerts", object)
+"""(unacknowledged alerts, how many) for the banner of an on-duty user's pages."""
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -140,6 +144,8 @@ def guarded(permission: str) -> Callable[[Handler], Handler]:
                         {"message": S_("You do not have access to this page.")},
                         status=403,
                     )
+            if user is not None and user.on_duty and bo.alerts is not None and policy.can(user, "dashboard"):
+                request[ALERTS] = await bo.alerts.unacknowledged(policy.visible_cases(user), limit=5)
             response = await handler(request)
             response.headers.update(SECURITY_HEADERS)
             return response
@@ -178,6 +184,7 @@ def render(
         "can": lambda action, case=None: (
             user is not None and policy.can(user, action, case)
         ),
+        "alerts": request.get(ALERTS),
         **context,
     }
     response = aiohttp_jinja2.render_template(

@@ -25,12 +25,17 @@ CALLBACK = "human_callback"
 VULNERABILITY_FLAGS = ("unaccompanied_minor", "no_shelter_with_children", "no_shelter", "urgent_health")
 """Flags that share a case with the kind's ``vulnerable`` organisations (Fedasil reception)."""
 
-CASE_ACTIONS = frozenset({"view", "change_status", "assign", "record_step", "note", "message"})
-"""Actions on one case: allowed only where the case is visible too."""
+CASE_ACTIONS = frozenset({"view", "change_status", "assign", "record_step", "note", "message", "acknowledge"})
+"""Actions on one case: allowed only where the case is visible too. ``acknowledge``: say
+that one is on an urgent case's alert (partners see alerts but do not acknowledge them:
+that is for the offices that answer)."""
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset(CASE_ACTIONS | {"list_cases", "read_audit", "manage_users", "manage_orgs", "profile"}),
-    "caseworker": frozenset(CASE_ACTIONS | {"list_cases", "profile"}),
-    "partner": frozenset({"view", "note", "list_cases", "profile"}),
+    "admin": frozenset(
+        CASE_ACTIONS | {"list_cases", "read_audit", "manage_users", "manage_orgs", "profile", "dashboard"}
+    ),
+    "caseworker": frozenset(CASE_ACTIONS | {"list_cases", "profile", "dashboard"}),
+    # A partner's dashboard counts only its own cases (visible_cases), like its list.
+    "partner": frozenset({"view", "note", "list_cases", "profile", "dashboard"}),
     "auditor": frozenset({"read_audit", "profile"}),
 }
 ACTIONS = frozenset().union(*ROLE_ACTIONS.values())

@@ -21,9 +21,10 @@ from aiohttp import web
 from ..cases.kinds import KINDS, PRIORITIES
 from ..i18n import S_
 from ..messaging import ApplicantMessenger
+from ..store.alerts import Alerts
 from ..store.casework import SORTS, TRANSITIONS, CaseFilter, Casework, WorkflowError
 from ..store.staff import Staff, StaffDirectory
-from . import policy
+from . import dashboard, policy
 from .framework import (
     BACKOFFICE,
     FORM,
@@ -432,7 +433,7 @@ CORE_ROUTES: tuple[Route, ...] = (
     ("GET", f"{PREFIX}/audit", audit_log),
 )
 
-ROUTES: tuple[Route, ...] = (*CORE_ROUTES,)
+ROUTES: tuple[Route, ...] = (*CORE_ROUTES, *dashboard.ROUTES)
 """Every back-office route: each page module's ``ROUTES``, added here in one place."""
 
 
@@ -452,6 +453,7 @@ def mount(app: web.Application, services: Any, channels: Sequence[Any] = ()) -> 
         secure_cookies=secure,
         services=services,
         messenger=ApplicantMessenger(services.store, services.engine, channels),
+        alerts=Alerts(services.store),
     )
     aiohttp_jinja2.setup(
         app,

@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 from ..cases.draft import CaseDraft
 from ..cases.model import Case, StatusChange
 from ..cases.references import new_reference
+from .alerts import needs_alert, queue_alert
 from .appointments import FINAL_JOB, BookingView, JobView, SlotView, StoreAppointments, TurnAppointments
 from .case_access import access_columns
 from .crypto import Cipher
@@ -188,6 +189,8 @@ class Turn(TurnAppointments):
         event = CaseEvent(case_id=row.id, at=now, status="submitted", actor="applicant", note=None)
         await self._session.execute(insert(CaseRow.__table__), [_columns(row, CaseRow)])
         await self._session.execute(insert(CaseEvent.__table__), [_columns(event, CaseEvent)])
+        if needs_alert(draft.kind, draft.priority):
+            await queue_alert(self._session, row.id, reference, "created", now)
         row.events = [event]
         return self._store.to_case(row)
 

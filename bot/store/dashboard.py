@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, Integer, Text, and_, cast, func, select
+from sqlalchemy import Float, Text, and_, cast, func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -102,9 +102,10 @@ class Dashboard:
             .where(visible, CaseRow.created_at >= since, CaseRow.first_answer_at.is_not(None))
             .subquery()
         )
-        # The middle row, or the two middle rows' mean (integer division on both backends).
-        lower = cast((ranked.c.n + 1) / 2, Integer)
-        upper = cast((ranked.c.n + 2) / 2, Integer)
+        # The middle row, or the two middle rows' mean (``//``: integer division on both
+        # backends; SQLAlchemy's ``/`` is true division).
+        lower = (ranked.c.n + 1) // 2
+        upper = (ranked.c.n + 2) // 2
         query = (
             select(ranked.c.kind, func.max(ranked.c.n), func.avg(ranked.c.seconds))
             .where(and_(ranked.c.rn >= lower, ranked.c.rn <= upper))

@@ -61,13 +61,14 @@ class Chart:
     left: int
     bars: list[Bar]
     peak: int
-    ticks: list[tuple[float, str]]
+    ticks: list[tuple[float, str, str]]
+    """(x, label, text-anchor)."""
     kinds: list[str]
 
 
 def chart(counts: dict[str, dict[date, int]], days: list[date]) -> Chart:
     """A stacked bar a day, one segment a kind (kinds in registry order)."""
-    width, height, top, bottom, left = 600, 220, 12, 24, 34
+    width, height, top, bottom, left = 600, 240, 14, 30, 48
     kinds = [k for k in KINDS if k in counts] + sorted(k for k in counts if k not in KINDS)
     totals = [sum(counts[k].get(day, 0) for k in kinds) for day in days]
     peak = max(totals, default=0)
@@ -84,7 +85,14 @@ def chart(counts: dict[str, dict[date, int]], days: list[date]) -> Chart:
             base -= h
             bars.append(Bar(kind, left + i * slot + slot * 0.15, base, slot * 0.7, h,
                             KIND_COLOURS.get(kind, OTHER_COLOUR), n, day))
-    ticks = [(left + i * slot + slot / 2, days[i].strftime("%d/%m")) for i in (0, len(days) // 2, len(days) - 1)] if days else []
+    # First, middle and last day; the outer ones anchored inwards so that they stay inside.
+    ticks = [
+        (left + i * slot + slot / 2, days[i].strftime("%d/%m"), anchor)
+        for i, anchor in ((0, "start"), (len(days) // 2, "middle"), (len(days) - 1, "end"))
+    ] if days else []
+    if ticks:
+        ticks[0] = (left + slot * 0.15, ticks[0][1], "start")
+        ticks[-1] = (width - slot * 0.15, ticks[-1][1], "end")
     return Chart(width, height, top, bottom, left, bars, peak, ticks, kinds)
 
 
@@ -122,6 +130,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
             "counts": counts,
             "totals": totals,
             "chart": chart(counts, days),
+            "colours": KIND_COLOURS,
+            "other_colour": OTHER_COLOUR,
             "languages": await figures.per_language(visible, since),
             "urgent": urgent,
             "urgent_total": urgent_total,

@@ -231,3 +231,14 @@ async def test_the_server_mails_a_new_urgent_case_within_seconds(
         took = time.monotonic() - started
     assert [m["Subject"] for m in inbox.to("io-on@example.org")] == [f"Urgent case {case.reference}"]
     assert took < 60
+
+
+async def test_erasing_a_case_takes_its_alerts_with_it(store: Store) -> None:
+    await _staff(store)
+    case = await make_case(store, START, "urgent_safety", "urgent_help", sender="s", priority="urgent")
+    assert await Alerts(store).expand(START, recipients) == 1
+    assert len(await Alerts(store).deliveries(case.reference)) == 3
+    assert await store.erase_case(case.reference, START, actor="admin-on@example.org", reason="asked") == "erased"
+    assert await Alerts(store).deliveries() == []
+    async with store.reading() as session:
+        assert (await session.scalars(select(Alert))).all() == []

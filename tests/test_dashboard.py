@@ -210,3 +210,34 @@ async def test_the_banner_shows_alerts_until_someone_is_on_it(site, sqlite_store
     assert [(line.actor, line.detail) for line in lines if line.action == "acknowledge"] == [
         ("io@example.org", "alerts=1")
     ]
+
+
+async def test_a_caseworker_makes_a_case_urgent_and_a_colleague_takes_it(site, sqlite_store: Store) -> None:  # type: ignore[no-untyped-def]
+    base, refs = site
+    pa1 = refs["pa1"]
+    async with client(base) as session:
+        await sign_in(session, "fedasil@example.org")  # may not see it (no vulnerability flag)
+        token = await page_csrf(session, "/backoffice/dashboard")
+        async with session.post(f"/backoffice/cases/{pa1}/escalate", data={"csrf_token": token},
+                                allow_redirects=False) as response:
+            assert response.status == 404
+    async with client(base) as session:
+        await sign_in(session, "io@example.org")
+        token = await page_csrf(session, f"/backoffice/cases/{pa1}")
+        for _ in range(2):  # the second time changes nothing: no second alert
+            async with session.post(f"/backoffice/cases/{pa1}/escalate", data={"csrf_token": token},
+                                    allow_redirects=False) as response:
+                assert response.status == 303 and response.headers["Location"] == f"/backoffice/cases/{pa1}"
+        async with session.get(f"/backoffice/cases/{pa1}") as response:
+            html = await response.text()
+        assert "Make urgent and alert the on-duty staff" not in html  # urgent now
+        assert f'action="/backoffice/cases/{pa1}/acknowledge"' in html
+        assert "Urgent alerts nobody has acknowledged: 2" in html
+        async with session.post(f"/backoffice/cases/{pa1}/acknowledge",
+                                data={"csrf_token": token, "back": f"/backoffice/cases/{pa1}"}) as response:
+            html = await response.text()
+        assert f'action="/backoffice/cases/{pa1}/acknowledge"' not in html
+        assert "Urgent alerts nobody has acknowledged: 1" in html  # the urgent safety case's is left
+    assert (await sqlite_store.case(pa1)).priority == "urgent"  # type: ignore[union-attr]
+    lines, _ = await StaffDirectory(sqlite_store).audit_log(case_reference=pa1)
+    assert [line.action for line in lines if line.action in ("escalate", "acknowledge")] == ["acknowledge", "escalate"]

@@ -23,7 +23,7 @@ from ..store.casework import CaseFilter
 from ..store.dashboard import Dashboard, last_days
 from ..store.staff import Staff
 from . import policy
-from .framework import BACKOFFICE, FORM, PREFIX, STAFF, Route, case_or_404, guarded, render
+from .framework import BACKOFFICE, FORM, PREFIX, STAFF, Route, back_to_case, case_or_404, guarded, render
 
 DAYS = 30
 KIND_COLOURS = {
@@ -159,7 +159,20 @@ async def acknowledge(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(back if back.startswith(PREFIX + "/") and "//" not in back else f"{PREFIX}/dashboard")
 
 
+@guarded("change_status")
+async def escalate(request: web.Request) -> web.StreamResponse:
+    """Make an open case urgent: its alert reaches the on-duty staff as a new urgent case's
+    does. A case urgent already is left as it is (no second alert)."""
+    bo = request.app[BACKOFFICE]
+    user: Staff = request[STAFF]
+    found = await case_or_404(request, "change_status")
+    if await bo.alerts.escalate(found.case.reference, bo.clock(), actor=user.email):
+        await bo.staff.audit(user, "escalate", bo.clock(), case_reference=found.case.reference, detail="urgent")
+    raise back_to_case(found.case.reference)
+
+
 ROUTES: tuple[Route, ...] = (
     ("GET", f"{PREFIX}/dashboard", dashboard),
     ("POST", f"{PREFIX}/cases/{{reference}}/acknowledge", acknowledge),
+    ("POST", f"{PREFIX}/cases/{{reference}}/escalate", escalate),
 )

@@ -241,3 +241,22 @@ async def test_a_caseworker_makes_a_case_urgent_and_a_colleague_takes_it(site, s
     assert (await sqlite_store.case(pa1)).priority == "urgent"  # type: ignore[union-attr]
     lines, _ = await StaffDirectory(sqlite_store).audit_log(case_reference=pa1)
     assert [line.action for line in lines if line.action in ("escalate", "acknowledge")] == ["acknowledge", "escalate"]
+
+
+async def test_the_banner_json_gives_references_of_visible_cases_only(site) -> None:  # type: ignore[no-untyped-def]
+    base, refs = site
+    async with client(base) as session:
+        await sign_in(session, "io@example.org")
+        async with session.get("/backoffice/alerts.json") as response:
+            assert response.status == 200 and response.headers["Cache-Control"] == "no-store"
+            data = await response.json()
+        assert data == {"count": 1, "text": "Urgent alerts nobody has acknowledged: 1",
+                        "references": [refs["us1"]], "see": "See the alerts"}
+    for email, status, count in (("fedasil@example.org", 200, 0), ("ngo@example.org", 200, 0),
+                                 ("audit@example.org", 403, None)):
+        async with client(base) as session:
+            await sign_in(session, email)
+            async with session.get("/backoffice/alerts.json") as response:
+                assert response.status == status, email
+                if count is not None:
+                    assert (await response.json())["count"] == count and refs["us1"] not in await response.text()

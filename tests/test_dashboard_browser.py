@@ -11,10 +11,10 @@ import pytest
 from bot.engine.loader import FlowSet
 from bot.store.store import Store
 
-from .backoffice_cases import PASSWORD
+from .backoffice_cases import PASSWORD, make_case
 from .backoffice_http import backoffice
 from .browser import CHROMIUM, browser, page  # noqa: F401 (browser and page are fixtures)
-from .conftest import Clock
+from .conftest import START, Clock
 from .test_dashboard import seed
 
 IN_CI = os.environ.get("CI") == "true"
@@ -38,7 +38,7 @@ async def _width(page: Page) -> int:
     return int(await page.evaluate("() => document.documentElement.scrollWidth"))
 
 
-async def test_the_dashboard_draws_its_chart_on_a_phone_and_a_desk(page: Page) -> None:
+async def test_the_dashboard_draws_its_chart_on_a_phone_and_a_desk(page: Page, sqlite_store: Store) -> None:
     await page.goto("/backoffice/login")
     await page.get_by_label("E-mail address").fill("io@example.org")
     await page.get_by_label("Password").fill(PASSWORD)
@@ -69,3 +69,9 @@ async def test_the_dashboard_draws_its_chart_on_a_phone_and_a_desk(page: Page) -
     await page.get_by_role("button", name="I am on it").click()
     await expect(page.locator(".alert-banner")).to_have_count(0)
     await expect(page.locator("#alerts-title")).to_contain_text("(0)")
+
+    # A page left open learns of a new urgent case without a reload (static/alerts.js).
+    case = await make_case(sqlite_store, START, "urgent_safety", "urgent_help", sender="new", priority="urgent")
+    await page.evaluate("() => window.intakeAlerts.refresh()")
+    await expect(page.locator(".alert-banner")).to_contain_text("Urgent alerts nobody has acknowledged: 1")
+    await expect(page.locator(".alert-banner").get_by_role("link", name=case.reference)).to_be_visible()

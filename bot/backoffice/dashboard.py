@@ -23,7 +23,8 @@ from ..store.casework import CaseFilter
 from ..store.dashboard import Dashboard, last_days
 from ..store.staff import Staff
 from . import policy
-from .framework import BACKOFFICE, FORM, PREFIX, STAFF, Route, back_to_case, case_or_404, guarded, render
+from .i18n import staff_translations
+from .framework import ALERTS, BACKOFFICE, FORM, LANGUAGE, PREFIX, STAFF, Route, back_to_case, case_or_404, guarded, render
 
 DAYS = 30
 KIND_COLOURS = {
@@ -35,6 +36,8 @@ KIND_COLOURS = {
 }
 """One colour a kind, told apart also by the legend's order and the table (not by colour alone)."""
 OTHER_COLOUR = "#555555"
+BANNER = S_("Urgent alerts nobody has acknowledged: {n}")
+SEE_ALERTS = S_("See the alerts")
 UNITS = {"d": S_("{n} d"), "h": S_("{n} h"), "min": S_("{n} min")}
 
 
@@ -159,6 +162,23 @@ async def acknowledge(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(back if back.startswith(PREFIX + "/") and "//" not in back else f"{PREFIX}/dashboard")
 
 
+@guarded("dashboard")
+async def alert_banner(request: web.Request) -> web.StreamResponse:
+    """The banner's content as JSON, for the page's script to refresh it without a reload
+    (static/alerts.js): references only, of the cases the user may see; empty off duty."""
+    user: Staff = request[STAFF]
+    lines, total = request.get(ALERTS) or ([], 0)
+    _ = staff_translations(request[LANGUAGE]).gettext
+    response = web.json_response({
+        "count": total if user.on_duty else 0,
+        "text": _(BANNER).format(n=total),
+        "references": [line.reference for line in lines],
+        "see": _(SEE_ALERTS),
+    })
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @guarded("change_status")
 async def escalate(request: web.Request) -> web.StreamResponse:
     """Make an open case urgent: its alert reaches the on-duty staff as a new urgent case's
@@ -175,4 +195,5 @@ ROUTES: tuple[Route, ...] = (
     ("GET", f"{PREFIX}/dashboard", dashboard),
     ("POST", f"{PREFIX}/cases/{{reference}}/acknowledge", acknowledge),
     ("POST", f"{PREFIX}/cases/{{reference}}/escalate", escalate),
+    ("GET", f"{PREFIX}/alerts.json", alert_banner),
 )

@@ -21,7 +21,7 @@ SESSION_COOKIE = "bo_session"
 PRE_SESSION_COOKIE = "bo_pre"
 COOKIE_PATH = "/backoffice"
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; base-uri 'none'; "
+    "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; connect-src 'self'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS = {

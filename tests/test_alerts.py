@@ -242,3 +242,15 @@ async def test_erasing_a_case_takes_its_alerts_with_it(store: Store) -> None:
     assert await Alerts(store).deliveries() == []
     async with store.reading() as session:
         assert (await session.scalars(select(Alert))).all() == []
+
+
+async def test_a_user_disabled_before_the_email_leaves_gets_none(store: Store, inbox: Inbox) -> None:
+    await _staff(store)
+    case = await make_case(store, START, "urgent_safety", "urgent_help", sender="s", priority="urgent")
+    assert await Alerts(store).expand(START, recipients) == 1
+    await StaffDirectory(store).disable_user("io-on@example.org", START)
+    assert await sender_for(store, inbox.port, Clock()).run_once() == 2
+    assert inbox.recipients() == ["admin-on@example.org", "fedasil-on@example.org"]
+    assert sorted((email, status) for _, email, status, _ in await Alerts(store).deliveries(case.reference)) == [
+        ("admin-on@example.org", SENT), ("fedasil-on@example.org", SENT), ("io-on@example.org", "failed"),
+    ]

@@ -170,6 +170,15 @@ class Alerts:
                     .where(AlertDelivery.id.in_([i for i, _ in claimed]))
                 )
             ).all()
+            # A recipient disabled since the alert was worked out gets nothing.
+            disabled = [d.id for d in details if d.disabled_at is not None]
+            if disabled:
+                await session.execute(
+                    update(AlertDelivery)
+                    .where(AlertDelivery.id.in_(disabled))
+                    .values(status=FAILED, locked_until=None)
+                    .execution_options(synchronize_session=False)
+                )
         by_id = {d.id: d for d in details}
         return [
             DeliveryView(i, attempt, by_id[i].email, by_id[i].language, by_id[i].case_reference, by_id[i].kind,

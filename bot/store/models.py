@@ -455,3 +455,7 @@ class AlertDelivery(Base):
 
 
 Index("ix_alert_deliveries_status_due_at", AlertDelivery.status, AlertDelivery.due_at)
+Index(
+    "ix_cases_created_at_kind_language", CaseRow.created_at, CaseRow.kind, CaseRow.language, CaseRow.first_answer_at
+)
+"""The dashboard's figures over a period (bot/store/dashboard.py) read this index alone."""

@@ -1,4 +1,5 @@
-"""alerts: urgent cases to the on-duty staff, one e-mail delivery per staff member
+"""alerts: urgent cases to the on-duty staff, one e-mail delivery per staff member; an
+index for the dashboard's figures
 
 Revision ID: 0008_alerts
 Revises: 0007
@@ -53,7 +54,14 @@ def upgrade() -> None:
         batch.create_index(batch.f('ix_alert_deliveries_staff_id'), ['staff_id'], unique=False)
         batch.create_index('ix_alert_deliveries_status_due_at', ['status', 'due_at'], unique=False)
 
+    with op.batch_alter_table('cases') as batch:
+        batch.create_index(
+            'ix_cases_created_at_kind_language', ['created_at', 'kind', 'language', 'first_answer_at'], unique=False
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('cases') as batch:
+        batch.drop_index('ix_cases_created_at_kind_language')
     op.drop_table('alert_deliveries')
     op.drop_table('alerts')

@@ -25,6 +25,7 @@ from bot.store.store import Store
 from nlu.langid import LanguageIdentifier
 
 from .backoffice_cases import make_case, make_user
+from .chat import Chat
 from .conftest import START, Clock
 from .serving import free_port, serving
 from .smtp_inbox import Inbox
@@ -254,3 +255,21 @@ async def test_a_user_disabled_before_the_email_leaves_gets_none(store: Store, i
     assert sorted((email, status) for _, email, status, _ in await Alerts(store).deliveries(case.reference)) == [
         ("admin-on@example.org", SENT), ("fedasil-on@example.org", SENT), ("io-on@example.org", "failed"),
     ]
+
+
+async def test_an_applicant_asking_for_help_reaches_the_on_duty_staff_without_their_number(
+    engine: Engine, inbox: Inbox
+) -> None:
+    """Through the dialogue, as an applicant does it: the urgent call-back case's alert
+    carries its reference, never the phone number the applicant gave."""
+    await make_user(StaffDirectory(engine.store), "io-on@example.org", "caseworker", "immigration-office", START,
+                    on_duty=True)
+    chat = Chat(engine, sender="someone-in-danger")
+    for text in ("/urgent_help", "yes", "yes", "phone", "0470 12 34 56"):
+        await chat.say(text)
+    [case] = await engine.store.cases()
+    assert case.kind == "urgent_safety" and case.reference in chat.text
+    assert await sender_for(engine.store, inbox.port, Clock()).run_once() == 1
+    [message] = inbox.to("io-on@example.org")
+    raw = message.as_string()
+    assert case.reference in raw and "0470" not in raw and "470123456" not in raw and "12 34 56" not in raw

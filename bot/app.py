@@ -226,10 +226,20 @@ def create_app(services: Services, channels: Sequence[Channel] = ()) -> web.Appl
             ),
             name="webhooks",
         )
+        # Alerts of urgent cases by e-mail: claimed from the database, so every worker may run one.
+        from .backoffice.alerts import alert_sender
+
+        sender = alert_sender(services.store, services.settings, services.engine.clock)
+        alerting = (
+            asyncio.create_task(sender.run(stop, services.settings.alert_interval_seconds), name="alerts")
+            if sender is not None else None
+        )
         yield
         stop.set()
         await reminding
         await delivering
+        if alerting is not None:
+            await alerting
         for channel in reversed(channels):
             await channel.stop()
         await purger

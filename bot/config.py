@@ -260,3 +260,44 @@ class Settings(BaseSettings):
             self.whatsapp_token and self.whatsapp_phone_number_id.strip()
             and self.whatsapp_app_secret and self.whatsapp_verify_token
         )
+
+    # --- e-mail alerts of urgent cases to on-duty staff (bot/backoffice/alerts.py) -------
+    smtp_host: str = Field(
+        default="", description="the SMTP server urgent-case alerts are sent through; empty: no e-mail alerts "
+        "(the back office still shows them)",
+    )
+    smtp_port: int = Field(default=0, ge=0, le=65535, description="default: 465 with tls, 587 with starttls, 25 with none")
+    smtp_username: str = Field(default="", description="sign in to the SMTP server as this user (empty: no sign-in)")
+    smtp_password: SecretStr | None = Field(default=None, description="the SMTP user's password")
+    smtp_from: str = Field(default="", description="the alerts' sender address (required with INTAKE_SMTP_HOST)")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="starttls (upgrade a plain connection, port 587), tls (TLS from the start, port 465) "
+        "or none (plain, for a relay on the same machine only)",
+    )
+    smtp_timeout_seconds: float = Field(default=15, gt=0, description="give up on one SMTP exchange after this long")
+    alert_interval_seconds: float = Field(
+        default=10, gt=0, le=60, description="how often new urgent-case alerts are looked for and e-mailed"
+    )
+
+    @field_validator("smtp_password", mode="before")
+    @classmethod
+    def _blank_smtp_password_is_unset(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value or None
+        return value
+
+    @model_validator(mode="after")
+    def _smtp_needs_a_sender(self) -> Settings:
+        self.smtp_host = self.smtp_host.strip()
+        self.smtp_from = self.smtp_from.strip()
+        if self.smtp_host and not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", self.smtp_from):
+            raise ValueError("INTAKE_SMTP_FROM must be an e-mail address such as intake@example.be "
+                             "when INTAKE_SMTP_HOST is set")
+        return self
+
+    def smtp_configured(self) -> bool:
+        return bool(self.smtp_host)
+
+    def smtp_port_in_use(self) -> int:
+        return self.smtp_port or {"tls": 465, "starttls": 587, "none": 25}[self.smtp_security]

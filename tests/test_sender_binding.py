@@ -3,7 +3,6 @@ token the server issued, and a device's conversations are erased together."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any

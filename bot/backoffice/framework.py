@@ -86,6 +86,8 @@ class BackOffice:
     """The application's ``Services`` (settings, engine, …) for pages that need more."""
     messenger: ApplicantMessenger | None = None
     """Reaches applicants on their own channel (set once the channels are known)."""
+    alerts: Any = None
+    """``store.alerts.Alerts``: urgent-case alerts (the banner of on-duty staff, the dashboard)."""
     throttle: LoginThrottle = field(init=False)
     """Failed sign-ins, counted in the database so that every worker throttles alike."""
 
@@ -101,6 +103,8 @@ STAFF: web.RequestKey[Staff | None] = web.RequestKey("staff", Staff)  # type: ig
 LANGUAGE: web.RequestKey[str] = web.RequestKey("language", str)
 FORM: web.RequestKey[Any] = web.RequestKey("form", object)
 PRE_SESSION: web.RequestKey[str] = web.RequestKey("pre_session", str)
+ALERTS: web.RequestKey[Any] = web.RequestKey("alerts", object)
+"""(unacknowledged alerts, how many) for the banner of an on-duty user's pages."""
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -157,6 +161,8 @@ def guarded(permission: str) -> Callable[[Handler], Handler]:
                         {"message": S_("You do not have access to this page.")},
                         status=403,
                     )
+            if user is not None and user.on_duty and bo.alerts is not None and policy.can(user, "dashboard"):
+                request[ALERTS] = await bo.alerts.unacknowledged(policy.visible_cases(user), limit=5)
             response = await handler(request)
             response.headers.update(SECURITY_HEADERS)
             return response
@@ -196,6 +202,7 @@ def render(
         "can": lambda action, case=None: (
             user is not None and policy.can(user, action, case)
         ),
+        "alerts": request.get(ALERTS),
         **context,
     }
     response = aiohttp_jinja2.render_template(

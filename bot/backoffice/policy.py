@@ -38,8 +38,10 @@ VULNERABILITY_FLAGS = ("unaccompanied_minor", "no_shelter_with_children", "no_sh
 # ``assisted_intake``: run a journey on behalf of an applicant (assisted.py); the cases it
 # creates carry the staff member's organisation, which is how a partner then sees them.
 CASE_ACTIONS = frozenset({"view", "change_status", "assign", "record_step", "note", "message", "offer_slot",
-                          "take_over"})
-"""Actions on one case: allowed only where the case is visible too."""
+                          "take_over", "acknowledge"})
+"""Actions on one case: allowed only where the case is visible too. ``acknowledge``: say
+that one is on an urgent case's alert (partners see alerts but do not acknowledge them:
+that is for the offices that answer)."""
 DESK_ACTIONS = frozenset({"see_bookings", "mark_attendance", "cancel_booking", "offer_slot"})
 """The registration desk's: a caseworker needs ``registration_desk`` too."""
 REGISTRATION = "protection_appointment"
@@ -47,10 +49,11 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
         CASE_ACTIONS | DESK_ACTIONS
         | {"list_cases", "read_audit", "manage_users", "manage_orgs", "manage_tokens", "manage_slots",
-           "manage_webhooks", "profile", "assisted_intake", "second_factor"}
+           "manage_webhooks", "profile", "assisted_intake", "second_factor", "dashboard"}
     ),
-    "caseworker": frozenset(CASE_ACTIONS | DESK_ACTIONS | {"list_cases", "profile", "assisted_intake"}),
-    "partner": frozenset({"view", "note", "list_cases", "profile", "assisted_intake"}),
+    "caseworker": frozenset(CASE_ACTIONS | DESK_ACTIONS | {"list_cases", "profile", "assisted_intake", "dashboard"}),
+    # A partner's dashboard counts only its own cases (visible_cases), like its list.
+    "partner": frozenset({"view", "note", "list_cases", "profile", "assisted_intake", "dashboard"}),
     "auditor": frozenset({"read_audit", "profile"}),
 }
 ACTIONS = frozenset().union(*ROLE_ACTIONS.values())

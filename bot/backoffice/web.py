@@ -22,9 +22,10 @@ from ..cases.kinds import KINDS, PRIORITIES
 from ..i18n import S_, retranslate
 from ..messaging import TEMPLATES as APPLICANT_TEMPLATES
 from ..messaging import ApplicantMessenger, Delivery
+from ..store.alerts import Alerts
 from ..store.casework import SORTS, TRANSITIONS, CaseFilter, Casework, WorkflowError
 from ..store.staff import Staff, StaffDirectory
-from . import admin, assisted, conversation, policy, second_factor, slots, tokens, webhooks
+from . import admin, assisted, conversation, dashboard, policy, second_factor, slots, tokens, webhooks
 from .framework import (
     BACKOFFICE,
     FORM,
@@ -474,7 +475,7 @@ CORE_ROUTES: tuple[Route, ...] = (
 
 ROUTES: tuple[Route, ...] = (
     *CORE_ROUTES, *second_factor.ROUTES, *admin.ROUTES, *tokens.ROUTES, *webhooks.ROUTES, *assisted.ROUTES,
-    *slots.ROUTES, *conversation.ROUTES,
+    *slots.ROUTES, *conversation.ROUTES, *dashboard.ROUTES,
 )
 """Every back-office route: each page module's ``ROUTES``, added here in one place."""
 
@@ -495,6 +496,7 @@ def mount(app: web.Application, services: Any, channels: Sequence[Any] = ()) -> 
         secure_cookies=secure,
         services=services,
         messenger=ApplicantMessenger(services.store, services.engine, channels),
+        alerts=Alerts(services.store),
     )
     aiohttp_jinja2.setup(
         app,

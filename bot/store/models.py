@@ -599,3 +599,51 @@ class LoginChallenge(Base):
     pre_session_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- alerts: urgent cases reach the on-duty staff (bot/store/alerts.py) --------------------
+
+
+class Alert(Base):
+    """A new or escalated urgent case that the on-duty staff must hear of. Written in the
+    transaction that creates (or escalates) the case, so an alert exists if and only if
+    its case does. ``recipients_at`` is set when the sender has worked out who gets an
+    e-mail (one ``AlertDelivery`` each); ``acknowledged_at`` when staff said they are on it.
+    Nothing personal: the case's reference and kind only."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    case_reference: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(16))
+    """``created`` or ``escalated``."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recipients_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+
+
+class AlertDelivery(Base):
+    """One alert e-mail to one staff member: pending → running (claimed, leased until
+    ``locked_until``) → sent, or back to pending with a later ``due_at`` after a failure,
+    or failed. ``attempts`` counts the claims and fences a lost lease (as ``Job`` does)."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (UniqueConstraint("alert_id", "staff_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+Index("ix_alert_deliveries_status_due_at", AlertDelivery.status, AlertDelivery.due_at)
+Index(
+    "ix_cases_created_at_kind_language", CaseRow.created_at, CaseRow.kind, CaseRow.language, CaseRow.first_answer_at
+)
+"""The dashboard's figures over a period (bot/store/dashboard.py) read this index alone."""

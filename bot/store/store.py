@@ -21,6 +21,7 @@ from sqlalchemy.orm import selectinload
 from ..cases.draft import CaseDraft
 from ..cases.model import Case, StatusChange
 from ..cases.references import new_reference
+from .alerts import needs_alert, queue_alert
 from .appointments import FINAL_JOB, BookingView, JobView, SlotView, StoreAppointments, TurnAppointments
 from . import outbox
 from .assisted import redeem as redeem_link_code
@@ -281,6 +282,8 @@ class Turn(TurnAppointments):
         await self._session.execute(insert(CaseRow.__table__), [_columns(row, CaseRow)])
         await self._session.execute(insert(CaseEvent.__table__), [_columns(event, CaseEvent)])
         await outbox.record(self._session, "case.created", row, now)
+        if needs_alert(draft.kind, draft.priority):
+            await queue_alert(self._session, row.id, reference, "created", now)
         row.events = [event]
         return self._store.to_case(row)
 

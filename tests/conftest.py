@@ -24,7 +24,7 @@ from nlu.langid import LanguageIdentifier
 
 TABLES = (
     "key_checks", "erased_cases", "whatsapp_messages", "whatsapp_contacts",
-    "audit_log", "staff_sessions", "case_notes", "case_steps", "jobs", "bookings", "slots", "case_events", "cases",
+    "audit_log", "staff_sessions", "case_search_terms", "case_notes", "case_steps", "jobs", "bookings", "slots", "case_events", "cases",
     "staff_users", "processed_messages", "transcript", "conversations",
 )
 """Every table, children first (what a PostgreSQL test database is emptied of)."""

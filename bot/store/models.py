@@ -411,3 +411,20 @@ class KeyCheck(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
+
+
+class CaseSearchTerm(Base):
+    """A blind index of one personal value of a case (search_index.py): an HMAC under the
+    lookup key of a normalised name word, date of birth or phone number, never the value.
+    Written with the case, deleted with it, re-keyed with the lookup key."""
+
+    __tablename__ = "case_search_terms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(16))
+    """``name``, ``name_latin``, ``name_sound``, ``dob`` or ``phone``."""
+    digest: Mapped[str] = mapped_column(String(64))
+
+
+Index("ix_case_search_terms_field_digest", CaseSearchTerm.field, CaseSearchTerm.digest)

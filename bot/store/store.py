@@ -25,6 +25,7 @@ from .case_access import access_columns
 from .crypto import Cipher
 from .database import READ_ONLY, ConversationLocks, advisory_key, create_engine
 from .erasure import delete_conversation_rows, drop_bookings, erase_case_row, erase_conversation
+from .search_index import terms as search_terms
 from .retention import RetentionPolicy, purge_expired, retention_until
 from .inline import InlineSqlite
 from .models import (
@@ -33,6 +34,7 @@ from .models import (
     ErasedCase,
     CaseEvent,
     CaseRow,
+    CaseSearchTerm,
     Conversation,
     Job,
     ProcessedMessage,
@@ -188,6 +190,9 @@ class Turn(TurnAppointments):
         event = CaseEvent(case_id=row.id, at=now, status="submitted", actor="applicant", note=None)
         await self._session.execute(insert(CaseRow.__table__), [_columns(row, CaseRow)])
         await self._session.execute(insert(CaseEvent.__table__), [_columns(event, CaseEvent)])
+        index = search_terms(cipher, row.id, draft.applicant)
+        if index:  # the blind indexes of its name, date of birth and phone (search_index.py)
+            await self._session.execute(insert(CaseSearchTerm.__table__), index)
         row.events = [event]
         return self._store.to_case(row)
 

@@ -1,0 +1,219 @@
+"""Finding cases by name, date of birth, phone or reference, and possible duplicates, through
+the blind indexes of search_index.py; (re)building those indexes.
+
+As in casework.py, the access condition (policy.visible_cases) is handed in by the caller
+and applied in SQL to every query here, so a search finds exactly what the list would show.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
+
+from .casework import CaseLine
+from .database import READ_ONLY
+from .models import CaseRow, CaseSearchTerm, KeyCheck, StaffUser
+from .search_index import DOB, NAME_FIELDS, PHONE, SOUND, Query, digest, marker, terms, word_candidates
+
+MARKER = "search_index"
+"""The ``key_checks`` row saying which version and lookup key the index was built with."""
+MAX_RESULTS = 100
+MAX_DUPLICATES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A case a search found, and how well it matched (``exact``, ``transliterated``,
+    ``similar``: the weakest of its name words; ``exact`` without a name)."""
+
+    line: CaseLine
+    match: str
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    line: CaseLine
+    reasons: tuple[str, ...]
+    """``phone``, ``name_and_date_of_birth``."""
+
+
+MATCH_NAMES = {3: "exact", 2: "transliterated", 1: "similar"}
+
+
+def _line(row: CaseRow, email: str | None) -> CaseLine:
+    return CaseLine(
+        reference=row.reference, kind=row.kind, status=row.status, priority=row.priority, language=row.language,
+        flags=list(row.flags or []), created_at=row.created_at, updated_at=row.updated_at,
+        first_answer_at=row.first_answer_at, assignee=email, outcome=row.outcome,
+    )
+
+
+def _pairs(pairs: Any) -> ColumnElement[bool]:
+    """``(field, digest)`` in ``pairs``, as ORs of equalities (the (field, digest) index serves each)."""
+    return or_(*(and_(CaseSearchTerm.field == f, CaseSearchTerm.digest == d) for f, d in pairs))
+
+
+class CaseSearch:
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self._reads = async_sessionmaker(store.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+
+    async def search(self, visible: ColumnElement[bool], query: Query) -> tuple[list[Found], int]:
+        """The visible cases matching every criterion of ``query``, best matches first,
+        then newest (at most ``MAX_RESULTS``), and how many matched in all."""
+        cipher = self._store.cipher
+        async with self._reads() as session:
+            candidates: set[str] | None = None
+            if query.reference:
+                candidates = set(
+                    (await session.scalars(select(CaseRow.id).where(CaseRow.reference == query.reference, visible))).all()
+                )
+            for field, value in ((DOB, query.dob), (PHONE, query.phone)):
+                if value is None or candidates == set():
+                    continue
+                ids = set((await session.scalars(
+                    select(CaseSearchTerm.case_id).join(CaseRow, CaseRow.id == CaseSearchTerm.case_id)
+                    .where(CaseSearchTerm.field == field, CaseSearchTerm.digest == digest(cipher, field, value), visible)
+                )).all())
+                candidates = ids if candidates is None else candidates & ids
+            scores: dict[str, int] = {}
+            if query.words and candidates != set():
+                per_word = [word_candidates(cipher, w) for w in query.words]
+                wanted = {pair for strengths in per_word for pair in strengths}
+                rows = select(CaseSearchTerm.case_id, CaseSearchTerm.field, CaseSearchTerm.digest).where(_pairs(wanted))
+                if candidates is not None:
+                    rows = rows.where(CaseSearchTerm.case_id.in_(candidates))
+                else:
+                    rows = rows.join(CaseRow, CaseRow.id == CaseSearchTerm.case_id).where(visible)
+                held: dict[str, set[tuple[str, str]]] = defaultdict(set)
+                for case_id, field, value in (await session.execute(rows)).all():
+                    held[case_id].add((field, value))
+                for case_id, pairs in held.items():
+                    # Every word must match; the case's score is its weakest word's.
+                    best = [max((s for pair, s in strengths.items() if pair in pairs), default=0) for strengths in per_word]
+                    if min(best) > 0:
+                        scores[case_id] = min(best) * 100 + sum(best)
+            elif candidates is not None:
+                scores = {case_id: 300 for case_id in candidates}
+            if not scores:
+                return [], 0
+            found = (await session.execute(
+                select(CaseRow, StaffUser.email).outerjoin(StaffUser, StaffUser.id == CaseRow.assignee_id)
+                .where(CaseRow.id.in_(list(scores)))
+            )).all()
+        ranked = sorted(found, key=lambda r: (-scores[r[0].id], -r[0].created_at.timestamp(), r[0].id))
+        return [Found(_line(row, email), MATCH_NAMES[scores[row.id] // 100]) for row, email in ranked[:MAX_RESULTS]], len(found)
+
+    async def duplicates(self, visible: ColumnElement[bool], case_id: str) -> list[Duplicate]:
+        """Other visible cases that share this case's phone, or its date of birth and two
+        name words (transliterated or alike in sound; one when its name has one word)."""
+        async with self._reads() as session:
+            own = (await session.execute(
+                select(CaseSearchTerm.field, CaseSearchTerm.digest).where(CaseSearchTerm.case_id == case_id)
+            )).all()
+            phones = {d for f, d in own if f == PHONE}
+            dobs = {d for f, d in own if f == DOB}
+            sounds = {d for f, d in own if f == SOUND}
+            wanted = [(f, d) for f, d in own if f in (PHONE, DOB, SOUND)]
+            if not phones and not (dobs and sounds):
+                return []
+            shared = (await session.execute(
+                select(CaseSearchTerm.case_id, CaseSearchTerm.field, CaseSearchTerm.digest)
+                .join(CaseRow, CaseRow.id == CaseSearchTerm.case_id)
+                .where(_pairs(wanted), CaseSearchTerm.case_id != case_id, visible)
+            )).all()
+            held: dict[str, set[tuple[str, str]]] = defaultdict(set)
+            for other, field, value in shared:
+                held[other].add((field, value))
+            needed = min(2, len(sounds))
+            reasons: dict[str, tuple[str, ...]] = {}
+            for other, pairs in held.items():
+                why = []
+                if any(f == PHONE for f, _ in pairs):
+                    why.append("phone")
+                if any(f == DOB for f, _ in pairs) and needed and sum(f == SOUND for f, _ in pairs) >= needed:
+                    why.append("name_and_date_of_birth")
+                if why:
+                    reasons[other] = tuple(why)
+            if not reasons:
+                return []
+            found = (await session.execute(
+                select(CaseRow, StaffUser.email).outerjoin(StaffUser, StaffUser.id == CaseRow.assignee_id)
+                .where(CaseRow.id.in_(list(reasons)))
+                .order_by(CaseRow.created_at.desc(), CaseRow.id).limit(MAX_DUPLICATES)
+            )).all()
+        return [Duplicate(_line(row, email), reasons[row.id]) for row, email in found]
+
+
+# --- building the index ---------------------------------------------------------------------
+
+
+async def rewrite_terms(session: Any, reader: Any, writer: Any, case_ids: list[str] | None = None) -> int:
+    """Compute the index rows again (``case_ids``, or every case): decrypted with ``reader``,
+    keyed with ``writer``'s lookup key, in the caller's transaction. Returns the cases done."""
+    query = select(CaseRow.id, CaseRow.data_enc)
+    if case_ids is not None:
+        query = query.where(CaseRow.id.in_(case_ids))
+    cases = (await session.execute(query)).all()
+    ids = [case_id for case_id, _ in cases]
+    for start in range(0, len(ids), 500):
+        await session.execute(
+            delete(CaseSearchTerm).where(CaseSearchTerm.case_id.in_(ids[start:start + 500]))
+            .execution_options(synchronize_session=False)
+        )
+    rows = [t for case_id, data_enc in cases for t in terms(writer, case_id, reader.decrypt_json(data_enc).get("applicant"))]
+    for start in range(0, len(rows), 5000):
+        await session.execute(insert(CaseSearchTerm.__table__), rows[start:start + 5000])
+    return len(cases)
+
+
+async def set_marker(session: Any, dialect: str, cipher: Any) -> None:
+    build = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = build(KeyCheck).values(name=MARKER, fingerprint=marker(cipher))
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["name"], set_={"fingerprint": statement.excluded.fingerprint})
+    )
+
+
+async def reindex(store: Any, batch: int = 1000) -> int:
+    """Every case's index rows computed again, in batches of short transactions (safe while
+    the servers run: a case created meanwhile is indexed by its own turn). Returns the
+    number of cases indexed."""
+    done = 0
+    last = ""
+    while True:
+        async with store.locks.writer(), store._sessions() as session, session.begin():
+            ids = list((await session.scalars(
+                select(CaseRow.id).where(CaseRow.id > last).order_by(CaseRow.id).limit(batch)
+            )).all())
+            if ids:
+                done += await rewrite_terms(session, store.cipher, store.cipher, ids)
+                last = ids[-1]
+            if len(ids) < batch:
+                await set_marker(session, store.dialect, store.cipher)
+                return done
+
+
+async def ensure_search_index(store: Any) -> int | None:
+    """Build the index when it was not built with this version and lookup key (after the
+    migration that adds it, or a new normalisation): the number of cases indexed, or None
+    when it was up to date."""
+    async with store.reading() as session:
+        stored = await session.scalar(select(KeyCheck.fingerprint).where(KeyCheck.name == MARKER))
+    if stored == marker(store.cipher):
+        return None
+    return await reindex(store)
+
+
+async def count_terms(session: Any) -> int:
+    return int(await session.scalar(select(func.count()).select_from(CaseSearchTerm)) or 0)
+
+
+__all__ = ["NAME_FIELDS", "CaseSearch", "Duplicate", "Found", "ensure_search_index", "reindex", "rewrite_terms"]

@@ -23,7 +23,7 @@ from ..i18n import S_
 from ..messaging import ApplicantMessenger
 from ..store.casework import SORTS, TRANSITIONS, CaseFilter, Casework, WorkflowError
 from ..store.staff import Staff, StaffDirectory
-from . import policy
+from . import policy, search
 from .framework import (
     BACKOFFICE,
     FORM,
@@ -279,6 +279,8 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
             if policy.can(user, "assign", row)
             else [],
             "message": request.query.get("error"),
+            "duplicates": await search.duplicates(request, row.id),
+            "duplicate_reasons": search.DUPLICATE_REASONS,
         },
     )
 
@@ -432,7 +434,7 @@ CORE_ROUTES: tuple[Route, ...] = (
     ("GET", f"{PREFIX}/audit", audit_log),
 )
 
-ROUTES: tuple[Route, ...] = (*CORE_ROUTES,)
+ROUTES: tuple[Route, ...] = (*CORE_ROUTES, *search.ROUTES)
 """Every back-office route: each page module's ``ROUTES``, added here in one place."""
 
 

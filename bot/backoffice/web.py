@@ -21,7 +21,7 @@ from aiohttp import web
 from ..cases.kinds import KINDS, PRIORITIES
 from ..i18n import S_
 from ..messaging import ApplicantMessenger
-from ..store.casework import SORTS, TRANSITIONS, CaseFilter, Casework, WorkflowError
+from ..store.casework import SORTS, TRANSITIONS, CaseFilter, Casework, WorkflowError, count_stopped
 from ..store.staff import Staff, StaffDirectory
 from . import policy, search
 from .framework import (
@@ -224,6 +224,7 @@ async def case_list(request: web.Request) -> web.StreamResponse:
         {
             "lines": lines,
             "total": total,
+            "more": count_stopped(f, total),
             "late": late,
             "given": given,
             "page": f.page,

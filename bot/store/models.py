@@ -179,6 +179,10 @@ class CaseEvent(Base):
 
 
 Index("ix_cases_kind_status", CaseRow.kind, CaseRow.status)
+# The case list's orders (casework.py): urgent first (newest first within each priority),
+# recently changed; newest first uses ix_cases_created_at.
+Index("ix_cases_priority_created_at", CaseRow.priority, CaseRow.created_at)
+Index("ix_cases_updated_at", CaseRow.updated_at)
 
 
 class Slot(Base):

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
-from .casework import CaseLine
+from .casework import LIST_COLUMNS, CaseLine
 from .database import READ_ONLY
 from .models import CaseRow, CaseSearchTerm, KeyCheck, StaffUser
 from .search_index import DOB, NAME_FIELDS, PHONE, SOUND, Query, digest, marker, terms, word_candidates
@@ -47,11 +47,15 @@ class Duplicate:
 MATCH_NAMES = {3: "exact", 2: "transliterated", 1: "similar"}
 
 
-def _line(row: CaseRow, email: str | None) -> CaseLine:
+def _list_query() -> Any:
+    return select(*LIST_COLUMNS, StaffUser.email).outerjoin(StaffUser, StaffUser.id == CaseRow.assignee_id)
+
+
+def _line(row: Any) -> CaseLine:
     return CaseLine(
         reference=row.reference, kind=row.kind, status=row.status, priority=row.priority, language=row.language,
         flags=list(row.flags or []), created_at=row.created_at, updated_at=row.updated_at,
-        first_answer_at=row.first_answer_at, assignee=email, outcome=row.outcome,
+        first_answer_at=row.first_answer_at, assignee=row.email, outcome=row.outcome,
     )
 
 
@@ -67,34 +71,35 @@ class CaseSearch:
 
     async def search(self, visible: ColumnElement[bool], query: Query) -> tuple[list[Found], int]:
         """The visible cases matching every criterion of ``query``, best matches first,
-        then newest (at most ``MAX_RESULTS``), and how many matched in all."""
+        then newest (at most ``MAX_RESULTS``), and how many matched in all.
+
+        The index rows of the criteria are read first (by (field, digest)), the cases they
+        point to are intersected and scored here, and only then is the access condition
+        applied, to those few cases; the list's columns are read for the page shown only."""
         cipher = self._store.cipher
         async with self._reads() as session:
             candidates: set[str] | None = None
             if query.reference:
-                candidates = set(
-                    (await session.scalars(select(CaseRow.id).where(CaseRow.reference == query.reference, visible))).all()
-                )
+                candidates = set((await session.scalars(
+                    select(CaseRow.id).where(CaseRow.reference == query.reference)
+                )).all())
             for field, value in ((DOB, query.dob), (PHONE, query.phone)):
                 if value is None or candidates == set():
                     continue
                 ids = set((await session.scalars(
-                    select(CaseSearchTerm.case_id).join(CaseRow, CaseRow.id == CaseSearchTerm.case_id)
-                    .where(CaseSearchTerm.field == field, CaseSearchTerm.digest == digest(cipher, field, value), visible)
+                    select(CaseSearchTerm.case_id)
+                    .where(CaseSearchTerm.field == field, CaseSearchTerm.digest == digest(cipher, field, value))
                 )).all())
                 candidates = ids if candidates is None else candidates & ids
             scores: dict[str, int] = {}
             if query.words and candidates != set():
                 per_word = [word_candidates(cipher, w) for w in query.words]
                 wanted = {pair for strengths in per_word for pair in strengths}
-                rows = select(CaseSearchTerm.case_id, CaseSearchTerm.field, CaseSearchTerm.digest).where(_pairs(wanted))
-                if candidates is not None:
-                    rows = rows.where(CaseSearchTerm.case_id.in_(candidates))
-                else:
-                    rows = rows.join(CaseRow, CaseRow.id == CaseSearchTerm.case_id).where(visible)
                 held: dict[str, set[tuple[str, str]]] = defaultdict(set)
+                rows = select(CaseSearchTerm.case_id, CaseSearchTerm.field, CaseSearchTerm.digest).where(_pairs(wanted))
                 for case_id, field, value in (await session.execute(rows)).all():
-                    held[case_id].add((field, value))
+                    if candidates is None or case_id in candidates:
+                        held[case_id].add((field, value))
                 for case_id, pairs in held.items():
                     # Every word must match; the case's score is its weakest word's.
                     best = [max((s for pair, s in strengths.items() if pair in pairs), default=0) for strengths in per_word]
@@ -104,52 +109,63 @@ class CaseSearch:
                 scores = {case_id: 300 for case_id in candidates}
             if not scores:
                 return [], 0
-            found = (await session.execute(
-                select(CaseRow, StaffUser.email).outerjoin(StaffUser, StaffUser.id == CaseRow.assignee_id)
-                .where(CaseRow.id.in_(list(scores)))
-            )).all()
-        ranked = sorted(found, key=lambda r: (-scores[r[0].id], -r[0].created_at.timestamp(), r[0].id))
-        return [Found(_line(row, email), MATCH_NAMES[scores[row.id] // 100]) for row, email in ranked[:MAX_RESULTS]], len(found)
+            seen: list[tuple[str, Any]] = []
+            ids = list(scores)
+            for start in range(0, len(ids), 900):
+                seen += (await session.execute(
+                    select(CaseRow.id, CaseRow.created_at).where(CaseRow.id.in_(ids[start:start + 900]), visible)
+                )).all()
+            ranked = sorted(seen, key=lambda r: (-scores[r[0]], -r[1].timestamp(), r[0]))[:MAX_RESULTS]
+            shown = {r.id: r for r in (await session.execute(
+                _list_query().where(CaseRow.id.in_([case_id for case_id, _ in ranked]))
+            )).all()}
+        return [Found(_line(shown[case_id]), MATCH_NAMES[scores[case_id] // 100]) for case_id, _ in ranked], len(seen)
 
     async def duplicates(self, visible: ColumnElement[bool], case_id: str) -> list[Duplicate]:
         """Other visible cases that share this case's phone, or its date of birth and two
-        name words (transliterated or alike in sound; one when its name has one word)."""
+        name words (transliterated or alike in sound; one when its name has one word).
+
+        Read from the rarest values first: the cases of the same phone, and of the same
+        date of birth, whose name words are then compared (never every case that shares
+        one common name word)."""
         async with self._reads() as session:
             own = (await session.execute(
                 select(CaseSearchTerm.field, CaseSearchTerm.digest).where(CaseSearchTerm.case_id == case_id)
             )).all()
-            phones = {d for f, d in own if f == PHONE}
-            dobs = {d for f, d in own if f == DOB}
-            sounds = {d for f, d in own if f == SOUND}
-            wanted = [(f, d) for f, d in own if f in (PHONE, DOB, SOUND)]
-            if not phones and not (dobs and sounds):
-                return []
-            shared = (await session.execute(
-                select(CaseSearchTerm.case_id, CaseSearchTerm.field, CaseSearchTerm.digest)
-                .join(CaseRow, CaseRow.id == CaseSearchTerm.case_id)
-                .where(_pairs(wanted), CaseSearchTerm.case_id != case_id, visible)
-            )).all()
-            held: dict[str, set[tuple[str, str]]] = defaultdict(set)
-            for other, field, value in shared:
-                held[other].add((field, value))
-            needed = min(2, len(sounds))
-            reasons: dict[str, tuple[str, ...]] = {}
-            for other, pairs in held.items():
-                why = []
-                if any(f == PHONE for f, _ in pairs):
-                    why.append("phone")
-                if any(f == DOB for f, _ in pairs) and needed and sum(f == SOUND for f, _ in pairs) >= needed:
-                    why.append("name_and_date_of_birth")
-                if why:
-                    reasons[other] = tuple(why)
+            mine = {field: {d for f, d in own if f == field} for field in (PHONE, DOB, SOUND)}
+            needed = min(2, len(mine[SOUND]))
+            reasons: dict[str, list[str]] = defaultdict(list)
+            for field in (PHONE, DOB):
+                if not mine[field] or (field == DOB and not needed):
+                    continue
+                others = set((await session.scalars(
+                    select(CaseSearchTerm.case_id).where(
+                        CaseSearchTerm.field == field, CaseSearchTerm.digest.in_(mine[field]),
+                        CaseSearchTerm.case_id != case_id,
+                    )
+                )).all())
+                if field == PHONE:
+                    for other in others:
+                        reasons[other].append("phone")
+                    continue
+                words: dict[str, int] = defaultdict(int)
+                for other in (await session.scalars(
+                    select(CaseSearchTerm.case_id).where(
+                        CaseSearchTerm.case_id.in_(others), CaseSearchTerm.field == SOUND,
+                        CaseSearchTerm.digest.in_(mine[SOUND]),
+                    )
+                )).all():
+                    words[other] += 1
+                for other, count in words.items():
+                    if count >= needed:
+                        reasons[other].append("name_and_date_of_birth")
             if not reasons:
                 return []
             found = (await session.execute(
-                select(CaseRow, StaffUser.email).outerjoin(StaffUser, StaffUser.id == CaseRow.assignee_id)
-                .where(CaseRow.id.in_(list(reasons)))
+                _list_query().where(CaseRow.id.in_(list(reasons)), visible)
                 .order_by(CaseRow.created_at.desc(), CaseRow.id).limit(MAX_DUPLICATES)
             )).all()
-        return [Duplicate(_line(row, email), reasons[row.id]) for row, email in found]
+        return [Duplicate(_line(row), tuple(reasons[row.id])) for row in found]
 
 
 # --- building the index ---------------------------------------------------------------------

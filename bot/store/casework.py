@@ -43,7 +43,7 @@ PRIORITY_BUCKETS = (("urgent",), ("high",), None)
 """The "urgent first" order as three runs of newest first: urgent, high, the rest. Each run
 is read along the (priority, created_at) index and stops at the page, instead of sorting
 every visible case by a CASE expression that no index serves."""
-_LIST_COLUMNS = (
+LIST_COLUMNS = (
     CaseRow.id, CaseRow.reference, CaseRow.kind, CaseRow.status, CaseRow.priority, CaseRow.language, CaseRow.flags,
     CaseRow.created_at, CaseRow.updated_at, CaseRow.first_answer_at, CaseRow.outcome,
 )
@@ -297,7 +297,7 @@ async def _count(session: Any, where: list[ColumnElement[bool]], cap: int | None
 def _page_query(where: list[ColumnElement[bool]]) -> Any:
     """The list's columns (no encrypted data) and the assignee's e-mail, in one query."""
     return (
-        select(*_LIST_COLUMNS, StaffUser.email)
+        select(*LIST_COLUMNS, StaffUser.email)
         .outerjoin(StaffUser, StaffUser.id == CaseRow.assignee_id)
         .where(*where)
     )

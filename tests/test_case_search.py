@@ -277,3 +277,45 @@ async def test_a_search_needs_something_readable_and_a_csrf_token(site) -> None:
             assert response.status == 403
         async with session.get("/backoffice/cases") as response:
             assert 'action="/backoffice/search"' in await response.text()  # the box on the list
+
+
+def test_reindex_command_and_the_index_built_by_itself_after_the_migration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A database migrated before the index existed (its cases unindexed, no marker) gets
+    the index from the first command that opens it; ``intake cases reindex`` builds it again."""
+    import asyncio
+    import json
+
+    from bot.cli import main
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    key = generate_key()
+    monkeypatch.setenv("INTAKE_DATABASE_URL", url)
+    monkeypatch.setenv("INTAKE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("INTAKE_SECRET_KEYS", key)
+    assert main(["slots", "list"]) == 0  # migrated, the lookup key recorded
+
+    async def before_the_index() -> None:
+        store = Store.connect(url, Cipher([key]))
+        await make_case(store, START, "voluntary_return", "voluntary_return", sender="x", applicant=NINO)
+        async with store.locks.writer(), store._sessions() as session, session.begin():  # noqa: SLF001
+            await session.execute(delete(CaseSearchTerm))
+            await session.execute(delete(KeyCheck).where(KeyCheck.name == MARKER))
+        await store.close()
+
+    async def found() -> dict[str, str]:
+        store = Store.connect(url, Cipher([key]))
+        try:
+            return await _found(store, "beridze")
+        finally:
+            await store.close()
+
+    asyncio.run(before_the_index())
+    assert asyncio.run(found()) == {}
+    capsys.readouterr()
+    assert main(["slots", "list"]) == 0  # any command that opens the database
+    assert len(asyncio.run(found())) == 1
+    assert main(["cases", "reindex", "--batch", "1"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"cases_indexed": 1}
+    assert len(asyncio.run(found())) == 1

@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy import and_, delete, func, insert, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -24,6 +24,8 @@ from .search_index import DOB, NAME_FIELDS, PHONE, SOUND, Query, digest, marker,
 
 MARKER = "search_index"
 """The ``key_checks`` row saying which version and lookup key the index was built with."""
+REINDEX_LOCK = 0x1D5EA4C4
+"""The PostgreSQL advisory lock of whoever builds the index at start."""
 MAX_RESULTS = 100
 MAX_DUPLICATES = 20
 
@@ -148,16 +150,16 @@ class CaseSearch:
                     for other in others:
                         reasons[other].append("phone")
                     continue
-                words: dict[str, int] = defaultdict(int)
-                for other in (await session.scalars(
-                    select(CaseSearchTerm.case_id).where(
+                words: dict[str, set[str]] = defaultdict(set)
+                for other, word in (await session.execute(
+                    select(CaseSearchTerm.case_id, CaseSearchTerm.digest).where(
                         CaseSearchTerm.case_id.in_(others), CaseSearchTerm.field == SOUND,
                         CaseSearchTerm.digest.in_(mine[SOUND]),
                     )
                 )).all():
-                    words[other] += 1
-                for other, count in words.items():
-                    if count >= needed:
+                    words[other].add(word)
+                for other, shared in words.items():
+                    if len(shared) >= needed:
                         reasons[other].append("name_and_date_of_birth")
             if not reasons:
                 return []
@@ -225,7 +227,17 @@ async def ensure_search_index(store: Any) -> int | None:
         stored = await session.scalar(select(KeyCheck.fingerprint).where(KeyCheck.name == MARKER))
     if stored == marker(store.cipher):
         return None
-    return await reindex(store)
+    if store.dialect != "postgresql":
+        return await reindex(store)  # SQLite: one writer at a time anyway
+    # Several workers start at once: one builds the index, the others go on without waiting.
+    async with store.engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        if not await connection.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": REINDEX_LOCK}):
+            return None
+        try:
+            return await reindex(store)
+        finally:
+            await connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": REINDEX_LOCK})
 
 
 async def count_terms(session: Any) -> int:

@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, text
+from sqlalchemy import and_, case, delete, func, insert, intersect, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -66,6 +66,29 @@ def _pairs(pairs: Any) -> ColumnElement[bool]:
     return or_(*(and_(CaseSearchTerm.field == f, CaseSearchTerm.digest == d) for f, d in pairs))
 
 
+def _scored(words: list[dict[tuple[str, str], int]]) -> Any:
+    """(case_id, score, total) of the cases matching every word: ``score`` the strength of
+    its weakest word's best match, ``total`` the sum of its words' best."""
+    tags: dict[tuple[str, str], tuple[int, int]] = {}
+    for index, strengths in enumerate(words):
+        for pair, strength in strengths.items():
+            tags.setdefault(pair, (index, strength))
+    cases = [(and_(CaseSearchTerm.field == f, CaseSearchTerm.digest == d), tag) for (f, d), tag in tags.items()]
+    tagged = select(
+        CaseSearchTerm.case_id,
+        case(*((when, index) for when, (index, _) in cases)).label("word"),
+        case(*((when, strength) for when, (_, strength) in cases)).label("strength"),
+    ).where(_pairs(tags)).subquery()
+    best = (
+        select(tagged.c.case_id, tagged.c.word, func.max(tagged.c.strength).label("best"))
+        .group_by(tagged.c.case_id, tagged.c.word).subquery()
+    )
+    return (
+        select(best.c.case_id, func.min(best.c.best).label("score"), func.sum(best.c.best).label("total"))
+        .group_by(best.c.case_id).having(func.count() == len(words)).subquery()
+    )
+
+
 class CaseSearch:
     def __init__(self, store: Any) -> None:
         self._store = store
@@ -75,53 +98,45 @@ class CaseSearch:
         """The visible cases matching every criterion of ``query``, best matches first,
         then newest (at most ``MAX_RESULTS``), and how many matched in all.
 
-        The index rows of the criteria are read first (by (field, digest)), the cases they
-        point to are intersected and scored here, and only then is the access condition
-        applied, to those few cases; the list's columns are read for the page shown only."""
+        All in SQL, along the covering (field, digest, case_id) index: each index row that
+        holds one of a name word's digests is tagged with the word and the strength of the
+        match (exact, transliterated, similar); a case matches when every word is matched,
+        its score the weakest word's; dates, phones and a reference narrow the cases down;
+        the access condition then applies, and only the page shown is read."""
         cipher = self._store.cipher
+        words: dict[str, dict[tuple[str, str], int]] = {}
+        for word in query.words:  # one word per sound: "Mohammed Muhammad" is one word twice
+            words.setdefault(word.sound, word_candidates(cipher, word))
+        narrowing: list[Any] = []
+        for field, value in ((DOB, query.dob), (PHONE, query.phone)):
+            if value is not None:
+                narrowing.append(select(CaseSearchTerm.case_id).where(
+                    CaseSearchTerm.field == field, CaseSearchTerm.digest == digest(cipher, field, value)))
+        if query.reference:
+            narrowing.append(select(CaseRow.id).where(CaseRow.reference == query.reference))
+        score: Any
+        if words:
+            scored = _scored(list(words.values()))
+            score = (scored.c.score * 100 + scored.c.total).label("score")
+            base = select(CaseRow.id).join(scored, scored.c.case_id == CaseRow.id)
+        elif narrowing:
+            score = literal(300).label("score")
+            base = select(CaseRow.id)
+        else:
+            return [], 0
+        where = [visible]
+        if narrowing:
+            where.append(CaseRow.id.in_(narrowing[0] if len(narrowing) == 1 else intersect(*narrowing)))
+        base = base.where(*where)
+        page = (
+            base.with_only_columns(*LIST_COLUMNS, StaffUser.email, score, func.count().over().label("found"))
+            .outerjoin(StaffUser, StaffUser.id == CaseRow.assignee_id)
+            .order_by(score.desc(), CaseRow.created_at.desc(), CaseRow.id)
+            .limit(MAX_RESULTS)
+        )
         async with self._reads() as session:
-            candidates: set[str] | None = None
-            if query.reference:
-                candidates = set((await session.scalars(
-                    select(CaseRow.id).where(CaseRow.reference == query.reference)
-                )).all())
-            for field, value in ((DOB, query.dob), (PHONE, query.phone)):
-                if value is None or candidates == set():
-                    continue
-                ids = set((await session.scalars(
-                    select(CaseSearchTerm.case_id)
-                    .where(CaseSearchTerm.field == field, CaseSearchTerm.digest == digest(cipher, field, value))
-                )).all())
-                candidates = ids if candidates is None else candidates & ids
-            scores: dict[str, int] = {}
-            if query.words and candidates != set():
-                per_word = [word_candidates(cipher, w) for w in query.words]
-                wanted = {pair for strengths in per_word for pair in strengths}
-                held: dict[str, set[tuple[str, str]]] = defaultdict(set)
-                rows = select(CaseSearchTerm.case_id, CaseSearchTerm.field, CaseSearchTerm.digest).where(_pairs(wanted))
-                for case_id, field, value in (await session.execute(rows)).all():
-                    if candidates is None or case_id in candidates:
-                        held[case_id].add((field, value))
-                for case_id, pairs in held.items():
-                    # Every word must match; the case's score is its weakest word's.
-                    best = [max((s for pair, s in strengths.items() if pair in pairs), default=0) for strengths in per_word]
-                    if min(best) > 0:
-                        scores[case_id] = min(best) * 100 + sum(best)
-            elif candidates is not None:
-                scores = {case_id: 300 for case_id in candidates}
-            if not scores:
-                return [], 0
-            seen: list[tuple[str, Any]] = []
-            ids = list(scores)
-            for start in range(0, len(ids), 900):
-                seen += (await session.execute(
-                    select(CaseRow.id, CaseRow.created_at).where(CaseRow.id.in_(ids[start:start + 900]), visible)
-                )).all()
-            ranked = sorted(seen, key=lambda r: (-scores[r[0]], -r[1].timestamp(), r[0]))[:MAX_RESULTS]
-            shown = {r.id: r for r in (await session.execute(
-                _list_query().where(CaseRow.id.in_([case_id for case_id, _ in ranked]))
-            )).all()}
-        return [Found(_line(shown[case_id]), MATCH_NAMES[scores[case_id] // 100]) for case_id, _ in ranked], len(seen)
+            rows = (await session.execute(page)).all()
+        return [Found(_line(row), MATCH_NAMES[row.score // 100]) for row in rows], rows[0].found if rows else 0
 
     async def duplicates(self, visible: ColumnElement[bool], case_id: str) -> list[Duplicate]:
         """Other visible cases that share this case's phone, or its date of birth and two

@@ -31,8 +31,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_case_search_terms'))
     )
     with op.batch_alter_table('case_search_terms') as batch:
-        batch.create_index('ix_case_search_terms_case_id', ['case_id'], unique=False)
-        batch.create_index('ix_case_search_terms_field_digest', ['field', 'digest'], unique=False)
+        batch.create_index('ix_case_search_terms_case_id', ['case_id', 'field', 'digest'], unique=False)
+        batch.create_index('ix_case_search_terms_field_digest', ['field', 'digest', 'case_id'], unique=False)
     # The case list on 100,000 cases (bot/store/casework.py): its orders read along an index.
     op.create_index('ix_cases_priority_created_at', 'cases', ['priority', 'created_at'], unique=False)
     op.create_index('ix_cases_updated_at', 'cases', ['updated_at'], unique=False)

@@ -183,13 +183,13 @@ async def test_a_new_lookup_key_rekeys_the_index(store: Store) -> None:
 def _same_ring_new_lookup(cipher: Cipher) -> Cipher:
     """The same encryption keys (so the cases decrypt), another lookup key."""
     clone = Cipher([generate_key()], generate_lookup_key())
-    clone._fernet = cipher._fernet  # noqa: SLF001
+    clone._fernet = cipher._fernet
     return clone
 
 
 async def test_a_database_without_its_index_gets_it_at_start(store: Store) -> None:
     refs = await _cases(store)
-    async with store.locks.writer(), store._sessions() as session, session.begin():  # noqa: SLF001
+    async with store.locks.writer(), store._sessions() as session, session.begin():
         await session.execute(delete(CaseSearchTerm))  # as after the migration that adds the table
     assert await _found(store, "beridze") == {}
     assert await ensure_search_index(store) == 4
@@ -266,7 +266,7 @@ async def test_the_case_page_lists_possible_duplicates_the_user_may_see(site) ->
 
 
 async def test_a_search_needs_something_readable_and_a_csrf_token(site) -> None:  # type: ignore[no-untyped-def]
-    base, refs = site
+    base, _ = site
     async with client(base) as session:
         await sign_in(session, "fedasil@example.org")
         status, page = await _search(session, "31/02/1990")
@@ -299,7 +299,7 @@ def test_reindex_command_and_the_index_built_by_itself_after_the_migration(
     async def before_the_index() -> None:
         store = Store.connect(url, Cipher([key]))
         await make_case(store, START, "voluntary_return", "voluntary_return", sender="x", applicant=NINO)
-        async with store.locks.writer(), store._sessions() as session, session.begin():  # noqa: SLF001
+        async with store.locks.writer(), store._sessions() as session, session.begin():
             await session.execute(delete(CaseSearchTerm))
             await session.execute(delete(KeyCheck).where(KeyCheck.name == MARKER))
         await store.close()

@@ -11,7 +11,18 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, intersect, literal, or_, select, text
+from sqlalchemy import (
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    intersect,
+    literal,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -20,7 +31,16 @@ from sqlalchemy.sql.elements import ColumnElement
 from .casework import LIST_COLUMNS, CaseLine
 from .database import READ_ONLY
 from .models import CaseRow, CaseSearchTerm, KeyCheck, StaffUser
-from .search_index import DOB, NAME_FIELDS, PHONE, SOUND, Query, digest, marker, terms, word_candidates
+from .search_index import (
+    DOB,
+    PHONE,
+    SOUND,
+    Query,
+    digest,
+    marker,
+    terms,
+    word_candidates,
+)
 
 MARKER = "search_index"
 """The ``key_checks`` row saying which version and lookup key the index was built with."""
@@ -255,8 +275,4 @@ async def ensure_search_index(store: Any) -> int | None:
             await connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": REINDEX_LOCK})
 
 
-async def count_terms(session: Any) -> int:
-    return int(await session.scalar(select(func.count()).select_from(CaseSearchTerm)) or 0)
-
-
-__all__ = ["NAME_FIELDS", "CaseSearch", "Duplicate", "Found", "ensure_search_index", "reindex", "rewrite_terms"]
+__all__ = ["CaseSearch", "Duplicate", "Found", "ensure_search_index", "reindex", "rewrite_terms"]

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -266,7 +266,3 @@ def word_candidates(cipher: Any, word: WordKeys) -> dict[tuple[str, str], int]:
             found[(field, digest(cipher, field, value))] = 2
     found[(NAME, digest(cipher, NAME, word.folded))] = 3
     return found
-
-
-def unique(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(items))

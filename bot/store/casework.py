@@ -38,7 +38,7 @@ SORTS = {
 }
 
 
-COUNT_LIMIT = 5000
+COUNT_LIMIT = 1000
 PRIORITY_BUCKETS = (("urgent",), ("high",), None)
 """The "urgent first" order as three runs of newest first: urgent, high, the rest. Each run
 is read along the (priority, created_at) index and stops at the page, instead of sorting
@@ -70,7 +70,7 @@ class CaseFilter:
     page: int = 1
     per_page: int = 50
     count_limit: int | None = COUNT_LIMIT
-    """Stop counting there (the page then says "5,000+"): counting every visible case of
+    """Stop counting there (the page then says "1000+"): counting every visible case of
     a large database costs more than the page itself. Always counted past the end of the
     page asked for, so whether there is a next page is known. None counts them all."""
 
@@ -277,7 +277,7 @@ def _conditions(f: CaseFilter) -> list[ColumnElement[bool]]:
 
 
 def count_stopped(f: CaseFilter, total: int) -> bool:
-    """Whether ``total`` from ``Casework.cases`` is where counting stopped ("5,000+")."""
+    """Whether ``total`` from ``Casework.cases`` is where counting stopped ("1000+")."""
     cap = _count_cap(f, max(f.page - 1, 0) * f.per_page)
     return cap is not None and total >= cap
 
@@ -305,14 +305,22 @@ def _page_query(where: list[ColumnElement[bool]]) -> Any:
 
 async def _by_priority(session: Any, where: list[ColumnElement[bool]], offset: int, limit: int) -> list[Any]:
     """Urgent first, then high, then the rest, newest first in each: the runs one after the
-    other, skipping (by a count that stops there) those that end before the page starts."""
+    other, skipping those that end before the page starts (the sizes of the urgent and high
+    runs, counted together in one statement, tell which)."""
+    sizes: dict[str, int] = {}
+    if offset:
+        counted = (await session.execute(
+            select(CaseRow.priority, func.count()).where(*where, CaseRow.priority.in_(("urgent", "high")))
+            .group_by(CaseRow.priority)
+        )).all()
+        sizes = {priority: int(n) for priority, n in counted}
     rows: list[Any] = []
     for bucket in PRIORITY_BUCKETS:
         if limit <= 0:
             break
         run = CaseRow.priority.in_(bucket) if bucket else CaseRow.priority.not_in(("urgent", "high"))
-        if offset:
-            size = await _count(session, [*where, run], offset + 1)
+        if offset and bucket:
+            size = sizes.get(bucket[0], 0)
             if size <= offset:
                 offset -= size
                 continue

@@ -3,7 +3,7 @@
 The rows are HMACs under the lookup key, which a migration does not have: existing cases
 are indexed by `intake cases reindex`, which `intake serve` (and every command that opens
 the services) also runs by itself when the index's marker in key_checks is missing or
-stale (bot/store/search_index.py, Store.ensure_search_index).
+stale (bot/store/case_search.py, ensure_search_index).
 
 Revision ID: 0008_search
 Revises: 0007

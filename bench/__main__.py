@@ -16,6 +16,10 @@ ratio is to the floor of the same database at the same concurrency. The default 
 takes about four minutes (``--seconds`` per line). ``--soak 600`` instead runs one
 server for that long and reports how its memory grew.
 
+``python -m bench caselist`` runs only the back office's case list on 100,000 cases
+(bench/caselist.py: seeded in bulk, then page 1 and page 50 over HTTP, p95), which
+``make bench`` runs after the journeys; ``python -m bench journeys`` only the journeys.
+
 ``python -m bench --url http://host:8080`` (or ``intake bench URL``) measures a running
 server instead: no floor, whatever limits it has.
 """
@@ -284,7 +288,11 @@ def soak(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("section", nargs="?", choices=("all", "journeys", "caselist"), default="all",
+                        help="what to run (default: all)")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds a line (default 10)")
+    parser.add_argument("--cases", type=int, default=100_000, help="caselist: cases seeded (default 100,000)")
+    parser.add_argument("--rounds", type=int, default=20, help="caselist: requests a line (default 20)")
     parser.add_argument("--soak", type=float, help="run one server this many seconds and report memory growth")
     parser.add_argument("--url", help="measure this running server (no floor)")
     parser.add_argument("--concurrency", type=int, default=50, help="with --url")
@@ -298,7 +306,12 @@ def main() -> None:
         soak(args)
         return
     started = time.monotonic()
-    full_run(args)
+    if args.section in ("all", "journeys"):
+        full_run(args)
+    if args.section in ("all", "caselist"):
+        from . import caselist
+
+        caselist.run(args.cases, args.rounds)
     if args.nlu:
         from . import nlu
 

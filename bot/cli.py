@@ -84,6 +84,11 @@ def _parser() -> argparse.ArgumentParser:
     erase.add_argument("--reason", required=True, help="why (kept with the anonymous trace; no personal data)")
     erase.add_argument("--actor", default="cli", help="who erases (recorded)")
     erase.set_defaults(handler=_cases_erase)
+    reindex = cases.add_parser(
+        "reindex", help="compute the search indexes of names, dates of birth and phones again (online, in batches)"
+    )
+    reindex.add_argument("--batch", type=int, default=1000, help="cases per transaction")
+    reindex.set_defaults(handler=_cases_reindex)
 
     bench = sub.add_parser("bench", help="load a running server with whole journeys over REST; print the rates")
     bench.add_argument("url", help="the server, e.g. http://127.0.0.1:8080")
@@ -135,7 +140,10 @@ def _services(settings: Settings, migrate: bool = True):  # type: ignore[no-unty
 
 def _check_keys(settings: Settings) -> None:
     """Refuse to start with a lookup key the database was not written with (on a store of
-    its own: the services' store must first be used in the loop that serves)."""
+    its own: the services' store must first be used in the loop that serves); then build
+    the cases' search indexes if they are missing or stale (after their migration: it
+    cannot compute them, having no key)."""
+    from .store.case_search import ensure_search_index
     from .store.keys import verify_lookup_key
     from .store.store import Store
 
@@ -143,6 +151,9 @@ def _check_keys(settings: Settings) -> None:
         store = Store.connect(settings.resolved_database_url(), settings.cipher())
         try:
             await verify_lookup_key(store)
+            indexed = await ensure_search_index(store)
+            if indexed is not None:
+                logging.getLogger(__name__).info("search index built for %d cases", indexed)
         finally:
             await store.close()
 
@@ -353,6 +364,21 @@ def _cases_erase(settings: Settings, args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(run())
+
+
+def _cases_reindex(settings: Settings, args: argparse.Namespace) -> int:
+    from .store.case_search import reindex
+
+    store = _store(settings)  # checks the lookup key
+
+    async def run() -> int:
+        try:
+            return await reindex(store, batch=max(args.batch, 1))
+        finally:
+            await store.close()
+
+    print(json.dumps({"cases_indexed": asyncio.run(run())}))
+    return 0
 
 
 # --- keys ---------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from nlu.langid import LanguageIdentifier
 TABLES = (
     "alert_deliveries", "alerts", "case_link_codes", "assisted_intakes", "webhook_deliveries", "webhooks", "outbox_events",
     "api_tokens", "key_checks", "erased_cases", "whatsapp_messages", "whatsapp_contacts", "login_failures", "login_challenges",
-    "audit_log", "staff_sessions", "case_notes", "case_steps", "jobs", "bookings", "slots", "case_events", "cases",
+    "audit_log", "staff_sessions", "case_search_terms", "case_notes", "case_steps", "jobs", "bookings", "slots", "case_events", "cases",
     "staff_users", "processed_messages", "transcript", "conversations",
 )
 """Every table, children first (what a PostgreSQL test database is emptied of)."""

@@ -23,9 +23,9 @@ from ..i18n import S_, retranslate
 from ..messaging import TEMPLATES as APPLICANT_TEMPLATES
 from ..messaging import ApplicantMessenger, Delivery
 from ..store.alerts import Alerts
-from ..store.casework import SORTS, TRANSITIONS, CaseFilter, Casework, WorkflowError
+from ..store.casework import SORTS, TRANSITIONS, CaseFilter, Casework, WorkflowError, count_stopped
 from ..store.staff import Staff, StaffDirectory
-from . import admin, assisted, conversation, dashboard, policy, second_factor, slots, tokens, webhooks
+from . import admin, assisted, conversation, dashboard, policy, search, second_factor, slots, tokens, webhooks
 from .framework import (
     BACKOFFICE,
     FORM,
@@ -227,6 +227,7 @@ async def case_list(request: web.Request) -> web.StreamResponse:
         {
             "lines": lines,
             "total": total,
+            "more": count_stopped(f, total),
             "late": late,
             "given": given,
             "page": f.page,
@@ -307,6 +308,8 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
             else [],
             "message": request.query.get("error"),
             "consent_titles": assisted.CONSENT_TITLES,
+            "duplicates": await search.duplicates(request, row.id),
+            "duplicate_reasons": search.DUPLICATE_REASONS,
         },
     )
 
@@ -475,7 +478,7 @@ CORE_ROUTES: tuple[Route, ...] = (
 
 ROUTES: tuple[Route, ...] = (
     *CORE_ROUTES, *second_factor.ROUTES, *admin.ROUTES, *tokens.ROUTES, *webhooks.ROUTES, *assisted.ROUTES,
-    *slots.ROUTES, *conversation.ROUTES, *dashboard.ROUTES,
+    *slots.ROUTES, *conversation.ROUTES, *dashboard.ROUTES, *search.ROUTES,
 )
 """Every back-office route: each page module's ``ROUTES``, added here in one place."""
 

@@ -63,6 +63,17 @@ async def set_status(
     await outbox.record(session, "case.withdrawn" if status == "withdrawn" else "case.updated", row, now, change)
 
 
+COUNT_LIMIT = 1000
+PRIORITY_BUCKETS = (("urgent",), ("high",), None)
+"""The "urgent first" order as three runs of newest first: urgent, high, the rest. Each run
+is read along the (priority, created_at) index and stops at the page, instead of sorting
+every visible case by a CASE expression that no index serves."""
+LIST_COLUMNS = (
+    CaseRow.id, CaseRow.reference, CaseRow.kind, CaseRow.status, CaseRow.priority, CaseRow.language, CaseRow.flags,
+    CaseRow.created_at, CaseRow.updated_at, CaseRow.first_answer_at, CaseRow.outcome,
+)
+
+
 class WorkflowError(ValueError):
     """A change the workflow does not allow (said in English; the pages translate it)."""
 
@@ -83,6 +94,10 @@ class CaseFilter:
     sort: str = "priority"
     page: int = 1
     per_page: int = 50
+    count_limit: int | None = COUNT_LIMIT
+    """Stop counting there (the page then says "1000+"): counting every visible case of
+    a large database costs more than the page itself. Always counted past the end of the
+    page asked for, so whether there is a next page is known. None counts them all."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,20 +143,19 @@ class Casework:
         self._reads = async_sessionmaker(store.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
     async def cases(self, visible: ColumnElement[bool], f: CaseFilter) -> tuple[list[CaseLine], int]:
-        """A page of the cases ``visible`` lets through, filtered, and how many in all."""
+        """A page of the cases ``visible`` lets through, filtered, and how many in all (at
+        most ``f.count_limit``, but always past the end of this page: see CaseFilter)."""
         where = _where(visible, f)
-        query = (
-            select(CaseRow, StaffUser.email)
-            .outerjoin(StaffUser, StaffUser.id == CaseRow.assignee_id)
-            .where(*where)
-            .order_by(*SORTS.get(f.sort, SORTS["priority"]), CaseRow.id)
-            .limit(f.per_page)
-            .offset(max(f.page - 1, 0) * f.per_page)
-        )
+        offset = max(f.page - 1, 0) * f.per_page
         async with self._reads() as session:
-            total = await session.scalar(select(func.count()).select_from(CaseRow).where(*where))
-            rows = (await session.execute(query)).all()
-        return [_line(r, email) for r, email in rows], int(total or 0)
+            total = await _count(session, where, _count_cap(f, offset))
+            if f.sort in SORTS and f.sort != "priority":
+                rows = (await session.execute(
+                    _page_query(where).order_by(*SORTS[f.sort], CaseRow.id).limit(f.per_page).offset(offset)
+                )).all()
+            else:
+                rows = await _by_priority(session, where, offset, f.per_page)
+        return [_line(r, r.email) for r in rows], int(total or 0)
 
     async def after(
         self, visible: ColumnElement[bool], f: CaseFilter, key: CaseKey | None, limit: int, *, newest_first: bool = True,
@@ -309,29 +323,8 @@ class Casework:
             return [(i, e) for i, e in rows.all()]
 
 
-def _like_safe(text: str) -> str:
-    return "".join(ch for ch in text if ch.isalnum() or ch in "-_")
-
-
-@dataclass(frozen=True, slots=True)
-class CaseKey:
-    """Where a keyset page ends: the last case's creation time and id."""
-
-    created_at: datetime
-    id: str
-
-
-def _line(r: CaseRow, email: str | None) -> CaseLine:
-    return CaseLine(
-        reference=r.reference, kind=r.kind, status=r.status, priority=r.priority, language=r.language,
-        flags=list(r.flags or []), created_at=r.created_at, updated_at=r.updated_at,
-        first_answer_at=r.first_answer_at, assignee=email, outcome=r.outcome,
-    )
-
-
-def _where(visible: ColumnElement[bool], f: CaseFilter) -> list[ColumnElement[bool]]:
-    """The access condition and the filter, as WHERE conditions."""
-    where = [visible]
+def _conditions(f: CaseFilter) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
     if f.kind:
         where.append(CaseRow.kind == f.kind)
     if f.status == "open":
@@ -355,3 +348,85 @@ def _where(visible: ColumnElement[bool], f: CaseFilter) -> list[ColumnElement[bo
     elif f.assignee_id is not None:
         where.append(CaseRow.assignee_id == f.assignee_id)
     return where
+
+
+def count_stopped(f: CaseFilter, total: int) -> bool:
+    """Whether ``total`` from ``Casework.cases`` is where counting stopped ("1000+")."""
+    cap = _count_cap(f, max(f.page - 1, 0) * f.per_page)
+    return cap is not None and total >= cap
+
+
+def _count_cap(f: CaseFilter, offset: int) -> int | None:
+    return None if f.count_limit is None else max(f.count_limit, offset + f.per_page + 1)
+
+
+async def _count(session: Any, where: list[ColumnElement[bool]], cap: int | None) -> int:
+    """How many rows ``where`` selects, counting no further than ``cap``."""
+    if cap is None:
+        return int(await session.scalar(select(func.count()).select_from(CaseRow).where(*where)) or 0)
+    capped = select(CaseRow.id).where(*where).limit(cap).subquery()
+    return int(await session.scalar(select(func.count()).select_from(capped)) or 0)
+
+
+def _page_query(where: list[ColumnElement[bool]]) -> Any:
+    """The list's columns (no encrypted data) and the assignee's e-mail, in one query."""
+    return (
+        select(*LIST_COLUMNS, StaffUser.email)
+        .outerjoin(StaffUser, StaffUser.id == CaseRow.assignee_id)
+        .where(*where)
+    )
+
+
+async def _by_priority(session: Any, where: list[ColumnElement[bool]], offset: int, limit: int) -> list[Any]:
+    """Urgent first, then high, then the rest, newest first in each: the runs one after the
+    other, skipping those that end before the page starts (the sizes of the urgent and high
+    runs, counted together in one statement, tell which)."""
+    sizes: dict[str, int] = {}
+    if offset:
+        counted = (await session.execute(
+            select(CaseRow.priority, func.count()).where(*where, CaseRow.priority.in_(("urgent", "high")))
+            .group_by(CaseRow.priority)
+        )).all()
+        sizes = {priority: int(n) for priority, n in counted}
+    rows: list[Any] = []
+    for bucket in PRIORITY_BUCKETS:
+        if limit <= 0:
+            break
+        run = CaseRow.priority.in_(bucket) if bucket else CaseRow.priority.not_in(("urgent", "high"))
+        if offset and bucket:
+            size = sizes.get(bucket[0], 0)
+            if size <= offset:
+                offset -= size
+                continue
+        found = (await session.execute(
+            _page_query([*where, run]).order_by(desc(CaseRow.created_at), CaseRow.id).limit(limit).offset(offset)
+        )).all()
+        rows.extend(found)
+        limit -= len(found)
+        offset = 0
+    return rows
+
+
+def _like_safe(text: str) -> str:
+    return "".join(ch for ch in text if ch.isalnum() or ch in "-_")
+
+
+@dataclass(frozen=True, slots=True)
+class CaseKey:
+    """Where a keyset page ends: the last case's creation time and id."""
+
+    created_at: datetime
+    id: str
+
+
+def _line(r: CaseRow, email: str | None) -> CaseLine:
+    return CaseLine(
+        reference=r.reference, kind=r.kind, status=r.status, priority=r.priority, language=r.language,
+        flags=list(r.flags or []), created_at=r.created_at, updated_at=r.updated_at,
+        first_answer_at=r.first_answer_at, assignee=email, outcome=r.outcome,
+    )
+
+
+def _where(visible: ColumnElement[bool], f: CaseFilter) -> list[ColumnElement[bool]]:
+    """The access condition and the filter, as WHERE conditions."""
+    return [visible, *_conditions(f)]

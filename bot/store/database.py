@@ -43,6 +43,10 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Reads of large lists (the back office's case list on 100,000 cases) go through
+        # memory-mapped pages and a larger page cache instead of a read() per 4 KB page.
+        cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
 
     # Reads (``READ_ONLY`` below) begin deferred instead: in WAL mode they see a snapshot
@@ -56,6 +60,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+SQLITE_MMAP_BYTES = 256 * 1024 * 1024
+SQLITE_CACHE_KIB = 32 * 1024
 READ_ONLY = "intake_read_only"
 """Execution option of connections that only read (see ``Store._reads``)."""
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from . import outbox
 from .appointments import ACTIVE
-from .models import Booking, CaseEvent, CaseRow, Conversation, ErasedCase, Job, ProcessedMessage, Slot, TranscriptEntry
+from .models import Booking, CaseEvent, CaseRow, CaseSearchTerm, Conversation, ErasedCase, Job, ProcessedMessage, Slot, TranscriptEntry
 
 ERASURE_HELD_NOTE = "erasure requested; kept under legal hold"
 
@@ -64,6 +64,9 @@ async def erase_case_row(session: Any, row: CaseRow, now: datetime, actor: str, 
     ))
     await drop_bookings(session, now, Booking.case_reference == row.reference)
     await session.execute(delete(CaseEvent).where(CaseEvent.case_id == row.id).execution_options(synchronize_session=False))
+    await session.execute(
+        delete(CaseSearchTerm).where(CaseSearchTerm.case_id == row.id).execution_options(synchronize_session=False)
+    )
     await session.execute(delete(CaseRow).where(CaseRow.id == row.id).execution_options(synchronize_session=False))
     await session.flush()
 

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from .case_search import rewrite_terms, set_marker
 from .crypto import Cipher
 from .models import (
     ERASED,
@@ -104,7 +105,7 @@ async def reencrypt(store: Store, batch: int = 500) -> dict[str, int]:
 
 async def rehash(store: Store, new: Cipher) -> dict[str, int]:
     """Every keyed hash re-computed with ``new``'s lookup key, in one transaction (stop
-    the servers first). A case whose sender cannot be known any more (its conversation
+    the servers first): senders' hashes and the cases' search indexes. A case whose sender cannot be known any more (its conversation
     was purged) loses its link to the sender."""
     async with store.locks.writer(), store._sessions() as session, session.begin():
         mapping: dict[str, str] = {}
@@ -127,8 +128,12 @@ async def rehash(store: Store, new: Cipher) -> dict[str, int]:
                 update(CaseRow).where(CaseRow.id == case_id).values(sender_key=mapping.get(old))
                 .execution_options(synchronize_session=False)
             )
+        # The blind indexes of names, dates of birth and phones (case_search.py), keyed anew.
+        indexed = await rewrite_terms(session, store.cipher, new)
+        await set_marker(session, store.dialect, new)
         await session.execute(
             update(KeyCheck).where(KeyCheck.name == LOOKUP).values(fingerprint=new.lookup_fingerprint())
             .execution_options(synchronize_session=False)
         )
-    return {"conversations": len(conversations), "cases": len(cases) - unlinked, "cases_unlinked": unlinked}
+    return {"conversations": len(conversations), "cases": len(cases) - unlinked, "cases_unlinked": unlinked,
+            "cases_indexed": indexed}

@@ -182,6 +182,10 @@ class CaseEvent(Base):
 
 
 Index("ix_cases_kind_status", CaseRow.kind, CaseRow.status)
+# The case list's orders (casework.py): urgent first (newest first within each priority),
+# recently changed; newest first uses ix_cases_created_at.
+Index("ix_cases_priority_created_at", CaseRow.priority, CaseRow.created_at)
+Index("ix_cases_updated_at", CaseRow.updated_at)
 
 
 class Slot(Base):
@@ -647,3 +651,23 @@ Index(
     "ix_cases_created_at_kind_language", CaseRow.created_at, CaseRow.kind, CaseRow.language, CaseRow.first_answer_at
 )
 """The dashboard's figures over a period (bot/store/dashboard.py) read this index alone."""
+
+
+class CaseSearchTerm(Base):
+    """A blind index of one personal value of a case (search_index.py): an HMAC under the
+    lookup key of a normalised name word, date of birth or phone number, never the value.
+    Written with the case, deleted with it, re-keyed with the lookup key."""
+
+    __tablename__ = "case_search_terms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    field: Mapped[str] = mapped_column(String(16))
+    """``name``, ``name_latin``, ``name_sound``, ``dob`` or ``phone``."""
+    digest: Mapped[str] = mapped_column(String(64))
+
+
+# Both cover every column a search reads, so that it never visits the table: the cases
+# holding a value, and the values of some cases.
+Index("ix_case_search_terms_field_digest", CaseSearchTerm.field, CaseSearchTerm.digest, CaseSearchTerm.case_id)
+Index("ix_case_search_terms_case_id", CaseSearchTerm.case_id, CaseSearchTerm.field, CaseSearchTerm.digest)

@@ -31,6 +31,7 @@ from .crypto import Cipher
 from .database import READ_ONLY, ConversationLocks, advisory_key, create_engine
 from .erasure import delete_conversation_rows, drop_bookings, erase_case_row, erase_conversation
 from .retention import RetentionPolicy, purge_expired
+from .search_index import terms as search_terms
 from .inline import InlineSqlite
 from .models import (
     ERASED,
@@ -38,6 +39,7 @@ from .models import (
     ErasedCase,
     CaseEvent,
     CaseRow,
+    CaseSearchTerm,
     Conversation,
     Job,
     ProcessedMessage,
@@ -284,6 +286,9 @@ class Turn(TurnAppointments):
         await outbox.record(self._session, "case.created", row, now)
         if needs_alert(draft.kind, draft.priority):
             await queue_alert(self._session, row.id, reference, "created", now)
+        index = search_terms(cipher, row.id, draft.applicant)
+        if index:  # the blind indexes of its name, date of birth and phone (search_index.py)
+            await self._session.execute(insert(CaseSearchTerm.__table__), index)
         row.events = [event]
         return self._store.to_case(row)
 

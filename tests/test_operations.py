@@ -103,12 +103,18 @@ async def test_the_load_generator_goes_through_whole_journeys(sqlite_store: Stor
     """What ``intake bench URL`` and ``make bench`` measure: journeys that end in a case."""
     from bot.loadtest import run
 
+    from bot.channels.abuse import AddressLimits
+    from bot.limits import MemoryLimits
+
     engine = Engine(sqlite_store, flows)
-    async with serving(create_app(_services(engine, flows), [RestChannel(engine, rate_limit_per_minute=10_000)])) as base:
+    # One load client is every applicant: no per-address limits (as bench/server.py).
+    unlimited = AddressLimits(MemoryLimits(), messages_per_minute=10**9, new_conversations_per_hour=10**9)
+    channel = RestChannel(engine, rate_limit_per_minute=10_000, address_limits=unlimited)
+    async with serving(create_app(_services(engine, flows), [channel])) as base:
         result = await run(base, concurrency=3, seconds=5, warm_up=0.2)
     assert result.errors == 0 and result.statuses == {"200": result.turns}
     # Journeys are counted when they end inside the measured window, turns as they happen
     # there: a journey begun in the warm-up brings fewer than its turns, so no fixed ratio.
     assert result.journeys >= 1 and result.turns > result.journeys
     assert 0 < result.p50_ms <= result.p99_ms
-    assert len(await sqlite_store.cases()) >= result.journeys
+    assert len(await sqlite_store.cases(limit=100_000)) >= result.journeys

@@ -126,6 +126,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
     url = request.getfixturevalue("postgres_database")
     if url is None:
         pytest.skip("PostgreSQL is not reachable (set INTAKE_TEST_POSTGRES_URL)")
+    return empty_postgres(url)
+
+
+def empty_postgres(url: str) -> str:
+    """Empty the shared test database (what every PostgreSQL test starts from): no rows,
+    the seeded organisations and rules, and no key recorded (each test's servers may use
+    keys of their own)."""
     # DELETE, children first: on these few rows about ten times faster than TRUNCATE. The
     # audit log refuses DELETE (a trigger): only a superuser's replica mode passes it by.
     asyncio.run(_admin(url, "SET session_replication_role = replica; "

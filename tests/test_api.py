@@ -575,3 +575,23 @@ async def test_the_events_feed_pages_by_cursor_within_the_tokens_reach(api, stor
     async with api_client(base, tokens["auditor"]) as s:
         status, kind, body = await call(s, "GET", "/api/v1/events")
         _problem(status, kind, body, 403)
+
+
+async def test_the_list_filters_by_organisation_as_the_back_office_does(store: Store, flows: FlowSet, clock: Clock) -> None:
+    """``organisation``: the cases it submitted by assisted intake or that were shared with it."""
+    from .backoffice_http import backoffice, client, sign_in
+
+    shared = (await make_case(store, START, "voluntary_return", "voluntary_return", sender="s", share=("iom",))).reference
+    plain = (await make_case(store, START, "voluntary_return", "voluntary_return", sender="p")).reference
+    admin_token = await make_token(store, "admin-sync", "admin", "fedasil", START)
+    async with api_server(store, flows, clock) as base, api_client(base, admin_token) as s:
+        status, _, page = await call(s, "GET", "/api/v1/cases?organisation=iom")
+        assert status == 200 and [i["reference"] for i in page["items"]] == [shared]
+        status, _, page = await call(s, "GET", "/api/v1/cases")
+        assert {shared, plain} <= {i["reference"] for i in page["items"]}
+    await make_user(StaffDirectory(store), "boss@example.org", "admin", "fedasil", START)
+    async with backoffice(store, flows, clock) as base, client(base) as session:
+        await sign_in(session, "boss@example.org")
+        async with session.get("/backoffice/cases?organisation=iom") as response:
+            html = await response.text()
+        assert shared in html and plain not in html and 'value="iom" selected' in html

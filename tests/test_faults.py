@@ -32,7 +32,7 @@ from bot.store.crypto import Cipher, generate_key
 from bot.store.database import advisory_key
 from bot.store.store import Store
 
-from .conftest import Clock, _admin
+from .conftest import Clock, empty_postgres
 from .serving import free_port, serving, services_for
 from .tcp_proxy import TcpProxy
 
@@ -86,9 +86,8 @@ class Server:
 def pg(postgres_database: str | None) -> str:
     if postgres_database is None:
         pytest.skip("PostgreSQL is not reachable (set INTAKE_TEST_POSTGRES_URL)")
-    # Each test's servers use a key of their own: forget the lookup key another one recorded.
-    asyncio.run(_admin(postgres_database, "DELETE FROM key_checks"))
-    return postgres_database
+    # Each test's servers use keys of their own: no rows or keys another test left.
+    return empty_postgres(postgres_database)
 
 
 @pytest.fixture

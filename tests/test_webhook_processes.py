@@ -26,7 +26,7 @@ from bot.store.store import Store
 from bot.webhooks import verify
 
 from .backoffice_cases import make_case
-from .conftest import START, TABLES, _admin
+from .conftest import START, empty_postgres
 from .serving import free_port
 from .test_faults import Server, _env
 
@@ -39,10 +39,7 @@ SECRET = "a-long-enough-webhook-secret"
 def pg(postgres_database: str | None) -> str:
     if postgres_database is None:
         pytest.skip("PostgreSQL is not reachable (set INTAKE_TEST_POSTGRES_URL)")
-    # The audit log refuses DELETE (a trigger): only a superuser's replica mode passes it by.
-    asyncio.run(_admin(postgres_database, "SET session_replication_role = replica; "
-                       + "; ".join(f"DELETE FROM {t}" for t in TABLES) + "; SET session_replication_role = DEFAULT"))
-    return postgres_database
+    return empty_postgres(postgres_database)
 
 
 @pytest.fixture

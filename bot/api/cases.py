@@ -54,7 +54,7 @@ def case_filter(given: CaseFilters, zone: str) -> CaseFilter:
     f = CaseFilter(
         kind=given.kind, status=None if given.status == "all" else given.status, priority=given.priority,
         language=given.language or None, flag=given.flag or None, reference=given.reference or None,
-        unassigned=bool(given.unassigned),
+        unassigned=bool(given.unassigned), organisation=given.organisation or None,
     )
     if given.created_from:
         f.created_from = datetime.combine(given.created_from, time(), local)

@@ -61,6 +61,10 @@ class CaseFilters(_In):
     created_from: date | None = Field(default=None, alias="from", description="created on or after (local day)")
     created_to: date | None = Field(default=None, alias="to", description="created on or before (local day)")
     unassigned: bool | None = Field(default=None, description="only cases assigned to no one")
+    organisation: str | None = Field(
+        default=None, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$",
+        description="an organisation's slug: the cases it submitted or that the applicant shared with it",
+    )
 
 
 class CaseListQuery(CaseFilters):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -180,6 +181,8 @@ def _filter(query: Any, user: Staff, zone: str) -> tuple[CaseFilter, dict[str, s
         setattr(
             f, attribute, datetime.combine(day + timedelta(days=shift), time(), local)
         )
+    organisation = given.get("organisation", "")
+    f.organisation = organisation if re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", organisation) else None
     assignee = given.get("assignee", "")
     if assignee == "me":
         f.assignee_id = user.id
@@ -237,6 +240,7 @@ async def case_list(request: web.Request) -> web.StreamResponse:
             "statuses": STATUSES,
             "priorities": PRIORITIES,
             "sorts": tuple(SORTS),
+            "organisations": [(slug, name) for slug, name, _ in await bo.staff.organisations()],
             "page_url": lambda n: f"{PREFIX}/cases?" + urlencode({**keep, "page": n}),
             "export_url": lambda fmt: f"{PREFIX}/cases/export?" + urlencode({**keep, "format": fmt}),
         },
@@ -523,9 +527,10 @@ def mount(app: web.Application, services: Any, channels: Sequence[Any] = ()) -> 
 
 FIRST_ADMIN_HINT = (
     "the back office has no staff account yet: create the first admin with\n"
-    "    intake users add you@example.org --role admin --org immigration-office\n"
-    "then sign in at /backoffice/login"
+    "    intake users add YOUR_EMAIL --role admin --org immigration-office\n"
+    "(YOUR_EMAIL: your e-mail address; the password is asked), then sign in at /backoffice/login"
 )
+"""No example address in it: the log redaction (bot/logs.py) would print it as [email]."""
 
 
 @guarded(PUBLIC)

@@ -91,6 +91,9 @@ class CaseFilter:
     reference: str | None = None
     assignee_id: int | None = None
     unassigned: bool = False
+    organisation: str | None = None
+    """An organisation's slug: the cases it submitted (assisted intake) or that the
+    applicant agreed to share with it."""
     sort: str = "priority"
     page: int = 1
     per_page: int = 50
@@ -347,6 +350,11 @@ def _conditions(f: CaseFilter) -> list[ColumnElement[bool]]:
         where.append(CaseRow.assignee_id.is_(None))
     elif f.assignee_id is not None:
         where.append(CaseRow.assignee_id == f.assignee_id)
+    if f.organisation:
+        where.append(or_(
+            CaseRow.submitted_org == f.organisation,
+            CaseRow.shared_with.like(f"%,{_like_safe(f.organisation)},%"),
+        ))
     return where
 
 

@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,7 +110,8 @@ def server(mode: str, db_url: str, *, workers: int = 1, pin: bool) -> Iterator[t
 
 def _wait_ready(port: int, proc: subprocess.Popen[bytes], workers: int) -> None:
     deadline = time.monotonic() + 120
-    body = json.dumps({"sender": "bench-warm-up", "message": "/start"}).encode()
+    # A sender id as long as the REST channel asks of a client that keeps no token.
+    body = json.dumps({"sender": f"bench-warm-up-{uuid.uuid4().hex}", "message": "/start"}).encode()
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             error = proc.stderr.read().decode(errors="replace") if proc.stderr else ""

@@ -118,3 +118,16 @@ async def test_the_load_generator_goes_through_whole_journeys(sqlite_store: Stor
     assert result.journeys >= 1 and result.turns > result.journeys
     assert 0 < result.p50_ms <= result.p99_ms
     assert len(await sqlite_store.cases(limit=100_000)) >= result.journeys
+
+
+def test_the_benchmark_starts_its_server_and_drives_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``make bench``'s own harness: the server it starts answers its warm-up (a sender id
+    the REST channel accepts) and the load generator goes through journeys on it."""
+    import asyncio
+
+    from bench.__main__ import server, sqlite_database
+    from bot.loadtest import run
+
+    with server("rest", sqlite_database(tmp_path, "bench.db"), pin=False) as (url, _pid):
+        result = asyncio.run(run(url, concurrency=2, seconds=2, warm_up=0.2))
+    assert result.errors == 0 and result.turns > 0

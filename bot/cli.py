@@ -543,9 +543,9 @@ def _staff_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     org_add.set_defaults(handler=_orgs_add)
 
 
-def _staff_run(settings: Settings, action, service=None):  # type: ignore[no-untyped-def]
+def _staff_run(settings: Settings, action, service=None, refused=None):  # type: ignore[no-untyped-def]
     """Run ``action(directory)`` (or ``action(service(store))``) against the migrated
-    database; StaffError → exit 2."""
+    database; StaffError (or ``refused``) → printed, None."""
     from .store.staff import StaffDirectory, StaffError
 
     store = _store(settings)
@@ -558,7 +558,7 @@ def _staff_run(settings: Settings, action, service=None):  # type: ignore[no-unt
 
     try:
         return asyncio.run(run())
-    except StaffError as exc:
+    except (refused or StaffError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
 
@@ -732,19 +732,7 @@ def _webhooks_run(settings: Settings, action):  # type: ignore[no-untyped-def]
     """Run ``action(webhooks)`` against the migrated database; WebhookError → None."""
     from .store.outbox import WebhookError, Webhooks
 
-    store = _store(settings)
-
-    async def run():  # type: ignore[no-untyped-def]
-        try:
-            return await action(Webhooks(store))
-        finally:
-            await store.close()
-
-    try:
-        return asyncio.run(run())
-    except WebhookError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return None
+    return _staff_run(settings, action, Webhooks, refused=WebhookError)
 
 
 def _webhooks_add(settings: Settings, args: argparse.Namespace) -> int:

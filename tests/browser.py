@@ -146,3 +146,30 @@ async def answer(page: Any, value: str) -> None:
         await click_choice(page, value)
     else:
         await type_answer(page, value)
+
+
+def skip_without_chromium() -> None:
+    """Skip the calling test module when Chromium or playwright is missing; with CI=true
+    their absence is a failure instead (call at module level, before importing playwright)."""
+    import os
+
+    if os.environ.get("CI") == "true":
+        return
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); CI=true makes this a failure",
+                    allow_module_level=True)
+    pytest.importorskip("playwright", reason="playwright is not installed (pip install -e '.[test]')")
+
+
+async def sign_in(page: Any, email: str, password: str) -> None:
+    """Sign in to the back office through its form."""
+    await page.goto("/backoffice/login")
+    await page.get_by_label("E-mail address").fill(email)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Sign in").click()
+
+
+async def fits_phone(page: Any) -> None:
+    """No horizontal scrolling on the 360 px phone of ``VIEWPORT``."""
+    width = await page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= VIEWPORT["width"], f"the page is {width} px wide on a {VIEWPORT['width']} px screen"

@@ -4,7 +4,6 @@ the screen."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 
 import pytest
@@ -15,15 +14,10 @@ from bot.store.store import Store
 
 from .backoffice_cases import PASSWORD, make_user
 from .backoffice_http import backoffice
-from .browser import CHROMIUM, browser, page  # noqa: F401 (browser and page are fixtures)
+from .browser import CHROMIUM, browser, fits_phone, page, sign_in, skip_without_chromium  # noqa: F401 (browser and page are fixtures)
 from .conftest import START, Clock
 
-IN_CI = os.environ.get("CI") == "true"
-if not IN_CI and not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); CI=true makes this a failure",
-                allow_module_level=True)
-if not IN_CI:
-    pytest.importorskip("playwright", reason="playwright is not installed (pip install -e '.[test]')")
+skip_without_chromium()
 
 from playwright.async_api import Page, expect
 
@@ -35,19 +29,11 @@ async def base_url(sqlite_store: Store, flows: FlowSet, clock: Clock) -> AsyncIt
         yield base
 
 
-async def _fits(page: Page) -> None:
-    width = await page.evaluate("() => document.documentElement.scrollWidth")
-    assert width <= 360, f"the page is {width} px wide on a 360 px screen"
-
-
 async def test_an_admin_adds_an_account_and_edits_a_kind_rule(page: Page, sqlite_store: Store) -> None:
-    await page.goto("/backoffice/login")
-    await page.get_by_label("E-mail address").fill("admin@example.org")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await sign_in(page, "admin@example.org", PASSWORD)
     await page.get_by_role("link", name="Staff").click()
     await expect(page.locator("h1")).to_contain_text("Staff")
-    await _fits(page)
+    await fits_phone(page)
 
     form = page.locator("form.add-user")
     await form.get_by_label("E-mail address").fill("new.worker@example.org")
@@ -62,7 +48,7 @@ async def test_an_admin_adds_an_account_and_edits_a_kind_rule(page: Page, sqlite
     row = page.locator("tr[data-email='new.worker@example.org']")
     await expect(row).to_contain_text("never")
     await expect(row.locator("select[name=organisation]")).to_have_value("fedasil")
-    await _fits(page)
+    await fits_phone(page)
 
     await page.get_by_role("link", name="Organisations").click()
     cell = page.get_by_label("Voluntary return · iom")
@@ -71,7 +57,7 @@ async def test_an_admin_adds_an_account_and_edits_a_kind_rule(page: Page, sqlite
     await page.get_by_role("button", name="Save the rules").click()
     await expect(page.locator(".notice")).to_have_text("The access rules are saved.")
     await expect(page.get_by_label("Voluntary return · iom")).to_have_value("always")
-    await _fits(page)
+    await fits_phone(page)
 
     access = {slug: dict(kinds) for slug, _, kinds in await StaffDirectory(sqlite_store).organisations()}
     assert access["iom"]["voluntary_return"] == "always"

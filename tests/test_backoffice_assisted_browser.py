@@ -5,7 +5,6 @@ screen, and the printed page is only the summary."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import AsyncIterator
 
@@ -17,16 +16,11 @@ from bot.store.store import Store
 
 from .backoffice_cases import PASSWORD, make_user
 from .backoffice_http import backoffice
-from .browser import CHROMIUM, browser, page  # noqa: F401 (browser and page are fixtures)
+from .browser import CHROMIUM, browser, fits_phone, page, sign_in, skip_without_chromium  # noqa: F401 (browser and page are fixtures)
 from .chat import VOLUNTARY_RETURN
 from .conftest import START, Clock
 
-IN_CI = os.environ.get("CI") == "true"
-if not IN_CI and not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); CI=true makes this a failure",
-                allow_module_level=True)
-if not IN_CI:
-    pytest.importorskip("playwright", reason="playwright is not installed (pip install -e '.[test]')")
+skip_without_chromium()
 
 from playwright.async_api import Page, expect
 
@@ -36,11 +30,6 @@ async def base_url(sqlite_store: Store, flows: FlowSet, clock: Clock) -> AsyncIt
     await make_user(StaffDirectory(sqlite_store), "outreach@ngo.example", "partner", "ngo", START)
     async with backoffice(sqlite_store, flows, clock) as base:
         yield base
-
-
-async def _fits(page: Page) -> None:
-    width = await page.evaluate("() => document.documentElement.scrollWidth")
-    assert width <= 360, f"the page is {width} px wide on a 360 px screen"
 
 
 async def _send(page: Page, value: str) -> None:
@@ -55,20 +44,17 @@ async def _send(page: Page, value: str) -> None:
 
 
 async def test_a_partner_does_an_assisted_intake_on_a_phone(page: Page) -> None:
-    await page.goto("/backoffice/login")
-    await page.get_by_label("E-mail address").fill("outreach@ngo.example")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await sign_in(page, "outreach@ngo.example", PASSWORD)
     await page.get_by_role("link", name="Assisted intake").click()
     await expect(page.locator("h1")).to_have_text("Assisted intake")
-    await _fits(page)
+    await fits_phone(page)
 
     await page.get_by_label("Journey").select_option("voluntary_return")
     await page.get_by_label("The applicant's language").select_option("ar")
     await page.get_by_label("Read aloud to the applicant").check()
     await page.get_by_role("button", name="Start the intake").click()
     await expect(page.locator("section.bot")).to_have_attribute("dir", "rtl")
-    await _fits(page)
+    await fits_phone(page)
 
     for _ in range(60):
         field = await page.locator("form.answer").get_attribute("data-field")
@@ -79,18 +65,18 @@ async def test_a_partner_does_an_assisted_intake_on_a_phone(page: Page) -> None:
             await _send(page, item)
         if isinstance(value, list):
             await _send(page, "/done")
-        await _fits(page)
+        await fits_phone(page)
     await _send(page, "/confirm")
     done = page.locator("section.done")
     await expect(done).to_contain_text("VR-")
-    await _fits(page)
+    await fits_phone(page)
 
     await done.get_by_role("button", name="Print the summary with a link code").click()
     sheet = page.locator('article.handout[lang="ar"]')
     await expect(sheet).to_have_attribute("dir", "rtl")
     await expect(sheet.locator(".code")).to_have_text(re.compile(r"^/link [A-Z0-9]{4}-[A-Z0-9]{4}$"))
     await expect(page.locator('article.handout[lang="en"]')).to_contain_text("What happens next")
-    await _fits(page)
+    await fits_phone(page)
     await page.emulate_media(media="print")
     await expect(page.locator("header.top")).to_be_hidden()
     await expect(page.locator(".no-print")).to_be_hidden()

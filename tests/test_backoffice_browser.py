@@ -4,7 +4,6 @@ the screen."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 
 import pytest
@@ -15,15 +14,10 @@ from bot.store.store import Store
 
 from .backoffice_cases import PASSWORD, make_case, make_user
 from .backoffice_http import backoffice
-from .browser import CHROMIUM, browser, page  # noqa: F401 (browser and page are fixtures)
+from .browser import CHROMIUM, browser, fits_phone, page, skip_without_chromium  # noqa: F401 (browser and page are fixtures)
 from .conftest import START, Clock
 
-IN_CI = os.environ.get("CI") == "true"
-if not IN_CI and not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); CI=true makes this a failure",
-                allow_module_level=True)
-if not IN_CI:
-    pytest.importorskip("playwright", reason="playwright is not installed (pip install -e '.[test]')")
+skip_without_chromium()
 
 from playwright.async_api import Page, expect  # noqa: E402
 
@@ -38,11 +32,6 @@ async def base_url(sqlite_store: Store, flows: FlowSet, clock: Clock) -> AsyncIt
         yield base
 
 
-async def _fits(page: Page) -> None:
-    width = await page.evaluate("() => document.documentElement.scrollWidth")
-    assert width <= 360, f"the page is {width} px wide on a 360 px screen"
-
-
 async def test_sign_in_filter_open_and_move_a_case_on_a_phone(page: Page) -> None:
     await page.goto("/backoffice/cases")
     await expect(page).to_have_url("/backoffice/login")
@@ -52,7 +41,7 @@ async def test_sign_in_filter_open_and_move_a_case_on_a_phone(page: Page) -> Non
     await expect(page.locator("h1")).to_contain_text("Cases")
     await expect(page.locator(".urgent-banner")).to_contain_text("Open urgent cases: 1")
     await expect(page.locator("table.cases tbody tr")).to_have_count(2)
-    await _fits(page)
+    await fits_phone(page)
 
     await page.locator("select[name=kind]").select_option("voluntary_return")
     await page.get_by_role("button", name="Filter").click()
@@ -63,10 +52,10 @@ async def test_sign_in_filter_open_and_move_a_case_on_a_phone(page: Page) -> Non
 
     await expect(page.locator("h1")).to_contain_text("Voluntary return")
     await expect(page.locator(".status")).to_have_text("Submitted")
-    await _fits(page)
+    await fits_phone(page)
     await page.get_by_label("New status").select_option("in_review")
     await page.get_by_label("Reason").fill("Eligibility check started")
     await page.get_by_role("button", name="Change the status").click()
     await expect(page.locator(".status")).to_have_text("In review")
     await expect(page.locator(".history")).to_contain_text("Eligibility check started")
-    await _fits(page)
+    await fits_phone(page)

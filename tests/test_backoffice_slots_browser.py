@@ -4,7 +4,6 @@ shows on the day view, which is no wider than the screen."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -21,18 +20,13 @@ from bot.store.store import Store
 from nlu.langid import LanguageIdentifier
 
 from .backoffice_cases import PASSWORD, make_user
-from .browser import CHROMIUM, browser, page  # noqa: F401 (browser and page are fixtures)
+from .browser import CHROMIUM, browser, fits_phone, page, sign_in, skip_without_chromium  # noqa: F401 (browser and page are fixtures)
 from .chat import answer_by_field
 from .conftest import START, Clock
 from .serving import services_for, serving
 from .test_protection import PROTECTION
 
-IN_CI = os.environ.get("CI") == "true"
-if not IN_CI and not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); CI=true makes this a failure",
-                allow_module_level=True)
-if not IN_CI:
-    pytest.importorskip("playwright", reason="playwright is not installed (pip install -e '.[test]')")
+skip_without_chromium()
 
 from playwright.async_api import Page, expect  # noqa: E402
 
@@ -47,11 +41,6 @@ async def base_url(sqlite_store: Store, flows: FlowSet, clock: Clock) -> AsyncIt
     app = create_app(services_for(engine, flows), [RestChannel(engine), WebChatPage()])
     async with serving(app) as base:
         yield base
-
-
-async def _fits(page: Page) -> None:
-    width = await page.evaluate("() => document.documentElement.scrollWidth")
-    assert width <= 360, f"the page is {width} px wide on a 360 px screen"
 
 
 async def _book_over_rest(base: str) -> str:
@@ -84,14 +73,11 @@ async def _book_over_rest(base: str) -> str:
 
 
 async def test_admin_creates_a_slot_an_applicant_books_it_and_the_day_view_shows_it(page: Page, base_url: str) -> None:
-    await page.goto("/backoffice/login")
-    await page.get_by_label("E-mail address").fill("admin@example.org")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await sign_in(page, "admin@example.org", PASSWORD)
     await page.get_by_role("link", name="Appointments").click()
     await expect(page.locator("h1")).to_contain_text("Appointments on Monday, November 23, 2026")
     await expect(page.locator("main")).to_contain_text("No slots on this day.")
-    await _fits(page)
+    await fits_phone(page)
 
     await page.get_by_label("First start").fill("2026-12-01T09:00")
     await page.get_by_label("End").fill("09:30")
@@ -111,7 +97,7 @@ async def test_admin_creates_a_slot_an_applicant_books_it_and_the_day_view_shows
     await expect(slot.get_by_role("link", name=reference)).to_be_visible()
     await expect(slot.get_by_role("button", name="Cancel and tell the applicant")).to_be_visible()
     await expect(slot.get_by_role("button", name="Remove this slot")).to_have_count(0)  # booked: cannot go
-    await _fits(page)
+    await fits_phone(page)
 
     await page.get_by_role("link", name="Previous day").click()
     await expect(page.locator("h1")).to_contain_text("Appointments on Monday, November 30, 2026")

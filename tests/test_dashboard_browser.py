@@ -3,7 +3,6 @@ banner, and nothing wider than a 360 px phone (nor broken on a 1280 px desk scre
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 
 import pytest
@@ -13,16 +12,11 @@ from bot.store.store import Store
 
 from .backoffice_cases import PASSWORD, make_case
 from .backoffice_http import backoffice
-from .browser import CHROMIUM, browser, page  # noqa: F401 (browser and page are fixtures)
+from .browser import CHROMIUM, browser, page, sign_in, skip_without_chromium  # noqa: F401 (browser and page are fixtures)
 from .conftest import START, Clock
 from .test_dashboard import seed
 
-IN_CI = os.environ.get("CI") == "true"
-if not IN_CI and not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); CI=true makes this a failure",
-                allow_module_level=True)
-if not IN_CI:
-    pytest.importorskip("playwright", reason="playwright is not installed (pip install -e '.[test]')")
+skip_without_chromium()
 
 from playwright.async_api import Page, expect  # noqa: E402
 
@@ -39,10 +33,7 @@ async def _width(page: Page) -> int:
 
 
 async def test_the_dashboard_draws_its_chart_on_a_phone_and_a_desk(page: Page, sqlite_store: Store) -> None:
-    await page.goto("/backoffice/login")
-    await page.get_by_label("E-mail address").fill("io@example.org")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await sign_in(page, "io@example.org", PASSWORD)
     await expect(page.locator(".alert-banner")).to_contain_text("Urgent alerts nobody has acknowledged: 1")
     await page.get_by_role("link", name="Dashboard").click()
     await expect(page.locator("h1")).to_have_text("Dashboard")

@@ -6,7 +6,6 @@ web chat."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -29,6 +28,8 @@ from .browser import (  # noqa: F401
     VIEWPORT,
     browser,
     page,
+    sign_in,
+    skip_without_chromium,
     state,
     turn,
     type_answer,
@@ -36,12 +37,7 @@ from .browser import (  # noqa: F401
 from .conftest import START, Clock
 from .serving import services_for, serving
 
-IN_CI = os.environ.get("CI") == "true"
-if not IN_CI and not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); CI=true makes this a failure",
-                allow_module_level=True)
-if not IN_CI:
-    pytest.importorskip("playwright", reason="playwright is not installed (pip install -e '.[test]')")
+skip_without_chromium()
 
 from playwright.async_api import Page, expect
 
@@ -90,10 +86,7 @@ async def test_message_take_over_and_hand_back_between_the_case_page_and_the_web
     sender = (await state(chat))["sender"]
     case = await make_case(sqlite_store, START, "voluntary_return", "voluntary_return", sender=sender)
 
-    await staff_page.goto("/backoffice/login")
-    await staff_page.get_by_label("E-mail address").fill("fedasil@example.org")
-    await staff_page.get_by_label("Password").fill(PASSWORD)
-    await staff_page.get_by_role("button", name="Sign in").click()
+    await sign_in(staff_page, "fedasil@example.org", PASSWORD)
     await staff_page.goto(f"/backoffice/cases/{case.reference}")
     await staff_page.locator("#applicant-contact summary").click()  # the templates' texts
     width = await staff_page.evaluate("() => document.documentElement.scrollWidth")

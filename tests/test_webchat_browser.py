@@ -7,7 +7,6 @@ A failing test leaves a screenshot in tests/artifacts/<test name>.png.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import AsyncIterator
 
@@ -28,6 +27,7 @@ from .browser import (  # noqa: F401 (browser and page are fixtures)
     click_choice,
     log_texts,
     page,
+    skip_without_chromium,
     state,
     turn,
     type_answer,
@@ -35,12 +35,7 @@ from .browser import (  # noqa: F401 (browser and page are fixtures)
 from .chat import VOLUNTARY_RETURN
 from .serving import serving, services_for
 
-IN_CI = os.environ.get("CI") == "true"
-if not IN_CI and not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); CI=true makes this a failure",
-                allow_module_level=True)
-if not IN_CI:
-    pytest.importorskip("playwright", reason="playwright is not installed (pip install -e '.[test]')")
+skip_without_chromium()
 
 from playwright.async_api import Page, expect  # noqa: E402
 

@@ -25,15 +25,10 @@ from bot.engine import Engine
 from bot.engine.loader import FlowSet
 from bot.i18n import gettext, use_locale
 
-from .browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, click_choice, page, turn  # noqa: F401 (page is a fixture)
+from .browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, click_choice, page, skip_without_chromium, turn  # noqa: F401 (page is a fixture)
 from .serving import serving, services_for
 
-IN_CI = os.environ.get("CI") == "true"
-if not IN_CI and not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); CI=true makes this a failure",
-                allow_module_level=True)
-if not IN_CI:
-    pytest.importorskip("playwright", reason="playwright is not installed (pip install -e '.[test]')")
+skip_without_chromium()
 
 from playwright.async_api import Page, expect  # noqa: E402
 
@@ -51,7 +46,7 @@ UNASSIGNED = "".join(ch if ch.isascii() else "\u0378" for ch in TIGRINYA)
 def fontconfig(tmp_path: Path) -> Path:
     """A fonts.conf that lists only :data:`LATIN_FONT` (and caches in the test's folder)."""
     if not LATIN_FONT.exists():
-        if IN_CI:
+        if os.environ.get("CI") == "true":
             raise AssertionError(f"{LATIN_FONT} is missing: apt-get install fonts-liberation")
         pytest.skip(f"{LATIN_FONT} is missing (apt-get install fonts-liberation)")
     fonts = tmp_path / "fonts"

@@ -189,6 +189,9 @@
     li.dir = "auto";
     var who = document.createElement("span");
     who.className = "who";
+    // Its own dir: the bubble's dir=auto then follows the message, not this label in the
+    // page's language (an English greeting on an Arabic page kept its full stop at the end).
+    who.dir = "auto";
     who.textContent = (item.who === "me" ? t("you") : t("bot")) + ": ";
     li.appendChild(who);
     li.appendChild(document.createTextNode(item.text));

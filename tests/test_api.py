@@ -458,7 +458,11 @@ async def test_slots_and_bookings(api, store: Store, clock: Clock) -> None:  # t
         assert [x["free"] for x in listed["items"]] == [1, 1]
         status, _, case = await call(s, "GET", f"/api/v1/cases/{first}")
         assert case["appointment"]["status"] == "cancelled"
-        assert case["status_history"][-1]["note"] == "appointment cancelled by staff"
+        # The registration desk's own cancellation: the same note, and back on the waiting list.
+        assert case["status_history"][-1]["note"] == (
+            f"appointment of {booking['starts_at'].replace('Z', '+00:00')} cancelled by the registration desk"
+        )
+        assert "waiting_list" in case["flags"]
     assert {j.status for j in await store.jobs(booking_id=booking["id"])} == {"cancelled"}
 
 

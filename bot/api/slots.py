@@ -6,10 +6,11 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from ..backoffice import policy
+from ..backoffice import slots as desk
 from ..backoffice.framework import case_or_404
-from ..engine.booking import reminders
 from ..i18n import S_
-from ..store.appointments import BookingView, plan_slots
+from ..store.appointments import CANCELLED, BookingView, plan_slots
+from ..store.slot_desk import DeskError
 from .framework import API, ApiProblem, Call, endpoint
 from .models import (
     BookingIn,
@@ -68,40 +69,42 @@ async def list_bookings(call: Call) -> BookingList:
 
 
 @endpoint("POST", f"{API}/cases/{{reference}}/bookings", "offer_slot",
-          "Book a seat of a slot for the case's applicant (reminders included, as when they book)",
+          "Book a seat of a slot for a registration request (reminders included, and the applicant told, "
+          "as at the registration desk)",
           body=BookingIn, response=BookingOut, status=201, errors=(400, 401, 403, 404, 409, 415, 422))
 async def book(call: Call) -> BookingOut:
     found = await case_or_404(call.request, "offer_slot")
-    outcome = await call.bo.store.book_for_case(
-        found.case.reference, call.body.slot_id, call.bo.clock(), actor=call.user.email,
-        reminders=lambda starts_at, language, place: reminders(starts_at, language, call.bo.clock(), place),
-    )
-    if outcome == "missing":
-        raise ApiProblem(409, "erased", S_("The applicant's conversation was erased: there is no one to book for."))
-    if outcome == "booked":
-        raise ApiProblem(409, "booked", S_("The case has an upcoming appointment already: cancel it first."))
-    if outcome == "full":
-        raise ApiProblem(409, "full", S_("This slot is full, past or unknown."))
-    assert isinstance(outcome, BookingView)
-    call.audit_detail = f"booking={outcome.id} slot={outcome.slot_id}"
-    return _booking(outcome)
+    try:
+        seat, delivery = await desk.book_and_tell(call.bo, found.row, call.body.slot_id, call.user.email)
+    except DeskError as error:
+        raise ApiProblem(409, *BOOKING_REFUSALS.get(error.code, BOOKING_REFUSALS["slot_full"])) from None
+    call.audit_detail = f"booking={seat.id} slot={seat.slot_id} message={delivery}"
+    return _booking(seat)
+
+
+BOOKING_REFUSALS = {
+    "no_conversation": ("erased", S_("The applicant's conversation was erased: there is no one to book for.")),
+    "has_booking": ("booked", S_("The case has an upcoming appointment already: cancel it first.")),
+    "closed_case": ("closed", S_("The case is closed or withdrawn: it gets no appointment.")),
+    "slot_full": ("full", S_("This slot is full, past or unknown.")),
+}
+"""The desk's refusals (``DeskError`` codes) as problem types and details."""
 
 
 @endpoint("POST", f"{API}/bookings/{{booking_id:[0-9]+}}/cancel", "cancel_booking",
-          "Cancel an upcoming booking of a case the token may see: the seat is freed, the reminders cancelled",
+          "Cancel an upcoming booking of a case the token may see: the seat is freed, the reminders cancelled, "
+          "the applicant told, and the request goes back on the waiting list",
           response=BookingOut, errors=(401, 403, 404))
 async def cancel_booking(call: Call) -> BookingOut:
-    booking_id = int(call.request.match_info["booking_id"][:12])
-    visible = policy.visible_cases(call.user)
-    cancelled = None
-    if booking_id < 2**31:
-        cancelled = await call.bo.store.cancel_case_booking(
-            booking_id, call.bo.clock(), actor=call.user.email, visible=visible
-        )
-    if cancelled is None:
+    if int(call.request.match_info["booking_id"][:12]) >= 2**31:
         raise ApiProblem(404, "not-found", S_("There is no such upcoming booking within your reach."))
-    call.audit_detail = f"booking={booking_id}"
-    return _booking(cancelled)
+    facts, language = await desk.booking_in_reach(call.request, "cancel_booking")
+    try:
+        delivery = await desk.cancel_and_tell(call.bo, facts, language, call.user.email)
+    except DeskError:
+        raise ApiProblem(404, "not-found", S_("There is no such upcoming booking within your reach.")) from None
+    call.audit_detail = f"booking={facts.id} message={delivery}"
+    return _booking(BookingView(facts.id, facts.slot_id, facts.place, facts.starts_at, CANCELLED, facts.case_reference))
 
 
 ROUTES = (list_slots, create_slots, list_bookings, book, cancel_booking)

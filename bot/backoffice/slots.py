@@ -208,7 +208,7 @@ async def remove_slot(request: web.Request) -> web.StreamResponse:
 # --- bookings (the registration desk) ----------------------------------------------------
 
 
-async def _booking_in_reach(request: web.Request, action: str) -> tuple[Any, str]:
+async def booking_in_reach(request: web.Request, action: str) -> tuple[Any, str]:
     """The booking of the URL and its case's language, if its case (when it has one) is
     one the user may act on; else 404, as for no booking at all."""
     bo = request.app[BACKOFFICE]
@@ -231,7 +231,7 @@ async def _booking_in_reach(request: web.Request, action: str) -> tuple[Any, str
 async def mark_attendance(request: web.Request) -> web.StreamResponse:
     bo = request.app[BACKOFFICE]
     user: Staff = request[STAFF]
-    facts, _ = await _booking_in_reach(request, "mark_attendance")
+    facts, _ = await booking_in_reach(request, "mark_attendance")
     day = facts.starts_at.astimezone(_zone(bo)).date()
     attendance = str(request[FORM].get("attendance", ""))
     _, end_of_today = _bounds(bo.clock().astimezone(_zone(bo)).date(), bo)
@@ -250,22 +250,44 @@ async def mark_attendance(request: web.Request) -> web.StreamResponse:
 async def cancel_booking(request: web.Request) -> web.StreamResponse:
     bo = request.app[BACKOFFICE]
     user: Staff = request[STAFF]
-    facts, language = await _booking_in_reach(request, "cancel_booking")
+    facts, language = await booking_in_reach(request, "cancel_booking")
     day = facts.starts_at.astimezone(_zone(bo)).date()
     try:
-        await _desk(bo).cancel(facts.id, bo.clock(), user.email)
+        delivery = await cancel_and_tell(bo, facts, language, user.email)
     except DeskError as error:
         raise _back(day, error=error.code)
-    delivery = await _tell(
-        bo, facts.conversation_id, facts.case_reference, language, booking_cancelled(
-            language, facts.starts_at, bo.timezone, facts.place, _place_name(bo)
-        ),
-    )
     await bo.staff.audit(
         user, "cancel_booking", bo.clock(), case_reference=facts.case_reference,
         detail=f"booking={facts.id} slot={facts.slot_id} message={delivery}",
     )
     raise _back(day, done="cancelled")
+
+
+async def cancel_and_tell(bo: BackOffice, facts: Any, language: str, actor: str) -> str:
+    """Cancel a booking at the desk (``SlotDesk.cancel``) and tell its applicant in their
+    ``language``; how the message went (the back office and the staff API both call this)."""
+    await _desk(bo).cancel(facts.id, bo.clock(), actor)
+    return await _tell(
+        bo, facts.conversation_id, facts.case_reference, language,
+        booking_cancelled(language, facts.starts_at, bo.timezone, facts.place, _place_name(bo)),
+    )
+
+
+async def book_and_tell(bo: BackOffice, row: Any, slot_id: int, actor: str) -> tuple[Any, str]:
+    """Book a free seat of ``slot_id`` for the case ``row`` (``SlotDesk.book_for_case``,
+    with the usual reminders) and tell its applicant; the booking and how the message went
+    (the back office and the staff API both call this). ``DeskError`` when it cannot."""
+    language = row.language
+
+    def reminders(starts_at: datetime, place: str) -> list[tuple[datetime, dict[str, Any]]]:
+        return engine_booking.reminders(starts_at, language, bo.clock(), place)
+
+    seat, conversation_id = await _desk(bo).book_for_case(row.reference, slot_id, bo.clock(), actor, reminders)
+    delivery = await _tell(
+        bo, conversation_id, row.reference, language,
+        slot_offered(language, seat.starts_at, bo.timezone, seat.place, _place_name(bo)),
+    )
+    return seat, delivery
 
 
 async def _tell(bo: BackOffice, conversation_id: int, reference: str | None, language: str, text: str) -> str:
@@ -309,21 +331,12 @@ async def offer_slot(request: web.Request) -> web.StreamResponse:
     found = await case_or_404(request, "offer_slot")
     reference = found.case.reference
     slot_id = _int(request[FORM].get("slot_id", ""))
-    language = found.row.language
-
-    def reminders(starts_at: datetime, place: str) -> list[tuple[datetime, dict[str, Any]]]:
-        return engine_booking.reminders(starts_at, language, bo.clock(), place)
-
     try:
         if slot_id is None:
             raise DeskError("slot_full")
-        seat, conversation_id = await _desk(bo).book_for_case(reference, slot_id, bo.clock(), user.email, reminders)
+        seat, delivery = await book_and_tell(bo, found.row, slot_id, user.email)
     except DeskError as error:
         raise web.HTTPSeeOther(f"{PREFIX}/cases/{reference}/appointment?" + urlencode({"error": error.code}))
-    delivery = await _tell(
-        bo, conversation_id, reference, language,
-        slot_offered(language, seat.starts_at, bo.timezone, seat.place, _place_name(bo)),
-    )
     await bo.staff.audit(
         user, "offer_slot", bo.clock(), case_reference=reference,
         detail=f"booking={seat.id} slot={seat.slot_id} message={delivery}",

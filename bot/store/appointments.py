@@ -14,7 +14,6 @@ personal field.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -536,74 +535,6 @@ class StoreAppointments:
             query = query.where(Booking.case_reference == reference)
         async with self._reads() as session:
             return [BookingView(*row) for row in (await session.execute(query)).all()]
-
-    async def book_for_case(
-        self, reference: str, slot_id: int, now: datetime, *, actor: str,
-        reminders: Callable[[datetime, str, str], list[tuple[datetime, dict[str, Any]]]], kind: str = REMINDER,
-    ) -> BookingView | str:
-        """Staff book a seat of ``slot_id`` for a case's applicant, as the bot would: one
-        conditional update takes the seat, reminders become jobs (``reminders(starts_at,
-        language, place)``), and the case's ``appointment`` and history say so, in one
-        transaction under the conversation's lock. Else why not: ``missing`` (no such case,
-        or its conversation was erased), ``booked`` (it has an upcoming booking already:
-        cancel it first) or ``full`` (full, past or no such slot)."""
-        async with self._reads() as session:
-            found = (
-                await session.execute(
-                    select(CaseRow.conversation_id, CaseRow.sender_key, CaseRow.language)
-                    .where(CaseRow.reference == reference)
-                )
-            ).one_or_none()
-        if found is None or found.conversation_id is None or found.sender_key is None:
-            return "missing"
-        async with self.locks.hold(found.sender_key), self._sessions() as session, session.begin():
-            await self.locks.lock_in_transaction(await session.connection(), found.sender_key)
-            upcoming = await session.scalar(
-                select(Booking.id)
-                .join(Slot, Slot.id == Booking.slot_id)
-                .where(Booking.case_reference == reference, Booking.status == ACTIVE, Slot.starts_at > now)
-            )
-            if upcoming is not None:
-                return "booked"
-            slot = (await session.execute(select(Slot.place, Slot.starts_at).where(Slot.id == slot_id))).one_or_none()
-            if slot is None:
-                return "full"
-            seat = await take_seat(
-                session, self.cipher, slot_id, found.conversation_id, now,
-                reminders(slot.starts_at, found.language, slot.place), kind=kind, case_reference=reference,
-            )
-            if seat is None:
-                return "full"
-            await record_on_case(
-                session, self.cipher, reference, now, f"appointment booked by staff for {seat.starts_at.isoformat()}",
-                actor, booked=seat, drop_flag=WAITING_LIST,
-            )
-        return seat
-
-    async def cancel_case_booking(self, booking_id: int, now: datetime, *, actor: str, visible: Any) -> BookingView | None:
-        """Staff cancel an upcoming active booking of a case ``visible`` lets through: the
-        seat is freed, its reminders cancelled, the case's history says so. None if there
-        is no such booking (or it is past, cancelled, or of a case out of reach)."""
-        async with self._reads() as session:
-            found = (
-                await session.execute(
-                    select(Booking.slot_id, Booking.case_reference, CaseRow.sender_key, Slot.place, Slot.starts_at)
-                    .join(Slot, Slot.id == Booking.slot_id)
-                    .join(CaseRow, CaseRow.reference == Booking.case_reference)
-                    .where(Booking.id == booking_id, Booking.status == ACTIVE, Slot.starts_at > now, visible)
-                )
-            ).one_or_none()
-        if found is None:
-            return None
-        lock_key = found.sender_key or self.sender_key("case", found.case_reference)  # type: ignore[attr-defined]
-        async with self.locks.hold(lock_key), self._sessions() as session, session.begin():
-            await self.locks.lock_in_transaction(await session.connection(), lock_key)
-            if not await free_seat(session, booking_id, found.slot_id, now):
-                return None
-            await record_on_case(
-                session, self.cipher, found.case_reference, now, "appointment cancelled by staff", actor, cancelled=True,
-            )
-        return BookingView(booking_id, found.slot_id, found.place, found.starts_at, CANCELLED, found.case_reference)
 
     async def conversation_address(self, conversation_id: int) -> ConversationAddress | None:
         """Where a conversation's applicant is, decrypted, so a reminder can reach them;

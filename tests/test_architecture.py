@@ -16,6 +16,7 @@ PACKAGES = ("bot", "nlu")
 MAY_NOT_IMPORT: dict[str, tuple[str, ...]] = {
     # the ground: where the shipped files are, and the locale of a turn
     "bot.resources": ("bot.", "nlu.model", "nlu.service"),
+    "bot.json_codec": ("bot.", "nlu"),
     "bot.i18n": ("bot.answers", "bot.cases", "bot.content", "bot.engine", "bot.store", "bot.channels",
                  "bot.backoffice", "bot.app", "bot.cli", "bot.config", "nlu"),
     "bot.answers": ("bot.cases", "bot.content", "bot.engine", "bot.store", "bot.channels", "bot.backoffice",

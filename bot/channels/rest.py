@@ -23,12 +23,12 @@ Privacy: message texts and sender ids are never logged.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from aiohttp import web
 
+from .. import json_codec
 from ..engine import Engine, Inbound
 from ..engine.binding import NotYourConversation
 from . import rasa
@@ -44,6 +44,10 @@ CHANNEL = rasa.REST.channel
 def _error(refused: Refused) -> web.Response:
     headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else None
     return web.json_response({"error": refused.error}, status=refused.status, headers=headers)
+
+
+def _json(value: Any) -> web.Response:
+    return web.Response(body=json_codec.dumps(value), content_type="application/json", charset="utf-8")
 
 
 class RestChannel:
@@ -109,7 +113,7 @@ class RestChannel:
             if reason is not None:  # nothing was stored: the same message later is answered once
                 return _error(Refused(503, reason, retry_after=UNAVAILABLE_RETRY_AFTER))
             return _error(Refused(500, "internal error"))
-        return web.json_response([r.to_rest(inbound.sender_id) for r in replies])
+        return _json([r.to_rest(inbound.sender_id) for r in replies])
 
     async def _admit_address(self, inbound: Inbound) -> None:
         """The address group's limits; a message without a token may start a conversation."""
@@ -139,7 +143,7 @@ class RestChannel:
             return _error(refused)
         except NotYourConversation as refused:
             return _error(Refused(403, refused.error))
-        return web.json_response([r.to_rest(inbound.sender_id) for r in kept])
+        return _json([r.to_rest(inbound.sender_id) for r in kept])
 
     async def _parse(self, request: web.Request, *, message_required: bool = True) -> Inbound:
         if request.content_type != "application/json":
@@ -149,7 +153,7 @@ class RestChannel:
         except web.HTTPRequestEntityTooLarge:
             raise Refused(413, "request body too large") from None
         try:
-            body = json.loads(raw.decode("utf-8"))
+            body = json_codec.loads(raw)
         except (UnicodeDecodeError, ValueError):
             raise Refused(400, "body is not valid JSON") from None
         except RecursionError:  # [[[[…: nested deeper than the parser goes

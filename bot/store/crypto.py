@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
+from .. import json_codec
 import os
 from pathlib import Path
 from typing import Any
@@ -83,10 +83,10 @@ class Cipher:
             raise ValueError("cannot decrypt: wrong INTAKE_SECRET_KEYS for this database") from exc
 
     def encrypt_json(self, value: Any) -> bytes:
-        return self.encrypt(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+        return self.encrypt(json_codec.dumps(value))
 
     def decrypt_json(self, token: bytes) -> Any:
-        return json.loads(self.decrypt(token))
+        return json_codec.loads(self.decrypt(token))
 
     def lookup_hash(self, *parts: str) -> str:
         message = "\x1f".join(parts).encode()

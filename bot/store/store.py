@@ -8,6 +8,7 @@ deliveries of one conversation never interleave.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import uuid
 from dataclasses import dataclass, field
 from collections.abc import AsyncIterator, Callable
@@ -168,12 +169,7 @@ class Turn(TurnAppointments):
     async def link_device(self, device_hash: str) -> None:
         """Record the device this conversation is written from (a digest of the web chat's
         device key): erasure then reaches every conversation of that device."""
-        await self._session.execute(
-            update(Conversation)
-            .where(Conversation.id == self.conversation.id)
-            .values(device_hash=device_hash)
-            .execution_options(synchronize_session=False)
-        )
+        await self._rows.link_device(self.conversation.id, device_hash)
 
     async def _same_device(self) -> list[int]:
         """This conversation and the others written from its device, if it has one."""
@@ -489,12 +485,19 @@ class Store(StoreAppointments):
         return turn
 
     async def has_conversation(self, channel: str, sender_id: str) -> bool:
-        """Whether this sender ever wrote (read only: never creates one)."""
+        """Whether this sender ever wrote (read only: never creates one). One statement,
+        outside any transaction: the channels ask before a message of a new sender."""
+        key = self.sender_key(channel, sender_id)
+        if self._inline is not None:  # a read on the turns' connection (WAL: it never waits)
+            with contextlib.suppress(sqlite3.OperationalError):  # rare (a log being recovered): below
+                return await self._inline.has_conversation(key)
+        if self.engine.dialect.driver == "asyncpg":
+            async with self.engine.connect() as connection:
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+                raw = (await connection.get_raw_connection()).driver_connection
+                return await AsyncpgRows(raw).has_conversation(key)
         async with self._reads() as session:
-            found = await session.scalar(
-                select(exists().where(Conversation.sender_key == self.sender_key(channel, sender_id)))
-            )
-            return bool(found)
+            return await SessionRows(session).has_conversation(key)
 
     async def mark_unreachable(self, channel: str, sender_id: str, now: datetime) -> None:
         """The channel refused to deliver to this applicant (they blocked the bot): kept

@@ -19,7 +19,7 @@ import re
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import Conversation, ProcessedMessage, TranscriptEntry
@@ -40,6 +40,10 @@ class TurnRows(Protocol):
     ) -> None: ...
 
     async def log(self, conversation_id: int, at: datetime, body_enc: bytes) -> None: ...
+
+    async def link_device(self, conversation_id: int, device_hash: str) -> None: ...
+
+    async def has_conversation(self, sender_key: str) -> bool: ...
 
     async def remember(self, conversation_id: int, message_id: str, replies_enc: bytes, at: datetime) -> None: ...
 
@@ -85,6 +89,8 @@ LOAD_WITH_PREVIOUS = (
 SAVE = "UPDATE conversations SET state_enc = ?, flow_id = ?, language = ?, updated_at = ? WHERE id = ?"
 LOG = "INSERT INTO transcript (conversation_id, at, body_enc) VALUES (?, ?, ?)"
 REMEMBER = "INSERT INTO processed_messages (conversation_id, message_id, replies_enc, at) VALUES (?, ?, ?, ?)"
+LINK_DEVICE = "UPDATE conversations SET device_hash = ? WHERE id = ?"
+EXISTS = "SELECT 1 FROM conversations WHERE sender_key = ?"
 
 
 class PlainSqlRows(_OneByOne):
@@ -135,6 +141,12 @@ class PlainSqlRows(_OneByOne):
     async def remember(self, conversation_id: int, message_id: str, replies_enc: bytes, at: datetime) -> None:
         await self._run(REMEMBER, conversation_id, message_id, replies_enc, self._to_db(at))
 
+    async def link_device(self, conversation_id: int, device_hash: str) -> None:
+        await self._run(LINK_DEVICE, device_hash, conversation_id)
+
+    async def has_conversation(self, sender_key: str) -> bool:
+        return await self._one(EXISTS, sender_key) is not None
+
 
 def numbered(sql: str) -> str:
     """``?`` placeholders as PostgreSQL's ``$1``, ``$2``, …"""
@@ -147,7 +159,9 @@ class AsyncpgRows(PlainSqlRows):
     already begun (the turn's advisory lock is its first statement). asyncpg takes and
     gives aware datetimes as they are."""
 
-    _NUMBERED = {sql: numbered(sql) for sql in (LOAD, LOAD_WITH_PREVIOUS, INSERT, PREVIOUS, SAVE, LOG, REMEMBER)}
+    _NUMBERED = {
+        sql: numbered(sql) for sql in (LOAD, LOAD_WITH_PREVIOUS, INSERT, PREVIOUS, SAVE, LOG, REMEMBER, LINK_DEVICE, EXISTS)
+    }
 
     def __init__(self, connection: Any) -> None:
         self.connection = connection
@@ -243,3 +257,14 @@ class SessionRows(_OneByOne):
                 conversation_id=conversation_id, message_id=message_id, replies_enc=replies_enc, at=at
             )
         )
+
+    async def link_device(self, conversation_id: int, device_hash: str) -> None:
+        await self.session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id)
+            .values(device_hash=device_hash)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def has_conversation(self, sender_key: str) -> bool:
+        return bool(await self.session.scalar(select(exists().where(Conversation.sender_key == sender_key))))

@@ -12,6 +12,8 @@ holds personal data: channels, statuses and kinds only.
 
 from __future__ import annotations
 
+import functools
+
 import os
 import time
 from collections.abc import Iterable
@@ -40,12 +42,19 @@ NLU_SECONDS = Histogram("intake_nlu_seconds", "Time the NLU took to read one mes
 OPEN_STATUSES = ("submitted", "in_review", "waiting_for_applicant")
 
 
+@functools.lru_cache(maxsize=64)
+def _per_channel(channel: str) -> tuple[Any, Any, Any]:
+    """The channel's turn metrics (looking labels up costs more than counting)."""
+    return TURNS.labels(channel), TURN_SECONDS.labels(channel), TURN_ERRORS.labels(channel)
+
+
 def observe_turn(channel: str, seconds: float, ok: bool) -> None:
     """The engine's ``on_turn`` hook."""
-    TURNS.labels(channel).inc()
-    TURN_SECONDS.labels(channel).observe(seconds)
+    turns, latency, errors = _per_channel(channel)
+    turns.inc()
+    latency.observe(seconds)
     if not ok:
-        TURN_ERRORS.labels(channel).inc()
+        errors.inc()
 
 
 class TimedNLU:

@@ -11,6 +11,7 @@ Nothing here is stored or logged: the key only lives in the rate limiter.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 
@@ -30,7 +31,10 @@ def trusted_networks(entries: Iterable[str]) -> tuple[Network, ...]:
     return tuple(networks)
 
 
+@functools.lru_cache(maxsize=4096)
 def _address(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``text`` as an address, or None. Remembered: every request asks for its peer's
+    (and parsing costs more than the rest of the address checks)."""
     if not text:
         return None
     text = text.strip()
@@ -69,6 +73,7 @@ def client_address(
     return address
 
 
+@functools.lru_cache(maxsize=4096)
 def group(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> str:
     """The rate-limit key of an address: IPv4 as it is, IPv6 by its /64."""
     if address is None:

@@ -89,8 +89,7 @@ class Cipher:
         return json_codec.loads(self.decrypt(token))
 
     def lookup_hash(self, *parts: str) -> str:
-        message = "\x1f".join(parts).encode()
-        return hmac.new(self._lookup_key, message, hashlib.sha256).hexdigest()
+        return hmac.digest(self._lookup_key, "\x1f".join(parts).encode(), "sha256").hex()
 
 
 def generate_key() -> str:

@@ -73,7 +73,8 @@ def runtime_facts(settings: Settings) -> dict[str, Fact]:
 def build_services(settings: Settings) -> Services:
     """Everything the channels need; raises FlowError if a flow is broken."""
     flows = load_flows(settings.flows_dir, runtime_facts=runtime_facts(settings))
-    store = Store.connect(settings.resolved_database_url(), settings.cipher(), retention=settings.retention())
+    store = Store.connect(settings.resolved_database_url(), settings.cipher(), retention=settings.retention(),
+                          pool_size=settings.db_pool_size)
     from nlu.service import load_nlu  # numpy and the model: only where the server runs
 
     from . import metrics

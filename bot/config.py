@@ -33,6 +33,11 @@ class Settings(BaseSettings):
         description="where the bot writes: the SQLite database, the NLU model, the development key",
     )
     database_url: str = ""
+    db_pool_size: int = Field(
+        default=20, ge=1,
+        description="PostgreSQL connections each worker keeps open; more turns at once wait for one "
+        "(opening a connection a turn would cost more than the turn)",
+    )
     secret_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="comma-separated Fernet keys; the first encrypts. Default: <data_dir>/secret.key",

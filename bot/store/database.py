@@ -14,8 +14,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine with the settings this app relies on for each backend."""
+def create_engine(url: str, *, pool_size: int = 5, **kwargs: Any) -> AsyncEngine:
+    """An async engine with the settings this app relies on for each backend;
+    ``pool_size``: PostgreSQL connections kept open (``INTAKE_DB_POOL_SIZE`` in the server)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
@@ -27,7 +28,11 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     # No ping before each checkout (a round trip a turn): a connection that died fails at
     # its first statement, which invalidates the pool, and the turn is refused with a 503.
     # Statement parameters never go into error messages (nor so into the logs).
-    return create_async_engine(url, pool_pre_ping=False, hide_parameters=True,
+    # No overflow: SQLAlchemy closes an overflow connection as soon as it is handed back,
+    # so under steady load beyond the pool every fifth turn or so opened a new PostgreSQL
+    # connection (a server process, authentication, type introspection), which cost more
+    # than the turn; a turn beyond the pool waits for a connection instead.
+    return create_async_engine(url, pool_pre_ping=False, hide_parameters=True, pool_size=pool_size, max_overflow=0,
                                connect_args={"timeout": 10, "command_timeout": 30}, **kwargs)
 
 

@@ -252,12 +252,20 @@ def full_run(args: argparse.Namespace) -> None:
             measure("rest", url, "intake, PostgreSQL, 1 worker", c, seconds, pin=pin, floor=floors[c])
     if not pin:
         return
-    print("1 and 2 workers, nothing pinned (the load generator shares the two cores):")
+    print("1 and 2 workers, nothing pinned (the load generator and PostgreSQL share the two cores; "
+          "the floor with 2 workers shows what the machine itself gains):")
     with postgres_database(base) as url:
-        floor = measure("floor-postgres", url, "floor: PostgreSQL row, unpinned", 50, seconds, pin=False).result
+        floors = {}
         for workers in (1, 2):
-            measure("rest", url, f"intake, PostgreSQL, {workers} worker{'s' * (workers > 1)}, unpinned", 50,
-                    seconds, workers=workers, pin=False, floor=floor)
+            floors[workers] = measure("floor-postgres", url, f"floor: PostgreSQL row, {_workers(workers)}", 50,
+                                      seconds, workers=workers, pin=False).result
+        for workers in (1, 2):
+            measure("rest", url, f"intake, PostgreSQL, {_workers(workers)}", 50, seconds, workers=workers,
+                    pin=False, floor=floors[workers])
+
+
+def _workers(count: int) -> str:
+    return f"{count} worker{'s' * (count > 1)}, unpinned"
 
 
 def soak(args: argparse.Namespace) -> None:

@@ -93,6 +93,11 @@ def _supported(root: Path) -> tuple[str, ...]:
     return tuple(code for code in TARGET_LOCALES if code == DEFAULT_LOCALE or has_catalog(code))
 
 
+@lru_cache(maxsize=4)
+def _by_case(available: tuple[str, ...]) -> dict[str, str]:
+    return {code.casefold(): code for code in available}
+
+
 def negotiate(*hints: str | None) -> str | None:
     """The supported locale that best fits the first usable hint.
 
@@ -102,7 +107,7 @@ def negotiate(*hints: str | None) -> str | None:
     English, ``de-AT`` is German.
     """
     available = supported_locales()
-    by_case = {code.casefold(): code for code in available}
+    by_case = _by_case(available)
     for hint in hints:
         if not hint or not isinstance(hint, str):
             continue

@@ -350,6 +350,9 @@ class Turn(TurnAppointments):
         return counts
 
 
+SENDER_KEYS_KEPT = 4096
+
+
 class Store(StoreAppointments):
     def __init__(self, engine: AsyncEngine, cipher: Cipher, retention: RetentionPolicy | None = None) -> None:
         self.engine = engine
@@ -364,6 +367,7 @@ class Store(StoreAppointments):
         self._inline = InlineSqlite(database) if self.dialect == "sqlite" and database not in ("", ":memory:") else None
         self.whatsapp = WhatsAppRecords(self)
         """The WhatsApp channel's window, opt-in and statuses (whatsapp.py)."""
+        self._sender_keys: dict[tuple[str, str], str] = {}
 
     @classmethod
     def connect(cls, url: str, cipher: Cipher, *, retention: RetentionPolicy | None = None, **engine_kwargs: Any) -> Store:
@@ -383,7 +387,16 @@ class Store(StoreAppointments):
         return self.engine.dialect.name
 
     def sender_key(self, channel: str, sender_id: str) -> str:
-        return self.cipher.lookup_hash(channel, sender_id)
+        """The keyed hash a sender is looked up by. The last few thousand are remembered
+        (as the engine remembers known senders): every turn needs its sender's, and an
+        HMAC through OpenSSL costs more in a busy server than its size suggests."""
+        key = (channel, sender_id)
+        found = self._sender_keys.get(key)
+        if found is None:
+            found = self._sender_keys[key] = self.cipher.lookup_hash(channel, sender_id)
+            if len(self._sender_keys) > SENDER_KEYS_KEPT:
+                del self._sender_keys[next(iter(self._sender_keys))]  # the oldest
+        return found
 
     @contextlib.asynccontextmanager
     async def turn(

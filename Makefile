@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: run test bench install install-test widget catalogs model wheel clean
+.PHONY: run test bench bench-caselist install install-test widget catalogs model wheel clean
 
 run: install catalogs model
 	$(BIN)/intake db upgrade
@@ -14,6 +14,9 @@ test: install-test widget catalogs model
 
 bench: install-test
 	$(BIN)/python -m bench
+
+bench-caselist: install-test
+	$(BIN)/python -m bench caselist
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

@@ -5,6 +5,10 @@ Simulated applicants go through the voluntary-return journey over HTTP
 
 - the floor: a bare aiohttp handler that parses the body and commits one row (SQLite,
   and PostgreSQL), the least any handler costs, with the same load;
+- the storage floor: a bare handler that does what every turn must store, with the
+  store's own statements and encryption (the lookup hash, the conversation loaded and
+  its state decrypted, state, transcript entry and replies encrypted and written in one
+  transaction), but no dialogue: what is left of a turn's cost is the dialogue's;
 - the real server (bench/server.py: ``intake serve``'s wiring, NLU included, with the
   REST channel's rate limits off) on SQLite and PostgreSQL, with 1 and 2 workers.
 
@@ -16,9 +20,9 @@ ratio is to the floor of the same database at the same concurrency. The default 
 takes about four minutes (``--seconds`` per line). ``--soak 600`` instead runs one
 server for that long and reports how its memory grew.
 
-``python -m bench caselist`` runs only the back office's case list on 100,000 cases
-(bench/caselist.py: seeded in bulk, then page 1 and page 50 over HTTP, p95), which
-``make bench`` runs after the journeys; ``python -m bench journeys`` only the journeys.
+``python -m bench caselist`` runs the back office's case list on 100,000 cases instead
+(bench/caselist.py: seeded in bulk, then page 1 and page 50 over HTTP, p95; about four
+minutes, ``make bench-caselist``); ``python -m bench all`` runs both.
 
 ``python -m bench --url http://host:8080`` (or ``intake bench URL``) measures a running
 server instead: no floor, whatever limits it has.
@@ -239,6 +243,9 @@ def full_run(args: argparse.Namespace) -> None:
                              f"floor: bare handler + 1 SQLite row", c, seconds, pin=pin).result
                   for c in (20, 50)}
         for c in (20, 50):
+            measure("floor-turn", sqlite_database(folder, f"storage{c}.db"), "storage floor: a turn's rows, SQLite",
+                    c, seconds, pin=pin, floor=floors[c])
+        for c in (20, 50):
             measure("rest", sqlite_database(folder, f"rest{c}.db"), "intake, SQLite, 1 worker", c, seconds,
                     pin=pin, floor=floors[c])
     base = postgres_url()
@@ -248,6 +255,9 @@ def full_run(args: argparse.Namespace) -> None:
     with postgres_database(base) as url:
         floors = {c: measure("floor-postgres", url, "floor: bare handler + 1 PostgreSQL row", c, seconds,
                              pin=pin).result for c in (20, 50)}
+        for c in (20, 50):
+            measure("floor-turn-postgres", url, "storage floor: a turn's rows, PostgreSQL", c, seconds, pin=pin,
+                    floor=floors[c])
         for c in (20, 50):
             measure("rest", url, "intake, PostgreSQL, 1 worker", c, seconds, pin=pin, floor=floors[c])
     if not pin:
@@ -298,9 +308,9 @@ def soak(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("section", nargs="?", choices=("all", "journeys", "caselist"), default="all",
-                        help="what to run (default: all)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds a line (default 10)")
+    parser.add_argument("section", nargs="?", choices=("all", "journeys", "caselist"), default="journeys",
+                        help="what to run (default: the journeys, about four minutes)")
+    parser.add_argument("--seconds", type=float, default=8.0, help="measured seconds a line (default 8)")
     parser.add_argument("--cases", type=int, default=100_000, help="caselist: cases seeded (default 100,000)")
     parser.add_argument("--rounds", type=int, default=20, help="caselist: requests a line (default 20)")
     parser.add_argument("--soak", type=float, help="run one server this many seconds and report memory growth")

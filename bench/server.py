@@ -9,6 +9,8 @@ SIGTERM:
 - ``floor``: what any handler must pay: parse the JSON body and commit one SQLite row
   (WAL, on the loop's thread, as the store does), answer a JSON list.
 - ``floor-postgres``: the same with one PostgreSQL row through an asyncpg pool.
+- ``floor-turn`` and ``floor-turn-postgres``: the storage floor, what every turn must
+  store with the store's own statements, encrypted, but no dialogue (:class:`_StorageFloor`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import os
 import sqlite3
 import sys
 import time
+from datetime import datetime, timezone
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy.engine import make_url
@@ -93,8 +97,114 @@ def floor_postgres_app(url: str) -> web.Application:
     app.cleanup_ctx.append(setup)
     return app
 
+class _StorageFloor:
+    """What every turn must store, without the dialogue: the sender's lookup hash, the
+    conversation loaded (or created) and its state decrypted, then the new state, one
+    transcript entry and the replies for a redelivery encrypted and written, with the
+    store's own statements (bot/store/turn_rows.py) in one transaction."""
 
-APPS = {"rest": rest_app, "floor": floor_app, "floor-postgres": floor_postgres_app}
+    def __init__(self) -> None:
+        from bot.store.crypto import Cipher, generate_key
+
+        self.cipher = Cipher([generate_key()])
+
+    def answer(self, found: Any, sender: str, message: str) -> tuple[Any, bytes, bytes, bytes, list[Any]]:
+        state = self.cipher.decrypt_json(found[3]) if found is not None and found[3] else {"answers": {}, "path": []}
+        state["answers"][f"q{len(state['path'])}"] = message
+        state["path"].append(f"q{len(state['path'])}")
+        replies = [{"recipient_id": sender, "text": f"Question {len(state['path'])}: what is your answer?",
+                    "buttons": [{"title": "Yes", "payload": "yes"}, {"title": "No", "payload": "no"}]}]
+        state_enc = self.cipher.encrypt_json(state)
+        entry = self.cipher.encrypt_json({"in": message, "out": [r["text"] for r in replies]})
+        stored = self.cipher.encrypt_json(replies)
+        return state, state_enc, entry, stored, replies
+
+
+def floor_turn_app(url: str) -> web.Application:
+    """``floor-turn``: the storage floor (:class:`_StorageFloor`) on SQLite, through the
+    store's own SQLite turn connection (bot/store/inline.py)."""
+    from bot import json_codec
+    from bot.store.inline import InlineSqlite
+
+    rows = InlineSqlite(make_url(url).database or "")
+    floor = _StorageFloor()
+
+    async def handler(request: web.Request) -> web.Response:
+        body = json_codec.loads(await request.read())
+        sender, message = body["sender"], body["message"]
+        message_id = (body.get("metadata") or {}).get("message_id")
+        key = floor.cipher.lookup_hash("rest", sender)
+        now = datetime.now(timezone.utc)
+        await rows.begin()
+        try:
+            found = await rows.load_conversation(key, message_id)
+            conversation = found[0] if found else await rows.insert_conversation(
+                key, "rest", floor.cipher.encrypt(sender.encode()), now)
+            _, state_enc, entry, stored, replies = floor.answer(found, sender, message)
+            await rows.write_all(conversation, (state_enc, "floor", "en", now), [(now, entry)],
+                                 [(message_id, stored, now)] if message_id else [])
+            rows.commit()
+        except BaseException:
+            rows.rollback()
+            raise
+        return web.Response(body=json_codec.dumps(replies), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/webhooks/rest/webhook", handler)
+    return app
+
+
+def floor_turn_postgres_app(url: str) -> web.Application:
+    """``floor-turn-postgres``: the storage floor on PostgreSQL, as the store's turn runs
+    it there: BEGIN and the conversation's advisory lock, the load, one statement for
+    every write, COMMIT (bot/store/store.py, turn_rows.AsyncpgRows)."""
+    import asyncpg
+
+    from bot import json_codec
+    from bot.store.database import advisory_key
+    from bot.store.turn_rows import AsyncpgRows
+
+    parsed = make_url(url)
+    pool: list[asyncpg.Pool] = []
+    floor = _StorageFloor()
+
+    async def handler(request: web.Request) -> web.Response:
+        body = json_codec.loads(await request.read())
+        sender, message = body["sender"], body["message"]
+        message_id = (body.get("metadata") or {}).get("message_id")
+        key = floor.cipher.lookup_hash("rest", sender)
+        now = datetime.now(timezone.utc)
+        async with pool[0].acquire() as conn:
+            rows = AsyncpgRows(conn)
+            await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({advisory_key(key)})")
+            try:
+                found = await rows.load_conversation(key, message_id)
+                conversation = found[0] if found else await rows.insert_conversation(
+                    key, "rest", floor.cipher.encrypt(sender.encode()), now)
+                _, state_enc, entry, stored, replies = floor.answer(found, sender, message)
+                await rows.write_all(conversation, (state_enc, "floor", "en", now), [(now, entry)],
+                                     [(message_id, stored, now)] if message_id else [])
+                await conn.execute("COMMIT")
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+        return web.Response(body=json_codec.dumps(replies), content_type="application/json")
+
+    async def setup(app: web.Application):  # type: ignore[no-untyped-def]
+        pool.append(await asyncpg.create_pool(host=parsed.host, port=parsed.port or 5432, user=parsed.username,
+                                              password=parsed.password, database=parsed.database,
+                                              min_size=20, max_size=20))
+        yield
+        await pool[0].close()
+
+    app = web.Application()
+    app.router.add_post("/webhooks/rest/webhook", handler)
+    app.cleanup_ctx.append(setup)
+    return app
+
+
+APPS = {"rest": rest_app, "floor": floor_app, "floor-postgres": floor_postgres_app,
+        "floor-turn": floor_turn_app, "floor-turn-postgres": floor_turn_postgres_app}
 
 
 def main() -> None:

@@ -131,3 +131,23 @@ def test_the_benchmark_starts_its_server_and_drives_it(tmp_path) -> None:  # typ
     with server("rest", sqlite_database(tmp_path, "bench.db"), pin=False) as (url, _pid):
         result = asyncio.run(run(url, concurrency=2, seconds=2, warm_up=0.2))
     assert result.errors == 0 and result.turns > 0
+
+
+def test_the_benchmarks_storage_floor_stores_what_a_turn_stores(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The storage floor's server keeps, per message, one transcript entry and one stored
+    reply, and one conversation per sender, in the store's own schema."""
+    import asyncio
+    import sqlite3
+
+    from bench.__main__ import server, sqlite_database
+    from bot.loadtest import run
+
+    url = sqlite_database(tmp_path, "storage.db")
+    with server("floor-turn", url, pin=False) as (base, _pid):
+        result = asyncio.run(run(base, concurrency=2, seconds=1, warm_up=0.1, floor=True))
+    assert result.errors == 0 and result.turns > 0
+    db = sqlite3.connect(tmp_path / "storage.db")
+    conversations, entries, replies = (db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                                       for t in ("conversations", "transcript", "processed_messages"))
+    assert entries >= result.turns and replies == entries - 1  # the warm-up message has no id
+    assert entries / conversations <= 22

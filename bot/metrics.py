@@ -13,7 +13,6 @@ holds personal data: channels, statuses and kinds only.
 from __future__ import annotations
 
 import functools
-
 import os
 import time
 from collections.abc import Iterable

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from .. import json_codec
 import os
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from .. import json_codec
 
 LOOKUP_CHECK = b"intake-lookup-key-check"
 """What the stored fingerprint of the lookup key is a hash of (see ``Store.verify_lookup_key``)."""

@@ -16,10 +16,12 @@ SIGTERM:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sqlite3
 import sys
 import time
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -97,6 +99,7 @@ def floor_postgres_app(url: str) -> web.Application:
     app.cleanup_ctx.append(setup)
     return app
 
+
 class _StorageFloor:
     """What every turn must store, without the dialogue: the sender's lookup hash, the
     conversation loaded (or created) and its state decrypted, then the new state, one
@@ -108,49 +111,52 @@ class _StorageFloor:
 
         self.cipher = Cipher([generate_key()])
 
-    def answer(self, found: Any, sender: str, message: str) -> tuple[Any, bytes, bytes, bytes, list[Any]]:
-        state = self.cipher.decrypt_json(found[3]) if found is not None and found[3] else {"answers": {}, "path": []}
-        state["answers"][f"q{len(state['path'])}"] = message
-        state["path"].append(f"q{len(state['path'])}")
-        replies = [{"recipient_id": sender, "text": f"Question {len(state['path'])}: what is your answer?",
-                    "buttons": [{"title": "Yes", "payload": "yes"}, {"title": "No", "payload": "no"}]}]
-        state_enc = self.cipher.encrypt_json(state)
-        entry = self.cipher.encrypt_json({"in": message, "out": [r["text"] for r in replies]})
-        stored = self.cipher.encrypt_json(replies)
-        return state, state_enc, entry, stored, replies
+    async def turn(self, request: web.Request, transaction: Callable[[str], Any]) -> web.Response:
+        """One turn; ``transaction(sender_key)``: an async context manager that locks the
+        conversation, begins, commits (or rolls back) and gives the turn's rows."""
+        from bot import json_codec
+
+        body = json_codec.loads(await request.read())
+        sender, message = body["sender"], body["message"]
+        message_id = (body.get("metadata") or {}).get("message_id")
+        key = self.cipher.lookup_hash("rest", sender)
+        now = datetime.now(timezone.utc)
+        async with transaction(key) as rows:
+            found = await rows.load_conversation(key, message_id)
+            conversation = found[0] if found else await rows.insert_conversation(
+                key, "rest", self.cipher.encrypt(sender.encode()), now)
+            state = self.cipher.decrypt_json(found[3]) if found and found[3] else {"answers": {}, "path": []}
+            state["answers"][f"q{len(state['path'])}"] = message
+            state["path"].append(f"q{len(state['path'])}")
+            replies = [{"recipient_id": sender, "text": f"Question {len(state['path'])}: what is your answer?",
+                        "buttons": [{"title": "Yes", "payload": "yes"}, {"title": "No", "payload": "no"}]}]
+            entry = self.cipher.encrypt_json({"in": message, "out": [r["text"] for r in replies]})
+            stored = [(message_id, self.cipher.encrypt_json(replies), now)] if message_id else []
+            await rows.write_all(conversation, (self.cipher.encrypt_json(state), "floor", "en", now),
+                                 [(now, entry)], stored)
+        return web.Response(body=json_codec.dumps(replies), content_type="application/json")
 
 
 def floor_turn_app(url: str) -> web.Application:
     """``floor-turn``: the storage floor (:class:`_StorageFloor`) on SQLite, through the
     store's own SQLite turn connection (bot/store/inline.py)."""
-    from bot import json_codec
     from bot.store.inline import InlineSqlite
 
     rows = InlineSqlite(make_url(url).database or "")
     floor = _StorageFloor()
 
-    async def handler(request: web.Request) -> web.Response:
-        body = json_codec.loads(await request.read())
-        sender, message = body["sender"], body["message"]
-        message_id = (body.get("metadata") or {}).get("message_id")
-        key = floor.cipher.lookup_hash("rest", sender)
-        now = datetime.now(timezone.utc)
+    @contextlib.asynccontextmanager
+    async def transaction(_key: str) -> AsyncIterator[InlineSqlite]:
         await rows.begin()
         try:
-            found = await rows.load_conversation(key, message_id)
-            conversation = found[0] if found else await rows.insert_conversation(
-                key, "rest", floor.cipher.encrypt(sender.encode()), now)
-            _, state_enc, entry, stored, replies = floor.answer(found, sender, message)
-            await rows.write_all(conversation, (state_enc, "floor", "en", now), [(now, entry)],
-                                 [(message_id, stored, now)] if message_id else [])
+            yield rows
             rows.commit()
         except BaseException:
             rows.rollback()
             raise
-        return web.Response(body=json_codec.dumps(replies), content_type="application/json")
 
     app = web.Application()
-    app.router.add_post("/webhooks/rest/webhook", handler)
+    app.router.add_post("/webhooks/rest/webhook", lambda request: floor.turn(request, transaction))
     return app
 
 
@@ -160,7 +166,6 @@ def floor_turn_postgres_app(url: str) -> web.Application:
     every write, COMMIT (bot/store/store.py, turn_rows.AsyncpgRows)."""
     import asyncpg
 
-    from bot import json_codec
     from bot.store.database import advisory_key
     from bot.store.turn_rows import AsyncpgRows
 
@@ -168,27 +173,16 @@ def floor_turn_postgres_app(url: str) -> web.Application:
     pool: list[asyncpg.Pool] = []
     floor = _StorageFloor()
 
-    async def handler(request: web.Request) -> web.Response:
-        body = json_codec.loads(await request.read())
-        sender, message = body["sender"], body["message"]
-        message_id = (body.get("metadata") or {}).get("message_id")
-        key = floor.cipher.lookup_hash("rest", sender)
-        now = datetime.now(timezone.utc)
+    @contextlib.asynccontextmanager
+    async def transaction(key: str) -> AsyncIterator[AsyncpgRows]:
         async with pool[0].acquire() as conn:
-            rows = AsyncpgRows(conn)
             await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({advisory_key(key)})")
             try:
-                found = await rows.load_conversation(key, message_id)
-                conversation = found[0] if found else await rows.insert_conversation(
-                    key, "rest", floor.cipher.encrypt(sender.encode()), now)
-                _, state_enc, entry, stored, replies = floor.answer(found, sender, message)
-                await rows.write_all(conversation, (state_enc, "floor", "en", now), [(now, entry)],
-                                     [(message_id, stored, now)] if message_id else [])
+                yield AsyncpgRows(conn)
                 await conn.execute("COMMIT")
             except BaseException:
                 await conn.execute("ROLLBACK")
                 raise
-        return web.Response(body=json_codec.dumps(replies), content_type="application/json")
 
     async def setup(app: web.Application):  # type: ignore[no-untyped-def]
         pool.append(await asyncpg.create_pool(host=parsed.host, port=parsed.port or 5432, user=parsed.username,
@@ -198,7 +192,7 @@ def floor_turn_postgres_app(url: str) -> web.Application:
         await pool[0].close()
 
     app = web.Application()
-    app.router.add_post("/webhooks/rest/webhook", handler)
+    app.router.add_post("/webhooks/rest/webhook", lambda request: floor.turn(request, transaction))
     app.cleanup_ctx.append(setup)
     return app
 

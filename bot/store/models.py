@@ -186,6 +186,9 @@ Index("ix_cases_kind_status", CaseRow.kind, CaseRow.status)
 # recently changed; newest first uses ix_cases_created_at.
 Index("ix_cases_priority_created_at", CaseRow.priority, CaseRow.created_at)
 Index("ix_cases_updated_at", CaseRow.updated_at)
+# The purge's "final cases not yet given a retention date": with retention_until alone
+# the planner visited every open case (all undated) to check its status.
+Index("ix_cases_status_retention_until", CaseRow.status, CaseRow.retention_until)
 
 
 class Slot(Base):

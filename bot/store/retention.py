@@ -111,7 +111,9 @@ async def purge_expired(session: Any, dialect: str, policy: RetentionPolicy, now
         await session.execute(
             select(Conversation.id, Conversation.sender_key)
             .where(Conversation.updated_at < now - policy.transcript, ~has_case, ~upcoming, ~waiting_job)
-            .order_by(Conversation.id)
+            # Oldest first, by the index on updated_at: ordered by id, SQLite read the whole
+            # table (every conversation's state) at every purge to find the few stale ones.
+            .order_by(Conversation.updated_at, Conversation.id)
         )
     ).all()
     conversations = 0

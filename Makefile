@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: run test bench bench-caselist install install-test widget catalogs model wheel clean
+.PHONY: run test bench bench-caselist profile install install-test widget catalogs model wheel clean
 
 run: install catalogs model
 	$(BIN)/intake db upgrade
@@ -17,6 +17,11 @@ bench: install-test
 
 bench-caselist: install-test
 	$(BIN)/python -m bench caselist
+
+# Where a turn's time goes under the benchmark's load: a py-spy flame graph in var/profile/.
+profile: install-test
+	$(BIN)/python -m pip install --quiet py-spy
+	$(BIN)/python -m bench.profile
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

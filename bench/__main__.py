@@ -278,6 +278,18 @@ def _workers(count: int) -> str:
     return f"{count} worker{'s' * (count > 1)}, unpinned"
 
 
+def _anonymous_mb(pid: int) -> float:
+    """The process's own memory (heap and stacks), without the files it maps."""
+    with contextlib.suppress(OSError, StopIteration):
+        status = Path(f"/proc/{pid}/status").read_text()
+        return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("RssAnon:")) / 1024
+    return 0.0
+
+
+def _size_mb(folder: Path) -> float:
+    return sum(f.stat().st_size for f in folder.iterdir() if f.is_file()) / 1024 / 1024
+
+
 def soak(args: argparse.Namespace) -> None:
     """One server under steady load for ``--soak`` seconds: its memory every tenth."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -291,9 +303,12 @@ def soak(args: argparse.Namespace) -> None:
             started = time.monotonic()
             while loader.poll() is None:
                 time.sleep(max(1.0, args.soak / 20))
-                rss = sum(p.rss_mb for p in _processes(pid))
+                processes = _processes(pid)
+                rss = sum(p.rss_mb for p in processes)
+                heap = sum(_anonymous_mb(p.pid) for p in processes)
                 samples.append((time.monotonic() - started, rss))
-                print(f"  {samples[-1][0]:6.0f} s  RSS {rss:7.1f} MB", flush=True)
+                print(f"  {samples[-1][0]:6.0f} s  RSS {rss:7.1f} MB (heap {heap:.1f} MB, the rest mapped files); "
+                      f"database {_size_mb(Path(tmp)):.0f} MB", flush=True)
             out, _ = loader.communicate()
     result = Result(**{k: v for k, v in json.loads(out.strip().splitlines()[-1]).items()
                        if k not in ("turns_per_s", "journeys_per_s")})

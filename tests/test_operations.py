@@ -151,3 +151,25 @@ def test_the_benchmarks_storage_floor_stores_what_a_turn_stores(tmp_path) -> Non
                                        for t in ("conversations", "transcript", "processed_messages"))
     assert entries >= result.turns and replies == entries - 1  # the warm-up message has no id
     assert entries / conversations <= 22
+
+
+def test_the_profiles_table_shares_the_event_loops_samples(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``make profile``'s top-down table: shares of the event loop's samples only (not of
+    other threads'), a part counted once however deep its frame sits."""
+    from bench.profile import top_down
+
+    raw = tmp_path / "turns.txt"
+    raw.write_text(
+        "main;run_app (aiohttp/web.py:502);Engine.handle (bot/engine/engine.py:74);"
+        "Dialogue.respond (bot/engine/dialogue.py:75);Cipher.encrypt (bot/store/crypto.py:77) 3\n"
+        "main;run_app (aiohttp/web.py:502);Engine.handle (bot/engine/engine.py:74);"
+        "Store.turn (bot/store/store.py:400);Store.turn (bot/store/store.py:410) 1\n"
+        "main;run_app (aiohttp/web.py:502);RequestHandler.start (aiohttp/web_protocol.py:600) 4\n"
+        "Thread-1;InlineSqlite._checkpoint (bot/store/inline.py:170) 50\n"
+    )
+    shares = dict(top_down(raw))
+    assert shares["the turn (Engine.handle)"] == 50.0
+    assert shares["  the dialogue (commands, answers, flows, texts)"] == 37.5
+    assert shares["  the store's transaction (lock, begin, load, write, commit)"] == 12.5
+    assert shares["  encryption and its JSON, wherever in the turn"] == 37.5
+    assert shares["the HTTP request and the event loop (all the rest)"] == 50.0

@@ -520,6 +520,12 @@ def _staff_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     reset = users.add_parser("reset-totp", help="take away an account's second factor (a lost phone); audited")
     reset.add_argument("email")
     reset.set_defaults(handler=_users_reset_totp)
+    password = users.add_parser(
+        "set-password", help="give an account a new password (a forgotten one) and end its sessions; audited"
+    )
+    password.add_argument("email")
+    password.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    password.set_defaults(handler=_users_set_password)
 
     tokens = sub.add_parser("tokens", help="staff API tokens (/api/v1)").add_subparsers(metavar="ACTION")
     create = tokens.add_parser("create", help="make a token; it is printed once, alone on the last line")
@@ -672,6 +678,24 @@ def _users_reset_totp(settings: Settings, args: argparse.Namespace) -> int:
     if _staff_run(settings, reset) is None:
         return 2
     print(f"user {args.email}: second factor removed; they sign in with their password and can enrol again")
+    return 0
+
+
+def _users_set_password(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import timezone
+
+    password = _read_password(args)
+
+    async def set_password(directory):  # type: ignore[no-untyped-def]
+        now = datetime.now(timezone.utc)
+        await directory.set_password(args.email, password, now)
+        user = await directory.user(args.email)
+        await directory.audit("cli", "password_reset", now, detail=f"user={user.id}")
+        return True
+
+    if _staff_run(settings, set_password) is None:
+        return 2
+    print(f"user {args.email}: new password set; their sessions are ended (they can change it on their profile)")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The optional second factor of admins (TOTP) and the profile page it lives on.
+"""The optional second factor of admins (TOTP), on their profile page (profile.py).
 
 Enrolment: the admin asks for a secret, the profile shows it as an ``otpauth://`` URI and
 a QR code (SVG drawn here by segno, inline in the page, so nothing leaves the server and
@@ -10,6 +10,8 @@ never accepted twice, and wrong codes count in the same throttle as wrong passwo
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import segno
 from aiohttp import web
@@ -30,9 +32,6 @@ from .framework import (
     too_many_attempts,
 )
 from .security import PRE_SESSION_COOKIE
-
-LANGUAGES = (("en", "English"), ("fr", "Français"), ("nl", "Nederlands"), ("de", "Deutsch"))
-
 
 # --- the code step of signing in ----------------------------------------------------------
 
@@ -78,32 +77,18 @@ async def code_check(request: web.Request) -> web.StreamResponse:
     raise await signed_in(request, user)
 
 
-# --- the profile -----------------------------------------------------------------------
+# --- on the profile page (profile.py) ------------------------------------------------------
 
 
-@guarded("profile")
-async def profile_page(request: web.Request) -> web.StreamResponse:
-    bo = request.app[BACKOFFICE]
+async def totp_view(request: web.Request) -> dict[str, Any]:
+    """What the profile shows of an enrolment under way: the URI, its key and a QR code."""
     user: Staff = request[STAFF]
-    uri = await bo.staff.totp_uri(user) if user.totp == "pending" else None
-    qr = Markup(segno.make(uri, error="m").svg_inline(scale=4, border=4, light="#fff")) if uri else None
-    notice = {"on": S_("Two-step sign-in is on."), "off": S_("Two-step sign-in is off.")}.get(
-        request.query.get("totp", "")
-    )
-    return render(
-        request,
-        "profile.html",
-        {
-            "languages": LANGUAGES,
-            "totp_uri": uri,
-            "totp_secret": uri.split("secret=")[1].split("&")[0] if uri else None,
-            "qr": qr,
-            "notice": notice,
-            "message": {"wrong": S_("Wrong code, or a code already used. Wait for the next one.")}.get(
-                request.query.get("error", "")
-            ),
-        },
-    )
+    uri = await request.app[BACKOFFICE].staff.totp_uri(user) if user.totp == "pending" else None
+    return {
+        "totp_uri": uri,
+        "totp_secret": uri.split("secret=")[1].split("&")[0] if uri else None,
+        "qr": Markup(segno.make(uri, error="m").svg_inline(scale=4, border=4, light="#fff")) if uri else None,
+    }
 
 
 def _to_profile(**query: str) -> web.HTTPSeeOther:
@@ -148,7 +133,6 @@ async def totp_off(request: web.Request) -> web.StreamResponse:
 ROUTES: tuple[Route, ...] = (
     ("GET", f"{PREFIX}/login/code", code_page),
     ("POST", f"{PREFIX}/login/code", code_check),
-    ("GET", f"{PREFIX}/profile", profile_page),
     ("POST", f"{PREFIX}/profile/totp/start", totp_start),
     ("POST", f"{PREFIX}/profile/totp/confirm", totp_confirm),
     ("POST", f"{PREFIX}/profile/totp/off", totp_off),

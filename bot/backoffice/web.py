@@ -26,7 +26,7 @@ from ..messaging import ApplicantMessenger, Delivery
 from ..store.alerts import Alerts
 from ..store.casework import SORTS, TRANSITIONS, CaseFilter, Casework, WorkflowError, count_stopped
 from ..store.staff import Staff, StaffDirectory
-from . import admin, assisted, conversation, dashboard, policy, search, second_factor, slots, tokens, webhooks
+from . import admin, assisted, conversation, dashboard, policy, profile, search, second_factor, slots, tokens, webhooks
 from .framework import (
     BACKOFFICE,
     FORM,
@@ -50,7 +50,6 @@ from .framework import (
     too_many_attempts,
 )
 from .export import FORMATS, stream_cases
-from .i18n import STAFF_LOCALES
 from .security import PRE_SESSION_COOKIE, SESSION_COOKIE, new_pre_session, set_cookie
 from .targets import first_answer_due, overdue
 
@@ -126,27 +125,6 @@ async def home(request: web.Request) -> web.StreamResponse:
     user: Staff = request[STAFF]
     raise web.HTTPSeeOther(
         f"{PREFIX}/cases" if policy.can(user, "list_cases") else f"{PREFIX}/audit"
-    )
-
-
-@guarded("profile")
-async def profile(request: web.Request) -> web.StreamResponse:
-    bo = request.app[BACKOFFICE]
-    user: Staff = request[STAFF]
-    form = request[FORM]
-    language = str(form.get("language", ""))
-    await bo.staff.set_profile(
-        user.id,
-        on_duty=form.get("on_duty") == "on",
-        language=language if language in STAFF_LOCALES else None,
-    )
-    await bo.staff.audit(
-        user, "profile", bo.clock(), detail=f"on_duty={form.get('on_duty') == 'on'}"
-    )
-    raise web.HTTPSeeOther(
-        str(form.get("back", ""))
-        if str(form.get("back", "")).startswith(PREFIX + "/")
-        else f"{PREFIX}/"
     )
 
 
@@ -469,7 +447,6 @@ CORE_ROUTES: tuple[Route, ...] = (
     ("POST", f"{PREFIX}/login", login),
     ("POST", f"{PREFIX}/logout", logout),
     ("GET", f"{PREFIX}/", home),
-    ("POST", f"{PREFIX}/profile", profile),
     ("GET", f"{PREFIX}/cases", case_list),
     ("GET", f"{PREFIX}/cases/export", export_cases),
     ("GET", f"{PREFIX}/cases/{{reference}}", case_detail),
@@ -481,7 +458,7 @@ CORE_ROUTES: tuple[Route, ...] = (
 )
 
 ROUTES: tuple[Route, ...] = (
-    *CORE_ROUTES, *second_factor.ROUTES, *admin.ROUTES, *tokens.ROUTES, *webhooks.ROUTES, *assisted.ROUTES,
+    *CORE_ROUTES, *profile.ROUTES, *second_factor.ROUTES, *admin.ROUTES, *tokens.ROUTES, *webhooks.ROUTES, *assisted.ROUTES,
     *slots.ROUTES, *conversation.ROUTES, *dashboard.ROUTES, *search.ROUTES,
 )
 """Every back-office route: each page module's ``ROUTES``, added here in one place."""

@@ -204,6 +204,40 @@ class StaffDirectory:
                 .values(revoked_at=now)
             )
 
+    async def change_password(
+        self, user: Staff, current: str, new: str, now: datetime, *, keep_session: str | None = None
+    ) -> None:
+        """The user's own change: ``current`` must be right and ``new`` long enough. Every
+        other session of theirs ends (a password someone else knew opens nothing any more);
+        ``keep_session``: the token of the session the change was made from."""
+        async with self._reads() as session:
+            stored = await session.scalar(select(StaffUser.password_hash).where(StaffUser.id == user.id))
+        try:
+            _hasher.verify(stored or _DUMMY_HASH, current)
+        except (VerificationError, InvalidHashError):
+            raise StaffError("the current password is not right", "wrong_password") from None
+        await self._set_password(StaffUser.id == user.id, new, now, keep_session=keep_session)
+
+    async def set_password(self, email: str, new: str, now: datetime) -> None:
+        """An administrator's reset (``intake users set-password``) for a forgotten
+        password: every session of the account ends."""
+        if not await self._set_password(StaffUser.email == normalise_email(email), new, now):
+            raise StaffError(f"no user {email}", "no_user")
+
+    async def _set_password(self, which: Any, new: str, now: datetime, *, keep_session: str | None = None) -> bool:
+        if len(new) < MIN_PASSWORD:
+            raise StaffError(f"a password needs at least {MIN_PASSWORD} characters", "short_password")
+        async with self._store.locks.writer(), self._sessions() as session, session.begin():
+            user_id = await session.scalar(select(StaffUser.id).where(which))
+            if user_id is None:
+                return False
+            await session.execute(update(StaffUser).where(StaffUser.id == user_id).values(password_hash=_hasher.hash(new)))
+            others = update(StaffSession).where(StaffSession.user_id == user_id, StaffSession.revoked_at.is_(None))
+            if keep_session is not None:
+                others = others.where(StaffSession.token_hash != self._token_hash(keep_session))
+            await session.execute(others.values(revoked_at=now))
+        return True
+
     async def set_profile(self, user_id: int, *, on_duty: bool, language: str | None) -> None:
         async with self._store.locks.writer(), self._sessions() as session, session.begin():
             await session.execute(

@@ -26,7 +26,9 @@ from ..messaging import ApplicantMessenger, Delivery
 from ..store.alerts import Alerts
 from ..store.casework import SORTS, TRANSITIONS, CaseFilter, Casework, WorkflowError, count_stopped
 from ..store.staff import Staff, StaffDirectory
-from . import admin, assisted, conversation, dashboard, policy, profile, search, second_factor, slots, tokens, webhooks
+from . import (
+    admin, assisted, conversation, dashboard, policy, profile, search, second_factor, slots, tokens, webhooks,
+)
 from .framework import (
     BACKOFFICE,
     FORM,
@@ -458,8 +460,8 @@ CORE_ROUTES: tuple[Route, ...] = (
 )
 
 ROUTES: tuple[Route, ...] = (
-    *CORE_ROUTES, *profile.ROUTES, *second_factor.ROUTES, *admin.ROUTES, *tokens.ROUTES, *webhooks.ROUTES, *assisted.ROUTES,
-    *slots.ROUTES, *conversation.ROUTES, *dashboard.ROUTES, *search.ROUTES,
+    *CORE_ROUTES, *profile.ROUTES, *second_factor.ROUTES, *admin.ROUTES, *tokens.ROUTES, *webhooks.ROUTES,
+    *assisted.ROUTES, *slots.ROUTES, *conversation.ROUTES, *dashboard.ROUTES, *search.ROUTES,
 )
 """Every back-office route: each page module's ``ROUTES``, added here in one place."""
 

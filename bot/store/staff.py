@@ -231,7 +231,9 @@ class StaffDirectory:
             user_id = await session.scalar(select(StaffUser.id).where(which))
             if user_id is None:
                 return False
-            await session.execute(update(StaffUser).where(StaffUser.id == user_id).values(password_hash=_hasher.hash(new)))
+            await session.execute(
+                update(StaffUser).where(StaffUser.id == user_id).values(password_hash=_hasher.hash(new))
+            )
             others = update(StaffSession).where(StaffSession.user_id == user_id, StaffSession.revoked_at.is_(None))
             if keep_session is not None:
                 others = others.where(StaffSession.token_hash != self._token_hash(keep_session))

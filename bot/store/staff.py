@@ -227,13 +227,12 @@ class StaffDirectory:
     async def _set_password(self, which: Any, new: str, now: datetime, *, keep_session: str | None = None) -> bool:
         if len(new) < MIN_PASSWORD:
             raise StaffError(f"a password needs at least {MIN_PASSWORD} characters", "short_password")
+        hashed = _hasher.hash(new)  # before the write lock: argon2 takes its time on purpose
         async with self._store.locks.writer(), self._sessions() as session, session.begin():
             user_id = await session.scalar(select(StaffUser.id).where(which))
             if user_id is None:
                 return False
-            await session.execute(
-                update(StaffUser).where(StaffUser.id == user_id).values(password_hash=_hasher.hash(new))
-            )
+            await session.execute(update(StaffUser).where(StaffUser.id == user_id).values(password_hash=hashed))
             others = update(StaffSession).where(StaffSession.user_id == user_id, StaffSession.revoked_at.is_(None))
             if keep_session is not None:
                 others = others.where(StaffSession.token_hash != self._token_hash(keep_session))

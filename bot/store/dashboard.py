@@ -93,15 +93,22 @@ class Dashboard:
     async def median_first_answer(self, visible: ColumnElement[bool], since: datetime) -> list[MedianAnswer]:
         """Per kind, the median time from receipt to the first answer of the cases received
         from ``since`` on that were answered (window functions: SQLite and PostgreSQL)."""
-        seconds = self._seconds_to_answer().label("seconds")
+        # The cases of the period first, apart (MATERIALIZED): with the window straight on
+        # the table, SQLite walked the kind index over every case to save a sort, and read
+        # each row to check its date (70 ms on 100,000 cases, 7 ms this way).
+        recent = (
+            select(CaseRow.kind.label("kind"), self._seconds_to_answer().label("seconds"))
+            .where(visible, CaseRow.created_at >= since, CaseRow.first_answer_at.is_not(None))
+            .cte("recent")
+            .prefix_with("MATERIALIZED")
+        )
         ranked = (
             select(
-                CaseRow.kind.label("kind"),
-                seconds,
-                func.row_number().over(partition_by=CaseRow.kind, order_by=seconds).label("rn"),
-                func.count().over(partition_by=CaseRow.kind).label("n"),
+                recent.c.kind,
+                recent.c.seconds,
+                func.row_number().over(partition_by=recent.c.kind, order_by=recent.c.seconds).label("rn"),
+                func.count().over(partition_by=recent.c.kind).label("n"),
             )
-            .where(visible, CaseRow.created_at >= since, CaseRow.first_answer_at.is_not(None))
             .subquery()
         )
         # The middle row, or the two middle rows' mean (``//``: integer division on both

@@ -22,6 +22,7 @@ from bot.store.search_index import (
     applicant_values,
     birth_date,
     fold,
+    latin,
     name_words,
     parse_query,
     phone_number,
@@ -56,6 +57,16 @@ def test_names_are_folded_into_words_without_accents_or_case() -> None:
 def test_one_name_in_several_scripts_meets_in_its_sound_key(spellings: tuple[str, ...]) -> None:
     keys = {WordKeys.of(name_words(s)[0]).sound for s in spellings}
     assert len(keys) == 1, keys
+
+
+@pytest.mark.parametrize("cyrillic, latin_spelling", [
+    ("Ибрагим", "Ibrahim"), ("Магомед", "Mohammed"), ("Гасан", "Hasan"), ("Гусейн", "Hussein"),
+    ("Георгий", "Giorgi"), ("Ольга", "Olga"),
+])
+def test_a_cyrillic_g_meets_the_h_it_often_stands_for_and_the_g_it_is(cyrillic: str, latin_spelling: str) -> None:
+    """Russian writes the h of Arabic and Turkic names as г; the word keeps its g key too."""
+    assert WordKeys.of(latin_spelling.casefold()).sound in WordKeys.of(name_words(cyrillic)[0]).sounds
+    assert WordKeys.of(name_words(cyrillic)[0]).sound == WordKeys.of(latin(name_words(cyrillic)[0])).sound
 
 
 def test_the_latin_form_is_anyascii_s_transliteration() -> None:
@@ -124,6 +135,14 @@ async def test_search_by_name_in_any_order_and_script_by_date_and_phone(store: S
     assert await _found(store, "Beridze 1991-05-17") == {}
     assert await _found(store, refs["other"].lower()) == {refs["other"]: "exact"}
     assert await _found(store, "nobody") == {}
+
+
+async def test_a_name_written_in_russian_is_found_as_staff_spell_it(store: Store) -> None:
+    ibrahim = await make_case(store, START, "voluntary_return", "voluntary_return", sender="e",
+                              applicant={"name": "Ибрагим Магомедов"})
+    assert await _found(store, "Ibrahim") == {ibrahim.reference: "similar"}
+    assert await _found(store, "Ибрагим") == {ibrahim.reference: "exact"}
+    assert await _found(store, "Ibragim") == {ibrahim.reference: "transliterated"}
 
 
 async def test_no_name_date_or_phone_is_stored_in_clear(store: Store, tmp_path: Path) -> None:

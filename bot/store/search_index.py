@@ -14,7 +14,9 @@ What is indexed, per case (``terms``):
   (``"Мухаммад"`` → ``mukhammad``; ``"Muhammad"`` → ``muhammad``);
 - ``name_sound``: a consonant skeleton of the Latin form (``mhmd`` for Мухаммад, محمد,
   Muhammad and Mohammed alike), which lets spellings and scripts meet where the
-  transliteration alone would not; coarse, so a search ranks it last;
+  transliteration alone would not; coarse, so a search ranks it last. A Cyrillic word with
+  г has a second one with h (Ибрагим meets Ibrahim, Магомед meets Mohammed, and Георгий
+  still meets Giorgi);
 - ``dob``: the date of birth in ISO form (``1990-05-17``);
 - ``phone``: the phone number in E.164 (``+32470123456``).
 
@@ -38,7 +40,7 @@ from anyascii import anyascii
 NAME, LATIN, SOUND, DOB, PHONE = "name", "name_latin", "name_sound", "dob", "phone"
 NAME_FIELDS = (NAME, LATIN, SOUND)
 FIELDS = (NAME, LATIN, SOUND, DOB, PHONE)
-SEARCH_INDEX_VERSION = "1"
+SEARCH_INDEX_VERSION = "2"
 """Bump when the normalisation below changes: the index is then built again."""
 DEFAULT_REGION = "BE"
 """Where a phone number without a country code is read (the flows' default region too)."""
@@ -113,18 +115,36 @@ def phone_number(value: Any, region: str = DEFAULT_REGION) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+_CYRILLIC_GHE = re.compile("[\u0433\u0413]")
+"""Г, which Russian also writes for the h of Arabic and Turkic names (Ибрагим, Гасан,
+Магомед for Ibrahim, Hasan, Muhammad), and anyascii gives as g."""
+
+
 @dataclass(frozen=True, slots=True)
 class WordKeys:
-    """One name word in its three indexed forms."""
+    """One name word in its indexed forms: as written, in Latin letters, and its consonant
+    skeleton(s)."""
 
     folded: str
     latin: str
     sound: str
+    other_sounds: tuple[str, ...] = ()
+    """Further skeletons the word may stand for: with the h of a Cyrillic г (Ибрагим is
+    Ibrahim; Георгий stays Giorgi through ``sound``)."""
 
     @classmethod
     def of(cls, word: str) -> WordKeys:
         word_latin = latin(word) or word
-        return cls(word, word_latin, sound(word_latin))
+        main = sound(word_latin)
+        others: tuple[str, ...] = ()
+        if _CYRILLIC_GHE.search(word):
+            as_h = sound(latin(_CYRILLIC_GHE.sub("х", word)) or word_latin)
+            others = (as_h,) if as_h != main else ()
+        return cls(word, word_latin, main, others)
+
+    @property
+    def sounds(self) -> tuple[str, ...]:
+        return (self.sound, *self.other_sounds)
 
 
 def applicant_values(applicant: dict[str, Any] | None) -> Iterator[tuple[str, str]]:
@@ -144,7 +164,8 @@ def applicant_values(applicant: dict[str, Any] | None) -> Iterator[tuple[str, st
             yield from once(NAME, keys.folded)
             if keys.latin != keys.folded:
                 yield from once(LATIN, keys.latin)
-            yield from once(SOUND, keys.sound)
+            for skeleton in keys.sounds:
+                yield from once(SOUND, skeleton)
     dob = birth_date(applicant.get("date_of_birth"))
     if dob:
         yield from once(DOB, dob)
@@ -260,7 +281,7 @@ def parse_query(text: str, reference_of: Any = None, region: str = DEFAULT_REGIO
 def word_candidates(cipher: Any, word: WordKeys) -> dict[tuple[str, str], int]:
     """The (field, digest) pairs a case may hold for a searched word, with the strength
     of such a match: 3 the same word, 2 the same once transliterated, 1 a similar sound."""
-    found: dict[tuple[str, str], int] = {(SOUND, digest(cipher, SOUND, word.sound)): 1}
+    found: dict[tuple[str, str], int] = {(SOUND, digest(cipher, SOUND, s)): 1 for s in word.sounds}
     for field in (NAME, LATIN):
         for value in {word.folded, word.latin}:
             found[(field, digest(cipher, field, value))] = 2

@@ -33,7 +33,7 @@ from ..messaging import ApplicantMessenger
 from ..store.casework import Casework
 from ..store.staff import Staff, StaffDirectory
 from . import policy
-from .i18n import staff_language, staff_translations
+from .i18n import STAFF_LANGUAGES, staff_language, staff_translations
 from .security import (
     COOKIE_PATH,
     PRE_SESSION_COOKIE,
@@ -196,6 +196,7 @@ def render(
         "status_titles": STATUS_TITLES,
         "priority_titles": PRIORITY_TITLES,
         "role_titles": ROLE_TITLES,
+        "staff_languages": STAFF_LANGUAGES,
         "local": lambda moment: (
             moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else ""
         ),

@@ -17,6 +17,15 @@ DOMAIN = "backoffice"
 STAFF_LOCALES = ("en", "fr", "nl", "de")
 
 
+def _own_name(code: str) -> str:
+    name = Locale.parse(code).get_display_name(code) or code
+    return name[:1].upper() + name[1:]
+
+
+STAFF_LANGUAGES = tuple((code, _own_name(code)) for code in STAFF_LOCALES)
+"""(code, the language's name in itself: CLDR's), for the language choice."""
+
+
 @lru_cache(maxsize=8)
 def staff_translations(code: str) -> NullTranslations:
     folder = LOCALES_DIR / code / "LC_MESSAGES"

@@ -20,8 +20,6 @@ from .i18n import STAFF_LOCALES
 from .second_factor import totp_view
 from .security import SESSION_COOKIE
 
-LANGUAGES = (("en", "English"), ("fr", "Français"), ("nl", "Nederlands"), ("de", "Deutsch"))
-
 NOTICES = {
     ("totp", "on"): S_("Two-step sign-in is on."),
     ("totp", "off"): S_("Two-step sign-in is off."),
@@ -46,20 +44,18 @@ async def profile_page(request: web.Request) -> web.StreamResponse:
 
 async def _page(request: web.Request, *, notice: str | None = None, message: str | None = None,
                 params: dict[str, Any] | None = None, status: int = 200) -> web.Response:
-    response = render(
+    return render(
         request,
         "profile.html",
         {
-            "languages": LANGUAGES,
             "notice": notice,
             "message": message,
             "message_params": params or {},
             "min_password": MIN_PASSWORD,
             **await totp_view(request),
         },
+        status=status,
     )
-    response.set_status(status)
-    return response
 
 
 @guarded("profile")

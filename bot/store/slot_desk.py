@@ -129,17 +129,7 @@ class SlotDesk:
 
     async def booking(self, booking_id: int) -> BookingFacts | None:
         async with self._reads() as session:
-            row = (
-                await session.execute(
-                    select(
-                        Booking.id, Booking.slot_id, Slot.place, Slot.starts_at, Booking.status,
-                        Booking.conversation_id, Booking.case_reference, Booking.attendance,
-                    )
-                    .join(Slot, Slot.id == Booking.slot_id)
-                    .where(Booking.id == booking_id)
-                )
-            ).one_or_none()
-        return BookingFacts(*row) if row is not None else None
+            return await self._facts(session, booking_id, lock=False)
 
     async def active_booking_of(self, reference: str, now: datetime) -> BookingFacts | None:
         """The case's upcoming active booking, if it has one."""
@@ -272,18 +262,18 @@ class SlotDesk:
         return seat, case.conversation_id
 
     @staticmethod
-    async def _facts(session: Any, booking_id: int) -> BookingFacts | None:
-        row = (
-            await session.execute(
-                select(
-                    Booking.id, Booking.slot_id, Slot.place, Slot.starts_at, Booking.status,
-                    Booking.conversation_id, Booking.case_reference, Booking.attendance,
-                )
-                .join(Slot, Slot.id == Booking.slot_id)
-                .where(Booking.id == booking_id)
-                .with_for_update(of=Booking)
+    async def _facts(session: Any, booking_id: int, *, lock: bool = True) -> BookingFacts | None:
+        """The booking with its slot; ``lock``: the booking row is locked for the caller's
+        change (PostgreSQL)."""
+        query = (
+            select(
+                Booking.id, Booking.slot_id, Slot.place, Slot.starts_at, Booking.status,
+                Booking.conversation_id, Booking.case_reference, Booking.attendance,
             )
-        ).one_or_none()
+            .join(Slot, Slot.id == Booking.slot_id)
+            .where(Booking.id == booking_id)
+        )
+        row = (await session.execute(query.with_for_update(of=Booking) if lock else query)).one_or_none()
         return BookingFacts(*row) if row is not None else None
 
     @staticmethod

@@ -250,7 +250,3 @@ async def _audit(
         )
     except Exception:  # the answer is already decided; the failure is logged, not hidden
         log.exception("api: could not write the audit line of %s", name)
-
-
-async def not_found(request: web.Request) -> web.StreamResponse:
-    return problem_response(request, ApiProblem(404, "not-found", S_("There is no such route.")))

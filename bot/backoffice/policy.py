@@ -204,13 +204,6 @@ def organisation_can_see(
     return any(can_see(member, case) for member in organisation_members(organisation, organisation_id, kind_rules))
 
 
-def organisation_visible(
-    organisation: str, organisation_id: int, kind_rules: tuple[tuple[str, str], ...]
-) -> ColumnElement[bool]:
-    """``organisation_can_see`` as a WHERE condition on ``cases``."""
-    return or_(*(visible_cases(m) for m in organisation_members(organisation, organisation_id, kind_rules)))
-
-
 def notes_visible_to(user: Staff) -> Any:
     """Which organisations' notes ``user`` reads: a partner only its own (None: all)."""
     return user.organisation_id if user.role == "partner" else None
